@@ -1,0 +1,1 @@
+"""Authentication (passwords, our tokens, external OpenID tokens) and permissions."""

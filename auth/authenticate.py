@@ -1,0 +1,92 @@
+"""Turns an ``Authorization`` header into a Principal, or raises UNAUTHENTICATED."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import IntegrityError
+
+from auth.oidc import ExternalIdentity, ExternalIssuer, ExternalTokenError
+from auth.permissions import MEMBER_ROLE
+from auth.tokens import InvalidToken, TokenService
+from db import roles, users
+from db.engine import Sessionmaker
+from db.users import Principal
+from lifegraph.errors import Unauthenticated
+
+logger = logging.getLogger("lifegraph.auth")
+
+
+class Authenticator:
+    def __init__(
+        self, tokens: TokenService, external: ExternalIssuer | None, sessionmaker: Sessionmaker
+    ) -> None:
+        self._tokens = tokens
+        self._external = external
+        self._sessionmaker = sessionmaker
+
+    async def principal(self, authorization: str | None) -> Principal:
+        if not authorization:
+            raise Unauthenticated()
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthenticated("Send 'Authorization: Bearer <accessToken>'.")
+        if self._external is not None and self._external.claims_issuer(token):
+            return await self._external_principal(token)
+        try:
+            claims = self._tokens.decode_access(token)
+        except InvalidToken as error:
+            raise Unauthenticated(f"Access token rejected: {error}.") from error
+        async with self._sessionmaker() as session:
+            principal = await users.principal(session, claims.user_id, claims.session_id)
+        if principal is None:
+            raise Unauthenticated("This session has ended; sign in again.")
+        return principal
+
+    async def _external_principal(self, token: str) -> Principal:
+        assert self._external is not None
+        try:
+            identity = await self._external.verify(token)
+        except ExternalTokenError as error:
+            raise Unauthenticated(f"Access token rejected: {error}.") from error
+        try:
+            user_id = await self._provision(identity)
+        except IntegrityError:
+            # Another request provisioned the same identity at the same moment: use theirs.
+            user_id = await self._provision(identity)
+        async with self._sessionmaker() as session:
+            principal = await users.principal(session, user_id, None)
+        if principal is None:
+            raise Unauthenticated("This account no longer exists.")
+        return principal
+
+    async def _provision(self, identity: ExternalIdentity) -> object:
+        """Find the user of an external identity, linking or creating one on first sight.
+
+        An existing local account is linked only through an email the issuer has verified;
+        otherwise anyone could claim an account by registering its email at the issuer.
+        """
+        async with self._sessionmaker.begin() as session:
+            user = await users.find_identity(session, identity.issuer, identity.subject)
+            if user is not None:
+                return user.id
+            if not identity.email:
+                raise Unauthenticated("The token carries no email to create an account with.")
+            email = identity.email.strip().casefold()
+            user = await users.get_by_email(session, email)
+            if user is not None and not identity.email_verified:
+                raise Unauthenticated("The issuer has not verified this email.")
+            if user is None:
+                member = await roles.by_name(session, MEMBER_ROLE)
+                assert member is not None, "the member role is seeded by a migration"
+                user = await users.create(
+                    session,
+                    email=email,
+                    password_hash=None,
+                    display_name=email.split("@", 1)[0][:100],
+                    role=member,
+                )
+                logger.info("provisioned user %s from %s", user.id, identity.issuer)
+            await users.link_identity(session, user.id, identity.issuer, identity.subject)
+            return user.id

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models and the repositories, the only code that writes SQL."""

@@ -1,0 +1,84 @@
+"""Keyset (seek) pagination: cursors hold the sort key of the last row, not an offset,
+so they stay valid while rows are inserted or deleted."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+T = TypeVar("T")
+
+_DECODERS: dict[type, Any] = {
+    datetime: datetime.fromisoformat,
+    date: date.fromisoformat,
+    uuid.UUID: uuid.UUID,
+    Decimal: Decimal,
+    int: int,
+    str: str,
+}
+
+
+class InvalidCursor(ValueError):
+    """The client sent a cursor this server did not issue for this list."""
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    rows: list[T]
+    cursors: list[str]
+    has_next_page: bool
+    total_count: int
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.cursors[-1] if self.cursors else None
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    plain = [v.isoformat() if isinstance(v, date) else str(v) for v in values]
+    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(raw, list) or len(raw) != len(keys):
+            raise InvalidCursor(cursor)
+        return [_DECODERS[key.type.python_type](value) for key, value in zip(keys, raw, strict=True)]
+    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError) as error:
+        raise InvalidCursor(cursor) from error
+
+
+async def paginate(
+    session: AsyncSession,
+    statement: Select[tuple[T]],
+    keys: Sequence[InstrumentedAttribute[Any]],
+    *,
+    first: int,
+    after: str | None,
+    descending: bool = False,
+) -> Page[T]:
+    """One page of ``statement`` ordered by ``keys`` (the last key must be unique), and the count."""
+    total = await session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    seek = statement
+    if after is not None:
+        values = decode_cursor(after, keys)
+        position = tuple_(*keys)
+        seek = seek.where(position < tuple_(*values) if descending else position > tuple_(*values))
+    ordering = [key.desc() if descending else key.asc() for key in keys]
+    rows = list((await session.scalars(seek.order_by(*ordering).limit(first + 1))).unique())
+    has_next = len(rows) > first
+    rows = rows[:first]
+    cursors = [encode_cursor([getattr(row, key.key) for key in keys]) for row in rows]
+    return Page(rows=rows, cursors=cursors, has_next_page=has_next, total_count=total or 0)

@@ -1,0 +1,92 @@
+"""Sign-in sessions. A session is a family of refresh tokens; each token is used once.
+
+Only SHA-256 hashes of refresh tokens are stored. A token presented a second time means it
+leaked, so the whole family is revoked.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, LargeBinary, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from db.base import Base, created_at, uuid_pk
+
+
+class AuthSession(Base):
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = created_at()
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class RefreshToken(Base):
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("auth_sessions.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = created_at()
+    used_at: Mapped[datetime | None]
+
+    session: Mapped[AuthSession] = relationship(lazy="joined")
+
+
+async def start(
+    session: AsyncSession, *, user_id: uuid.UUID, expires_at: datetime, token_hash: bytes
+) -> AuthSession:
+    auth_session = AuthSession(id=uuid.uuid4(), user_id=user_id, expires_at=expires_at)
+    session.add(auth_session)
+    session.add(RefreshToken(session_id=auth_session.id, token_hash=token_hash))
+    await session.flush()
+    return auth_session
+
+
+async def token_for_update(session: AsyncSession, token_hash: bytes) -> RefreshToken | None:
+    return await session.scalar(
+        select(RefreshToken)
+        .where(RefreshToken.token_hash == token_hash)
+        .with_for_update(of=RefreshToken)
+    )
+
+
+async def rotate(session: AsyncSession, token: RefreshToken, new_hash: bytes) -> None:
+    token.used_at = func.now()
+    session.add(RefreshToken(session_id=token.session_id, token_hash=new_hash))
+    await session.flush()
+
+
+async def revoke(session: AsyncSession, session_id: uuid.UUID) -> None:
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+    )
+
+
+async def revoke_all(
+    session: AsyncSession, user_id: uuid.UUID, *, keep: uuid.UUID | None = None
+) -> None:
+    statement = update(AuthSession).where(
+        AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
+    )
+    if keep is not None:
+        statement = statement.where(AuthSession.id != keep)
+    await session.execute(statement.values(revoked_at=func.now()))
+
+
+async def count_for_user(session: AsyncSession, user_id: uuid.UUID) -> int:
+    count = await session.scalar(
+        select(func.count()).select_from(AuthSession).where(AuthSession.user_id == user_id)
+    )
+    return count or 0

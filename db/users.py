@@ -1,0 +1,205 @@
+"""Users, their settings and their external identities."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    String,
+    UniqueConstraint,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from db.base import Base, created_at, uuid_pk
+from db.pagination import Page, paginate
+from db.roles import Role, user_roles
+from db.sessions import AuthSession
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    settings: Mapped[UserSettings] = relationship(
+        lazy="joined", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class UserSettings(Base):
+    __tablename__ = "user_settings"
+    __table_args__ = (
+        CheckConstraint("week_start BETWEEN 0 AND 6", name="week_start_range"),
+        CheckConstraint("char_length(currency) = 3", name="currency_code"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    week_start: Mapped[int] = mapped_column(default=1, server_default=text("1"))
+    locale: Mapped[str] = mapped_column(String(35), default="en-US", server_default="en-US")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    currency: Mapped[str] = mapped_column(String(3), default="USD", server_default="USD")
+    notifications_email_enabled: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=text("true")
+    )
+
+
+class UserIdentity(Base):
+    """A user's account at an external OpenID issuer, found by the issuer's ``sub``."""
+
+    __tablename__ = "user_identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_user_identities_issuer_subject"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = created_at()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the user and what their roles allow, read in one statement per request."""
+
+    user_id: uuid.UUID
+    session_id: uuid.UUID | None
+    permissions: frozenset[str]
+
+
+async def get(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def get_for_update(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.get(User, user_id, with_for_update=True)
+
+
+async def get_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == email))
+
+
+async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
+    rows = await session.scalars(select(User).where(User.id.in_(ids)))
+    return {user.id: user for user in rows.unique()}
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    email: str,
+    password_hash: str | None,
+    display_name: str,
+    role: Role,
+) -> User:
+    user = User(
+        id=uuid.uuid4(),
+        email=email,
+        password_hash=password_hash,
+        display_name=display_name,
+        settings=UserSettings(),
+    )
+    session.add(user)
+    await session.flush()
+    await session.execute(user_roles.insert().values(user_id=user.id, role_id=role.id))
+    await session.refresh(user)
+    return user
+
+
+async def update(session: AsyncSession, user: User, **values: Any) -> None:
+    for name, value in values.items():
+        setattr(user, name, value)
+    await session.flush()
+    await session.refresh(user)
+
+
+async def update_settings(session: AsyncSession, user: User, **values: Any) -> None:
+    for name, value in values.items():
+        setattr(user.settings, name, value)
+    user.updated_at = func.now()
+    await session.flush()
+    await session.refresh(user)
+
+
+async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    await session.execute(delete(User).where(User.id == user_id))
+
+
+async def page(
+    session: AsyncSession, *, search: str | None, first: int, after: str | None
+) -> Page[User]:
+    statement = select(User)
+    if search:
+        pattern = f"%{_escape_like(search.strip())}%"
+        statement = statement.where(
+            or_(User.email.ilike(pattern, escape="\\"), User.display_name.ilike(pattern, escape="\\"))
+        )
+    return await paginate(session, statement, (User.created_at, User.id), first=first, after=after)
+
+
+async def find_identity(session: AsyncSession, issuer: str, subject: str) -> User | None:
+    return await session.scalar(
+        select(User)
+        .join(UserIdentity, UserIdentity.user_id == User.id)
+        .where(UserIdentity.issuer == issuer, UserIdentity.subject == subject)
+    )
+
+
+async def link_identity(
+    session: AsyncSession, user_id: uuid.UUID, issuer: str, subject: str
+) -> None:
+    session.add(UserIdentity(user_id=user_id, issuer=issuer, subject=subject))
+    await session.flush()
+
+
+async def principal(
+    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None
+) -> Principal | None:
+    """The user with the union of their roles' permissions; None when the user or session is gone."""
+    statement = (
+        select(User.id, Role.permissions)
+        .select_from(User)
+        .outerjoin(user_roles, user_roles.c.user_id == User.id)
+        .outerjoin(Role, Role.id == user_roles.c.role_id)
+        .where(User.id == user_id)
+    )
+    if session_id is not None:
+        statement = statement.where(
+            select(AuthSession.id)
+            .where(
+                AuthSession.id == session_id,
+                AuthSession.user_id == user_id,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > func.now(),
+            )
+            .exists()
+        )
+    rows = (await session.execute(statement)).all()
+    if not rows:
+        return None
+    granted = frozenset(p for _, perms in rows if perms for p in perms)
+    return Principal(user_id=user_id, session_id=session_id, permissions=granted)
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

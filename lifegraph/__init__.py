@@ -1,0 +1,1 @@
+"""lifegraph: the composition root (settings, app factory, CLI, embedded database)."""

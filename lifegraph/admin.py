@@ -1,0 +1,53 @@
+"""Creating the first admin from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+
+from auth.passwords import PasswordHasher, password_problem
+from auth.permissions import ADMIN_ROLE, MEMBER_ROLE
+from db import roles, users
+from db.engine import create_engine, create_sessionmaker
+from lifegraph.settings import Settings
+from resolvers.validation import email_problem, normalise_email
+
+
+class AdminError(Exception):
+    pass
+
+
+async def create_admin(settings: Settings, database_url: str, email: str, password: str) -> str:
+    """Creates an admin with this email, or grants admin to the existing user with it."""
+    email = normalise_email(email)
+    if problem := email_problem(email):
+        raise AdminError(problem)
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine).begin() as session:
+            admin = await roles.by_name(session, ADMIN_ROLE)
+            member = await roles.by_name(session, MEMBER_ROLE)
+            if admin is None or member is None:
+                raise AdminError("the database is not migrated; run `lifegraph migrate`")
+            user = await users.get_by_email(session, email)
+            if user is None:
+                if problem := password_problem(password):
+                    raise AdminError(problem)
+                hasher = PasswordHasher(
+                    memory_kib=settings.password_memory_kib,
+                    time_cost=settings.password_time_cost,
+                    parallelism=settings.password_parallelism,
+                )
+                user = await users.create(
+                    session,
+                    email=email,
+                    password_hash=await asyncio.to_thread(hasher.hash, password),
+                    display_name=email.split("@", 1)[0][:100],
+                    role=member,
+                )
+                outcome = f"created admin {email}"
+            else:
+                outcome = f"made {email} an admin"
+            await roles.grant(session, user.id, admin.id)
+    finally:
+        await engine.dispose()
+    return outcome

@@ -1,0 +1,62 @@
+"""What every resolver receives: the request's user, database access, loaders and settings."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+
+from auth.authenticate import Authenticator
+from auth.passwords import PasswordHasher
+from auth.tokens import TokenService
+from db.engine import Sessionmaker
+from db.users import Principal
+from lifegraph.settings import Settings
+from resolvers.loaders import Loaders
+
+
+@dataclass(frozen=True)
+class Services:
+    """Built once per process by the app factory."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: Sessionmaker
+    passwords: PasswordHasher
+    tokens: TokenService
+    authenticator: Authenticator
+
+
+@dataclass(eq=False)
+class Context:
+    """Built per request. Loaders are per request too, so nothing is cached across users."""
+
+    services: Services
+    request: Request | WebSocket
+    authorization: str | None
+    loaders: Loaders
+    _principal: asyncio.Future[Principal] | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def sessionmaker(self) -> Sessionmaker:
+        return self.services.sessionmaker
+
+    async def principal(self) -> Principal:
+        """The signed-in user, authenticated once per request; raises UNAUTHENTICATED."""
+        if self._principal is None:
+            self._principal = asyncio.ensure_future(
+                self.services.authenticator.principal(self.authorization)
+            )
+        return await asyncio.shield(self._principal)
+
+
+Info: TypeAlias = strawberry.Info[Context, None]

@@ -1,0 +1,79 @@
+"""Errors that reach the client in the top-level ``errors`` array with ``extensions.code``.
+
+Anything else raised while resolving is a server fault: it is logged with its traceback
+and the client sees only ``INTERNAL_SERVER_ERROR``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class ApiError(Exception):
+    code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
+    default_message: ClassVar[str] = "Internal server error."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.default_message)
+
+
+class Unauthenticated(ApiError):
+    code = "UNAUTHENTICATED"
+    default_message = "Sign-in required."
+
+
+class Forbidden(ApiError):
+    code = "FORBIDDEN"
+    default_message = "You do not have permission to do this."
+
+
+class BadUserInput(ApiError):
+    code = "BAD_USER_INPUT"
+    default_message = "Invalid input."
+
+
+class NotFound(ApiError):
+    code = "NOT_FOUND"
+    default_message = "Not found."
+
+
+class QueryTooComplex(ApiError):
+    code = "QUERY_TOO_COMPLEX"
+    default_message = "The query is too complex."
+
+
+class Problem:
+    """One expected failure, reported in a payload's ``userErrors``."""
+
+    __slots__ = ("code", "field", "message")
+
+    def __init__(self, field: tuple[str, ...] | None, message: str, code: str) -> None:
+        self.field = field
+        self.message = message
+        self.code = code
+
+
+class UserErrors(Exception):  # noqa: N818 - it carries the payload's userErrors
+    """Raised inside a mutation's transaction: it rolls back and the payload lists the problems."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+    @classmethod
+    def one(cls, field: tuple[str, ...] | None, message: str, code: str) -> UserErrors:
+        return cls([Problem(field, message, code)])
+
+
+class Problems:
+    """Collects every problem of an input before failing, so a form can show them all at once."""
+
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+
+    def add(self, field: tuple[str, ...] | None, message: str, code: str = "INVALID") -> None:
+        self.items.append(Problem(field, message, code))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise UserErrors(self.items)

@@ -1,0 +1,77 @@
+"""Settings from environment variables (prefix ``LIFEGRAPH_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "change-me-development-only-secret-key"
+
+# OWASP password storage cheat sheet, argon2id minimum: m=19 MiB, t=2, p=1.
+OWASP_MIN_MEMORY_KIB = 19 * 1024
+OWASP_MIN_TIME_COST = 2
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LIFEGRAPH_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "LIFEGRAPH_DATABASE_URL")
+    )
+    data_dir: Path = Path(".lifegraph")
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    secret_key: str = DEFAULT_SECRET
+    token_issuer: str = "lifegraph"
+    token_audience: str = "lifegraph-api"
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=300)
+
+    password_memory_kib: int = Field(default=64 * 1024, ge=OWASP_MIN_MEMORY_KIB)
+    password_time_cost: int = Field(default=3, ge=OWASP_MIN_TIME_COST)
+    password_parallelism: int = Field(default=4, ge=1)
+
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_query_depth: int = Field(default=12, ge=2)
+    db_pool_size: int = Field(default=10, ge=1)
+
+    @model_validator(mode="after")
+    def _check_production(self) -> Settings:
+        if self.environment is Environment.PRODUCTION:
+            if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
+                raise ValueError(
+                    "LIFEGRAPH_SECRET_KEY must be set to a random value of at least 32 "
+                    "characters in production"
+                )
+        oidc = (self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url)
+        if any(oidc) and not all(oidc):
+            raise ValueError(
+                "LIFEGRAPH_OIDC_ISSUER, LIFEGRAPH_OIDC_AUDIENCE and LIFEGRAPH_OIDC_JWKS_URL "
+                "go together"
+            )
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment is Environment.DEVELOPMENT
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir.resolve() / "pgdata"

@@ -1,0 +1,137 @@
+"""Sign-up, sign-in and the refresh-token sessions behind them."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import IntegrityError
+
+from auth.passwords import password_problem
+from auth.permissions import MEMBER_ROLE
+from auth.tokens import hash_refresh_token, new_refresh_token
+from db import roles, sessions, users
+from db.users import User
+from lifegraph.errors import Problems, UserErrors
+from resolvers.validation import display_name_problem, email_problem, normalise_email
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from lifegraph.context import Context
+    from schema.sessions import LoginInput, RegisterInput
+
+EMAIL_TAKEN = "An account with this email exists already."
+SIGN_IN_FAILED = "The email or password is wrong."
+SESSION_ENDED = "This session has ended; sign in again."
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    access_token: str
+    access_token_expires_at: datetime
+    refresh_token: str
+    user: User
+
+
+async def register(ctx: Context, data: RegisterInput) -> SignedIn:
+    email = normalise_email(data.email)
+    display_name = data.display_name.strip()
+    problems = Problems()
+    if problem := email_problem(email):
+        problems.add(("input", "email"), problem)
+    if problem := password_problem(data.password):
+        problems.add(("input", "password"), problem)
+    if problem := display_name_problem(display_name):
+        problems.add(("input", "displayName"), problem)
+    problems.raise_if_any()
+    password_hash = await asyncio.to_thread(ctx.services.passwords.hash, data.password)
+    try:
+        async with ctx.sessionmaker.begin() as session:
+            if await users.get_by_email(session, email) is not None:
+                raise UserErrors.one(("input", "email"), EMAIL_TAKEN, "CONFLICT")
+            member = await roles.by_name(session, MEMBER_ROLE)
+            assert member is not None, "the member role is seeded by a migration"
+            user = await users.create(
+                session,
+                email=email,
+                password_hash=password_hash,
+                display_name=display_name,
+                role=member,
+            )
+            return await _start(ctx, session, user)
+    except IntegrityError as error:
+        raise UserErrors.one(("input", "email"), EMAIL_TAKEN, "CONFLICT") from error
+
+
+async def login(ctx: Context, data: LoginInput) -> SignedIn:
+    email = normalise_email(data.email)
+    async with ctx.sessionmaker.begin() as session:
+        user = await users.get_by_email(session, email)
+        password_hash = user.password_hash if user is not None else None
+        matches = await asyncio.to_thread(
+            ctx.services.passwords.verify, password_hash, data.password
+        )
+        if user is None or not matches:
+            raise UserErrors.one(None, SIGN_IN_FAILED, "UNAUTHENTICATED")
+        if password_hash and ctx.services.passwords.needs_rehash(password_hash):
+            new_hash = await asyncio.to_thread(ctx.services.passwords.hash, data.password)
+            await users.update(session, user, password_hash=new_hash)
+        return await _start(ctx, session, user)
+
+
+async def refresh(ctx: Context, refresh_token: str) -> SignedIn:
+    """Rotates the refresh token. A token used twice revokes its whole session family."""
+    reused = False
+    async with ctx.sessionmaker.begin() as session:
+        token = await sessions.token_for_update(session, hash_refresh_token(refresh_token))
+        if token is None or not _active(token.session):
+            raise UserErrors.one(("refreshToken",), SESSION_ENDED, "UNAUTHENTICATED")
+        if token.used_at is not None:
+            await sessions.revoke(session, token.session_id)
+            reused = True
+        else:
+            user = await users.get(session, token.session.user_id)
+            assert user is not None, "sessions are deleted with their user"
+            new_token = new_refresh_token()
+            await sessions.rotate(session, token, hash_refresh_token(new_token))
+            access = ctx.services.tokens.issue_access(user.id, token.session_id)
+            signed_in = SignedIn(access.token, access.expires_at, new_token, user)
+    if reused:
+        raise UserErrors.one(("refreshToken",), SESSION_ENDED, "UNAUTHENTICATED")
+    return signed_in
+
+
+async def logout(ctx: Context, refresh_token: str) -> bool:
+    async with ctx.sessionmaker.begin() as session:
+        token = await sessions.token_for_update(session, hash_refresh_token(refresh_token))
+        if token is None:
+            return False
+        await sessions.revoke(session, token.session_id)
+        return True
+
+
+async def logout_everywhere(ctx: Context) -> bool:
+    principal = await ctx.principal()
+    async with ctx.sessionmaker.begin() as session:
+        await sessions.revoke_all(session, principal.user_id)
+    return True
+
+
+async def _start(ctx: Context, session: AsyncSession, user: User) -> SignedIn:
+    refresh_token = new_refresh_token()
+    ttl = timedelta(seconds=ctx.settings.refresh_token_ttl_seconds)
+    auth_session = await sessions.start(
+        session,
+        user_id=user.id,
+        expires_at=datetime.now(UTC) + ttl,
+        token_hash=hash_refresh_token(refresh_token),
+    )
+    access = ctx.services.tokens.issue_access(user.id, auth_session.id)
+    return SignedIn(access.token, access.expires_at, refresh_token, user)
+
+
+def _active(auth_session: sessions.AuthSession) -> bool:
+    return auth_session.revoked_at is None and auth_session.expires_at > datetime.now(UTC)

@@ -1,0 +1,164 @@
+"""Profiles and accounts: reading users, updating oneself, deleting accounts."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import TYPE_CHECKING
+
+from strawberry import UNSET
+
+from auth.passwords import password_problem
+from auth.permissions import ADMIN_ROLE, USERS_READ
+from db import roles, sessions, users
+from db.pagination import InvalidCursor, Page
+from db.users import User
+from lifegraph.errors import NotFound, Problems, UserErrors
+from resolvers import ids
+from resolvers.pagination import bad_cursor, page_size
+from resolvers.validation import canonical_locale, display_name_problem, is_currency, is_timezone
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from lifegraph.context import Context
+    from schema.users import ChangePasswordInput, UpdateProfileInput
+
+
+async def me(ctx: Context) -> User:
+    principal = await ctx.principal()
+    async with ctx.sessionmaker() as session:
+        user = await users.get(session, principal.user_id)
+    if user is None:
+        raise NotFound("Your account no longer exists.")
+    return user
+
+
+async def user(ctx: Context, global_id: str) -> User | None:
+    """Admins read anyone; a member reads only itself."""
+    principal = await ctx.principal()
+    user_id = ids.decode_as("user", global_id)
+    if user_id is None:
+        return None
+    if user_id != principal.user_id and USERS_READ not in principal.permissions:
+        return None
+    async with ctx.sessionmaker() as session:
+        return await users.get(session, user_id)
+
+
+async def user_page(
+    ctx: Context, first: int | None, after: str | None, search: str | None
+) -> Page[User]:
+    size = page_size(first)
+    async with ctx.sessionmaker() as session:
+        try:
+            return await users.page(session, search=search, first=size, after=after)
+        except InvalidCursor as error:
+            raise bad_cursor() from error
+
+
+async def update_profile(ctx: Context, data: UpdateProfileInput) -> User:
+    principal = await ctx.principal()
+    problems = Problems()
+    profile: dict[str, object] = {}
+    if data.display_name is not UNSET:
+        name = (data.display_name or "").strip()
+        if problem := display_name_problem(name):
+            problems.add(("input", "displayName"), problem)
+        profile["display_name"] = name
+    changes = _settings_changes(data, problems)
+    problems.raise_if_any()
+    async with ctx.sessionmaker.begin() as session:
+        row = await users.get_for_update(session, principal.user_id)
+        if row is None:
+            raise UserErrors.one(None, "Your account no longer exists.", "NOT_FOUND")
+        await users.update(session, row, **profile)
+        await users.update_settings(session, row, **changes)
+        return row
+
+
+def _settings_changes(data: UpdateProfileInput, problems: Problems) -> dict[str, object]:
+    settings = data.settings
+    if settings is UNSET or settings is None:
+        return {}
+    changes: dict[str, object] = {}
+
+    def path(name: str) -> tuple[str, ...]:
+        return ("input", "settings", name)
+
+    if settings.week_start is not UNSET:
+        if settings.week_start is None or not 0 <= settings.week_start <= 6:
+            problems.add(path("weekStart"), "Use 0 (Sunday) to 6 (Saturday).")
+        changes["week_start"] = settings.week_start
+    if settings.locale is not UNSET:
+        locale = canonical_locale(settings.locale or "")
+        if locale is None:
+            problems.add(path("locale"), "Use a known locale such as 'en-US'.")
+        changes["locale"] = locale
+    if settings.timezone is not UNSET:
+        if settings.timezone is None or not is_timezone(settings.timezone):
+            problems.add(path("timezone"), "Use an IANA time zone such as 'Europe/Paris'.")
+        changes["timezone"] = settings.timezone
+    if settings.currency is not UNSET:
+        currency = (settings.currency or "").upper()
+        if not is_currency(currency):
+            problems.add(path("currency"), "Use an ISO 4217 currency code such as 'EUR'.")
+        changes["currency"] = currency
+    if settings.notifications_email_enabled is not UNSET:
+        if settings.notifications_email_enabled is None:
+            problems.add(path("notificationsEmailEnabled"), "Use true or false.")
+        changes["notifications_email_enabled"] = settings.notifications_email_enabled
+    return changes
+
+
+async def change_password(ctx: Context, data: ChangePasswordInput) -> None:
+    """Changes the password and ends every other session of the user."""
+    principal = await ctx.principal()
+    if problem := password_problem(data.new_password):
+        raise UserErrors.one(("input", "newPassword"), problem, "INVALID")
+    new_hash = await asyncio.to_thread(ctx.services.passwords.hash, data.new_password)
+    async with ctx.sessionmaker.begin() as session:
+        row = await users.get_for_update(session, principal.user_id)
+        if row is None or not await _password_matches(ctx, row, data.current_password):
+            raise UserErrors.one(
+                ("input", "currentPassword"), "The current password is wrong.", "INVALID"
+            )
+        await users.update(session, row, password_hash=new_hash)
+        await sessions.revoke_all(session, row.id, keep=principal.session_id)
+
+
+async def delete_my_account(ctx: Context, password: str) -> None:
+    principal = await ctx.principal()
+    async with ctx.sessionmaker.begin() as session:
+        row = await users.get_for_update(session, principal.user_id)
+        if row is None or not await _password_matches(ctx, row, password):
+            raise UserErrors.one(("password",), "The password is wrong.", "INVALID")
+        await _delete(session, row.id, field=("password",))
+
+
+async def delete_user(ctx: Context, global_id: str) -> str:
+    user_id = ids.decode_as("user", global_id)
+    async with ctx.sessionmaker.begin() as session:
+        row = await users.get_for_update(session, user_id) if user_id else None
+        if row is None:
+            raise UserErrors.one(("id",), "No such user.", "NOT_FOUND")
+        await _delete(session, row.id, field=("id",))
+    return global_id
+
+
+async def _delete(session: AsyncSession, user_id: uuid.UUID, *, field: tuple[str, ...]) -> None:
+    """Deletes a user with everything they own (foreign keys cascade), keeping one admin."""
+    admin = await roles.lock_by_name(session, ADMIN_ROLE)
+    if (
+        admin is not None
+        and await roles.holds(session, user_id, admin.id)
+        and await roles.count_holders(session, admin.id) <= 1
+    ):
+        raise UserErrors.one(
+            field, "The last admin cannot be deleted; make someone else admin first.", "CONFLICT"
+        )
+    await users.delete_user(session, user_id)
+
+
+async def _password_matches(ctx: Context, row: User, password: str) -> bool:
+    return await asyncio.to_thread(ctx.services.passwords.verify, row.password_hash, password)

@@ -1,0 +1,1 @@
+"""The GraphQL schema, one module per domain. Fields are one line that calls a resolver."""

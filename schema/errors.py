@@ -1,0 +1,76 @@
+"""``userErrors`` and the payload convention shared by every mutation."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Self
+
+import strawberry
+
+from lifegraph.errors import UserErrors
+
+
+@strawberry.enum
+class ErrorCode(Enum):
+    INVALID = "INVALID"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    FORBIDDEN = "FORBIDDEN"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    RATE_LIMITED = "RATE_LIMITED"
+    TOO_LARGE = "TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    LIMIT_REACHED = "LIMIT_REACHED"
+
+
+@strawberry.type(description="An expected failure; nothing of the mutation was stored.")
+class UserError:
+    field: list[str] | None = strawberry.field(
+        description="Path of the input field, such as ['input', 'amount']; null for the whole input."
+    )
+    message: str
+    code: ErrorCode
+
+
+class Payload:
+    """Runs a mutation's resolver and turns its result or its UserErrors into the payload."""
+
+    @classmethod
+    def of(cls, result: Any) -> Self:
+        raise NotImplementedError
+
+    @classmethod
+    async def run(cls, call: Any) -> Self:
+        try:
+            result = await call
+        except UserErrors as errors:
+            problems = [
+                UserError(
+                    field=list(p.field) if p.field else None,
+                    message=p.message,
+                    code=ErrorCode(p.code),
+                )
+                for p in errors.problems
+            ]
+            return cls(user_errors=problems)  # type: ignore[call-arg]
+        return cls.of(result)
+
+
+@strawberry.type
+class OkPayload(Payload):
+    ok: bool = False
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, result: bool | None) -> Self:
+        return cls(ok=result is not False)
+
+
+@strawberry.type
+class DeletePayload(Payload):
+    deleted_id: strawberry.ID | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, result: str) -> Self:
+        return cls(deleted_id=strawberry.ID(result))

@@ -1,0 +1,63 @@
+"""The whole schema, merged from the domain modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from lifegraph.context import Info
+from schema import habits, notes, purchases, receipts, roles, sessions, tasks, users
+from schema.extensions import ErrorCodes
+from schema.node import Node, resolve_node
+from schema.scalars import SCALAR_MAP
+from auth.permissions import SignedIn, requires
+
+
+@strawberry.type
+class NodeQuery:
+    @strawberry.field(
+        extensions=requires(SignedIn()),
+        description="Any object by its global ID, for its owner; null when not found.",
+    )
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await resolve_node(info, id)
+
+
+Query = merge_types("Query", (users.Query, roles.Query, NodeQuery))
+Mutation = merge_types("Mutation", (sessions.Mutation, users.Mutation, roles.Mutation))
+
+NODE_TYPES = (
+    users.User,
+    receipts.Receipt,
+    purchases.Purchase,
+    habits.Habit,
+    tasks.Task,
+    notes.Note,
+)
+
+
+class LifegraphSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Server faults are logged by ErrorCodes; the client's own errors are not logged."""
+
+
+def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
+    return LifegraphSchema(
+        query=Query,
+        mutation=Mutation,
+        types=NODE_TYPES,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        extensions=[QueryDepthLimiter(max_depth=max_depth), ErrorCodes],
+    )
+
+
+def export(**kwargs: Any) -> str:
+    return build_schema(**kwargs).as_str() + "\n"
