@@ -40,7 +40,7 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
     settings: Mapped[UserSettings] = relationship(
-        lazy="joined", cascade="all, delete-orphan", passive_deletes=True
+        lazy="joined", innerjoin=True, cascade="all, delete-orphan", passive_deletes=True
     )
 
 

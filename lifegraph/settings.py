@@ -22,7 +22,11 @@ class Environment(StrEnum):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="LIFEGRAPH_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="LIFEGRAPH_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
     )
 
     environment: Environment = Environment.DEVELOPMENT

@@ -55,7 +55,7 @@ def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
         mutation=Mutation,
         types=NODE_TYPES,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
-        extensions=[QueryDepthLimiter(max_depth=max_depth), ErrorCodes],
+        extensions=[lambda: QueryDepthLimiter(max_depth=max_depth), ErrorCodes],
     )
 
 

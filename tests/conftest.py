@@ -1,0 +1,175 @@
+"""Fixtures: a fresh PostgreSQL database per test run, an app per test, and a GraphQL client.
+
+With ``DATABASE_URL`` set, the run creates its own database on that server and drops it
+at the end; otherwise it starts the embedded PostgreSQL in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from starlette.applications import Starlette
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from contract import Contract  # noqa: E402
+from lifegraph import embedded  # noqa: E402
+from lifegraph.app import create_app  # noqa: E402
+from lifegraph.migrate import upgrade  # noqa: E402
+from lifegraph.settings import OWASP_MIN_MEMORY_KIB, OWASP_MIN_TIME_COST, Settings  # noqa: E402
+
+ADMIN_PASSWORD = "admin-password-123"
+MEMBER_PASSWORD = "member-password-123"
+
+
+async def _execute(admin_url: str, statement: str) -> None:
+    url = make_url(admin_url)
+    connection = await asyncpg.connect(
+        user=url.username,
+        password=url.password,
+        host=url.host or url.query.get("host"),
+        port=url.port,
+        database=url.database,
+    )
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    name = f"lifegraph_test_{uuid.uuid4().hex[:12]}"
+    server_url = os.environ.get("DATABASE_URL")
+    if server_url:
+        asyncio.run(_execute(server_url, f'CREATE DATABASE "{name}"'))
+        url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    else:
+        url = embedded.start(tmp_path_factory.mktemp("embedded") / "pgdata", database=name)
+    upgrade(url)
+    yield url
+    if server_url:
+        asyncio.run(_execute(server_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "secret_key": "test-secret-key-that-is-long-enough-for-hs256",
+        "password_memory_kib": OWASP_MIN_MEMORY_KIB,
+        "password_time_cost": OWASP_MIN_TIME_COST,
+        "password_parallelism": 1,
+        "cors_origins": ["http://app.test"],
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    application = create_app(settings)
+    yield application
+    engine = application.state.services.engine
+    async with engine.begin() as connection:
+        await connection.execute(text("TRUNCATE users CASCADE"))
+    await engine.dispose()
+
+
+@pytest.fixture
+def contract() -> Contract:
+    return Contract.load()
+
+
+@pytest.fixture
+async def api(app: Starlette, contract: Contract) -> AsyncIterator[Api]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://lifegraph.test") as client:
+        yield Api(client, contract)
+
+
+class Api:
+    """Sends the client contract's own operations, by name, as the apps do."""
+
+    def __init__(self, client: httpx.AsyncClient, contract: Contract) -> None:
+        self.client = client
+        self.contract = contract
+
+    async def query(
+        self, document: str, variables: dict[str, Any] | None = None, token: str | None = None,
+        operation: str | None = None,
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        body: dict[str, Any] = {"query": document, "variables": variables or {}}
+        if operation:
+            body["operationName"] = operation
+        response = await self.client.post("/graphql", json=body, headers=headers)
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def op(
+        self, name: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        return await self.query(self.contract.document_of(name), variables, token, name)
+
+    async def register(
+        self, email: str, password: str = MEMBER_PASSWORD, name: str = "Member"
+    ) -> dict[str, Any]:
+        result = await self.op(
+            "Register", {"input": {"email": email, "password": password, "displayName": name}}
+        )
+        payload = result["data"]["register"]
+        assert payload["userErrors"] == [], payload
+        session: dict[str, Any] = payload["session"]
+        return session
+
+    async def admin(self, email: str = "admin@example.com") -> dict[str, Any]:
+        """Registers a user and grants admin directly in the database, as `create-admin` does."""
+        session = await self.register(email, ADMIN_PASSWORD, "Admin")
+        services = self.client._transport.app.state.services  # type: ignore[attr-defined]
+        async with services.engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO user_roles (user_id, role_id) "
+                    "SELECT CAST(:id AS uuid), id FROM roles WHERE name = 'admin'"
+                ),
+                {"id": session["user"]["id"].removeprefix("user_")},
+            )
+        return session
+
+
+def errors_of(result: dict[str, Any]) -> list[str]:
+    return [error["extensions"]["code"] for error in result.get("errors", [])]
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, *args: Any) -> None:
+        self.count += 1
+
+
+@pytest.fixture
+def statements(app: Starlette) -> Iterator[StatementCounter]:
+    counter = StatementCounter()
+    engine = app.state.services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(engine, "before_cursor_execute", counter)

@@ -1,0 +1,165 @@
+"""Profiles and accounts through the GraphQL endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from starlette.applications import Starlette
+
+from conftest import MEMBER_PASSWORD, Api, errors_of
+
+
+async def test_duplicate_email_is_a_conflict_whatever_its_case(api: Api) -> None:
+    await api.register("eve@example.com")
+    again = await api.op(
+        "Register",
+        {"input": {"email": " EVE@example.com", "password": MEMBER_PASSWORD, "displayName": "E"}},
+    )
+    assert again["data"]["register"] == {
+        "session": None,
+        "userErrors": [
+            {
+                "field": ["input", "email"],
+                "message": "An account with this email exists already.",
+                "code": "CONFLICT",
+            }
+        ],
+    }
+
+
+async def test_registration_input_is_checked_field_by_field(api: Api) -> None:
+    result = await api.op(
+        "Register", {"input": {"email": "not-an-email", "password": "short", "displayName": " "}}
+    )
+    errors = result["data"]["register"]["userErrors"]
+    assert [(e["field"], e["code"]) for e in errors] == [
+        (["input", "email"], "INVALID"),
+        (["input", "password"], "INVALID"),
+        (["input", "displayName"], "INVALID"),
+    ]
+
+
+async def test_update_profile_validates_and_stores_settings(api: Api) -> None:
+    token = (await api.register("fay@example.com"))["accessToken"]
+    updated = await api.op(
+        "UpdateProfile",
+        {
+            "input": {
+                "displayName": "  Fay  ",
+                "settings": {
+                    "weekStart": 0,
+                    "locale": "pt_BR",
+                    "timezone": "America/Sao_Paulo",
+                    "currency": "brl",
+                    "notificationsEmailEnabled": False,
+                },
+            }
+        },
+        token,
+    )
+    payload = updated["data"]["updateProfile"]
+    assert payload["userErrors"] == []
+    assert payload["user"]["displayName"] == "Fay"
+    assert payload["user"]["settings"] == {
+        "weekStart": 0,
+        "locale": "pt-BR",
+        "timezone": "America/Sao_Paulo",
+        "currency": "BRL",
+        "notificationsEmailEnabled": False,
+    }
+    me = await api.op("Me", token=token)
+    assert me["data"]["me"]["settings"]["timezone"] == "America/Sao_Paulo"
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"weekStart": 7}, "weekStart"),
+        ({"weekStart": -1}, "weekStart"),
+        ({"locale": "xx-YY"}, "locale"),
+        ({"timezone": "Mars/Olympus"}, "timezone"),
+        ({"timezone": None}, "timezone"),
+        ({"currency": "EURO"}, "currency"),
+        ({"currency": "ZZZ"}, "currency"),
+        ({"notificationsEmailEnabled": None}, "notificationsEmailEnabled"),
+    ],
+)
+async def test_invalid_settings_are_refused_with_their_path(
+    api: Api, values: dict[str, Any], field: str
+) -> None:
+    token = (await api.register("gus@example.com"))["accessToken"]
+    result = await api.op(
+        "UpdateProfile", {"input": {"displayName": "Changed", "settings": values}}, token
+    )
+    payload = result["data"]["updateProfile"]
+    assert payload["user"] is None
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [
+        (["input", "settings", field], "INVALID")
+    ]
+    me = (await api.op("Me", token=token))["data"]["me"]
+    assert me["displayName"] == "Member"
+    assert me["settings"]["weekStart"] == 1
+
+
+async def test_change_password_ends_the_other_sessions(api: Api) -> None:
+    first = await api.register("hal@example.com")
+    login = await api.op("Login", {"input": {"email": "hal@example.com", "password": MEMBER_PASSWORD}})
+    second = login["data"]["login"]["session"]
+
+    wrong = await api.op(
+        "ChangePassword",
+        {"input": {"currentPassword": "wrong-password", "newPassword": "a-new-password-1"}},
+        second["accessToken"],
+    )
+    assert wrong["data"]["changePassword"]["userErrors"][0]["field"] == ["input", "currentPassword"]
+    assert (await api.op("Me", token=first["accessToken"]))["data"]["me"]
+
+    changed = await api.op(
+        "ChangePassword",
+        {"input": {"currentPassword": MEMBER_PASSWORD, "newPassword": "a-new-password-1"}},
+        second["accessToken"],
+    )
+    assert changed["data"]["changePassword"] == {"ok": True, "userErrors": []}
+    assert errors_of(await api.op("Me", token=first["accessToken"])) == ["UNAUTHENTICATED"]
+    assert (await api.op("Me", token=second["accessToken"]))["data"]["me"]
+    old = await api.op("Login", {"input": {"email": "hal@example.com", "password": MEMBER_PASSWORD}})
+    assert old["data"]["login"]["session"] is None
+    new = await api.op(
+        "Login", {"input": {"email": "hal@example.com", "password": "a-new-password-1"}}
+    )
+    assert new["data"]["login"]["session"]
+
+
+async def test_delete_my_account_needs_the_password_and_removes_everything(
+    api: Api, app: Starlette
+) -> None:
+    session = await api.register("ivy@example.com")
+    token = session["accessToken"]
+    refused = await api.op("DeleteMyAccount", {"password": "wrong-password"}, token)
+    assert refused["data"]["deleteMyAccount"]["ok"] is False
+    assert refused["data"]["deleteMyAccount"]["userErrors"][0]["code"] == "INVALID"
+
+    deleted = await api.op("DeleteMyAccount", {"password": MEMBER_PASSWORD}, token)
+    assert deleted["data"]["deleteMyAccount"] == {"ok": True, "userErrors": []}
+    assert errors_of(await api.op("Me", token=token)) == ["UNAUTHENTICATED"]
+    async with app.state.services.engine.connect() as connection:
+        for table in ("users", "user_settings", "user_roles", "auth_sessions", "refresh_tokens"):
+            count = await connection.scalar(text(f"SELECT count(*) FROM {table}"))  # noqa: S608
+            assert count == 0, table
+    again = await api.register("ivy@example.com")
+    assert again["user"]["email"] == "ivy@example.com"
+
+
+async def test_a_member_reads_only_itself(api: Api) -> None:
+    jay = await api.register("jay@example.com")
+    kim = await api.register("kim@example.com")
+    own = await api.op("AdminUser", {"id": jay["user"]["id"]}, jay["accessToken"])
+    assert own["data"]["user"]["email"] == "jay@example.com"
+    other = await api.op("AdminUser", {"id": kim["user"]["id"]}, jay["accessToken"])
+    assert other["data"]["user"] is None
+    node = await api.op("Node", {"id": kim["user"]["id"]}, jay["accessToken"])
+    assert node["data"]["node"] is None
+    mine = await api.op("Node", {"id": jay["user"]["id"]}, jay["accessToken"])
+    assert mine["data"]["node"] == {"id": jay["user"]["id"], "__typename": "User"}
