@@ -60,7 +60,10 @@ def build_services(settings: Settings) -> Services:
     external = None
     if settings.oidc_issuer and settings.oidc_audience and settings.oidc_jwks_url:
         external = ExternalIssuer(
-            settings.oidc_issuer, settings.oidc_audience, settings.oidc_jwks_url
+            settings.oidc_issuer,
+            settings.oidc_audience,
+            settings.oidc_jwks_url,
+            refetch_cooldown_seconds=settings.oidc_refetch_cooldown_seconds,
         )
     return Services(
         settings=settings,

@@ -21,9 +21,11 @@ def shape_error(error: GraphQLError) -> GraphQLError:
     if isinstance(original, ApiError):
         error.extensions = {**(error.extensions or {}), "code": original.code}
         return error
-    if original is None:
-        # Parse, validation and variable coercion errors: the client's query is at fault.
-        code = (error.extensions or {}).get("code", "BAD_USER_INPUT")
+    if original is None or isinstance(original, GraphQLError) or error.path is None:
+        # Parse, validation and variable coercion errors: the client's request is at fault.
+        # Strawberry's depth limiter reports through validation, recognisable by its message.
+        too_deep = "exceeds maximum operation depth" in error.message
+        code = "QUERY_TOO_COMPLEX" if too_deep else "BAD_USER_INPUT"
         error.extensions = {**(error.extensions or {}), "code": code}
         return error
     logger.error("unhandled error at %s", error.path, exc_info=original)
