@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 from sqlalchemy.exc import IntegrityError
 
@@ -61,7 +62,7 @@ class Authenticator:
             raise Unauthenticated("This account no longer exists.")
         return principal
 
-    async def _provision(self, identity: ExternalIdentity) -> object:
+    async def _provision(self, identity: ExternalIdentity) -> uuid.UUID:
         """Find the user of an external identity, linking or creating one on first sight.
 
         An existing local account is linked only through an email the issuer has verified;

@@ -72,7 +72,6 @@ class TokenService:
             raise InvalidToken("invalid token") from error
 
 
-
 def new_refresh_token() -> str:
     """An opaque random string; it is not a JWT, so it can never pass as an access token."""
     return "rt_" + secrets.token_urlsafe(32)

@@ -55,22 +55,26 @@ def decode_cursor(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> li
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not isinstance(raw, list) or len(raw) != len(keys):
             raise InvalidCursor(cursor)
-        return [_DECODERS[key.type.python_type](value) for key, value in zip(keys, raw, strict=True)]
+        return [
+            _DECODERS[key.type.python_type](value) for key, value in zip(keys, raw, strict=True)
+        ]
     except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError) as error:
         raise InvalidCursor(cursor) from error
 
 
 async def paginate(
     session: AsyncSession,
-    statement: Select[tuple[T]],
+    statement: Select[T],
     keys: Sequence[InstrumentedAttribute[Any]],
     *,
     first: int,
     after: str | None,
     descending: bool = False,
 ) -> Page[T]:
-    """One page of ``statement`` ordered by ``keys`` (the last key must be unique), and the count."""
-    total = await session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    """A page of ``statement`` ordered by ``keys`` (the last key is unique), and the count."""
+    total = await session.scalar(
+        select(func.count()).select_from(statement.order_by(None).subquery())
+    )
     seek = statement
     if after is not None:
         values = decode_cursor(after, keys)

@@ -19,7 +19,9 @@ user_roles = Table(
     Base.metadata,
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True, index=True),
-    Column("created_at", Base.type_annotation_map[datetime], server_default=func.now(), nullable=False),
+    Column(
+        "created_at", Base.type_annotation_map[datetime], server_default=func.now(), nullable=False
+    ),
 )
 
 

@@ -67,7 +67,9 @@ class UserIdentity(Base):
     """A user's account at an external OpenID issuer, found by the issuer's ``sub``."""
 
     __tablename__ = "user_identities"
-    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_user_identities_issuer_subject"),)
+    __table_args__ = (
+        UniqueConstraint("issuer", "subject", name="uq_user_identities_issuer_subject"),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID] = mapped_column(
@@ -152,7 +154,10 @@ async def page(
     if search:
         pattern = f"%{_escape_like(search.strip())}%"
         statement = statement.where(
-            or_(User.email.ilike(pattern, escape="\\"), User.display_name.ilike(pattern, escape="\\"))
+            or_(
+                User.email.ilike(pattern, escape="\\"),
+                User.display_name.ilike(pattern, escape="\\"),
+            )
         )
     return await paginate(session, statement, (User.created_at, User.id), first=first, after=after)
 
@@ -175,7 +180,7 @@ async def link_identity(
 async def principal(
     session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None
 ) -> Principal | None:
-    """The user with the union of their roles' permissions; None when the user or session is gone."""
+    """The user and the union of their roles' permissions; None once the user or session is gone."""
     statement = (
         select(User.id, Role.permissions)
         .select_from(User)

@@ -53,7 +53,7 @@ class Problem:
         self.code = code
 
 
-class UserErrors(Exception):  # noqa: N818 - it carries the payload's userErrors
+class UserErrors(Exception):
     """Raised inside a mutation's transaction: it rolls back and the payload lists the problems."""
 
     def __init__(self, problems: list[Problem]) -> None:

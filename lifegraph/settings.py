@@ -59,12 +59,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
-        if self.environment is Environment.PRODUCTION:
-            if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
-                raise ValueError(
-                    "LIFEGRAPH_SECRET_KEY must be set to a random value of at least 32 "
-                    "characters in production"
-                )
+        weak_secret = self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32
+        if self.environment is Environment.PRODUCTION and weak_secret:
+            raise ValueError(
+                "LIFEGRAPH_SECRET_KEY must be set to a random value of at least 32 "
+                "characters in production"
+            )
         oidc = (self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url)
         if any(oidc) and not all(oidc):
             raise ValueError(

@@ -26,7 +26,7 @@ class ErrorCode(Enum):
 @strawberry.type(description="An expected failure; nothing of the mutation was stored.")
 class UserError:
     field: list[str] | None = strawberry.field(
-        description="Path of the input field, such as ['input', 'amount']; null for the whole input."
+        description="Path of the input field, such as ['input', 'amount']; null for the input."
     )
     message: str
     code: ErrorCode

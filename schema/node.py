@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 import strawberry
 
@@ -17,13 +17,14 @@ class Node:
 
 
 NodeFetcher: TypeAlias = Callable[[Info, str], Awaitable[Node | None]]
+FetcherT = TypeVar("FetcherT", bound=NodeFetcher)
 _FETCHERS: dict[str, NodeFetcher] = {}
 
 
-def fetches_node(kind: str) -> Callable[[NodeFetcher], NodeFetcher]:
+def fetches_node(kind: str) -> Callable[[FetcherT], FetcherT]:
     """Registers how a domain loads its type for ``node(id:)``, by the ID's type word."""
 
-    def register(fetch: NodeFetcher) -> NodeFetcher:
+    def register(fetch: FetcherT) -> FetcherT:
         _FETCHERS[kind] = fetch
         return fetch
 

@@ -47,4 +47,3 @@ class Mutation:
     @strawberry.mutation(extensions=requires(Allowed(ROLES_WRITE)))
     async def revoke_role(self, info: Info, user_id: strawberry.ID, role: str) -> UserPayload:
         return await UserPayload.run(resolvers.revoke(info.context, user_id, role))
-

@@ -11,12 +11,12 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from auth.permissions import SignedIn, requires
 from lifegraph.context import Info
 from schema import habits, notes, purchases, receipts, roles, sessions, tasks, users
 from schema.extensions import ErrorCodes
 from schema.node import Node, resolve_node
 from schema.scalars import SCALAR_MAP
-from auth.permissions import SignedIn, requires
 
 
 @strawberry.type

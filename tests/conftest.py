@@ -23,11 +23,12 @@ from starlette.applications import Starlette
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from contract import Contract  # noqa: E402
-from lifegraph import embedded  # noqa: E402
-from lifegraph.app import create_app  # noqa: E402
-from lifegraph.migrate import upgrade  # noqa: E402
-from lifegraph.settings import OWASP_MIN_MEMORY_KIB, OWASP_MIN_TIME_COST, Settings  # noqa: E402
+from contract import Contract
+
+from lifegraph import embedded
+from lifegraph.app import create_app
+from lifegraph.migrate import upgrade
+from lifegraph.settings import OWASP_MIN_MEMORY_KIB, OWASP_MIN_TIME_COST, Settings
 
 ADMIN_PASSWORD = "admin-password-123"
 MEMBER_PASSWORD = "member-password-123"
@@ -111,7 +112,10 @@ class Api:
         self.contract = contract
 
     async def query(
-        self, document: str, variables: dict[str, Any] | None = None, token: str | None = None,
+        self,
+        document: str,
+        variables: dict[str, Any] | None = None,
+        token: str | None = None,
         operation: str | None = None,
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

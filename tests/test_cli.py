@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import os
 import signal
 import socket
@@ -117,7 +118,7 @@ def serving(
         while True:
             assert process.poll() is None, f"exited with {process.returncode}:\n{log.read_text()}"
             try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                if httpx.get(f"{base}/healthz", timeout=2, trust_env=False).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -145,7 +146,7 @@ def graphql(
     body: dict[str, Any] = {"query": document, "variables": variables or {}}
     if operation:
         body["operationName"] = operation
-    response = httpx.post(f"{base}/graphql", json=body, timeout=30)
+    response = httpx.post(f"{base}/graphql", json=body, timeout=30, trust_env=False)
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
@@ -165,8 +166,10 @@ def test_serve_starts_on_the_embedded_default_and_keeps_data(
     try:
         with serving(env, tmp_path, log) as (base, process):
             assert graphql(base, "{ __typename }") == {"data": {"__typename": "Query"}}
-            assert httpx.get(f"{base}/readyz", timeout=10).status_code == 200
-            ide = httpx.get(f"{base}/graphql", headers={"Accept": "text/html"}, timeout=10)
+            assert httpx.get(f"{base}/readyz", timeout=10, trust_env=False).status_code == 200
+            ide = httpx.get(
+                f"{base}/graphql", headers={"Accept": "text/html"}, timeout=10, trust_env=False
+            )
             assert ide.status_code == 200
             assert ide.headers["content-type"].startswith("text/html")
             assert "graphiql" in ide.text.lower()
@@ -275,7 +278,16 @@ def test_create_admin_and_export_schema(tmp_path: Path, database_url: str) -> No
 
     exported = run(["export-schema", "-o", "-"], env, tmp_path)
     assert exported.returncode == 0, exported.stderr
-    assert exported.stdout == (ROOT / "schema.graphql").read_text()
+    committed = (ROOT / "schema.graphql").read_text()
+    drift = "".join(
+        difflib.unified_diff(
+            committed.splitlines(keepends=True),
+            exported.stdout.splitlines(keepends=True),
+            "schema.graphql",
+            "lifegraph export-schema -o -",
+        )
+    )
+    assert exported.stdout == committed, f"run `lifegraph export-schema`:\n{drift}"
 
 
 def test_production_refuses_the_default_secret(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-
 from contract import CONTRACT_DIR, ROOT
+
 from schema.root import export
 
 VALIDATOR = CONTRACT_DIR.parent / "tools" / "validate_contract.py"
@@ -42,12 +42,16 @@ def validator_output() -> list[str]:
         timeout=60,
     )
     lines = completed.stdout.splitlines()
-    assert lines and lines[-1].startswith("contract:"), completed.stderr
+    assert lines, completed.stderr
+    assert lines[-1].startswith("contract:"), completed.stderr
     return lines
 
 
 def contract_files() -> list[object]:
-    names = ["inputs.graphql"] + sorted(p.name for p in (CONTRACT_DIR / "operations").glob("*.graphql"))
+    names = [
+        "inputs.graphql",
+        *sorted(p.name for p in (CONTRACT_DIR / "operations").glob("*.graphql")),
+    ]
     return [
         pytest.param(
             name,

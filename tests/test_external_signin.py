@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from conftest import Api, errors_of, make_settings
+from contract import Contract
+from oidc_helpers import FakeIssuer
 from sqlalchemy import text
 from starlette.applications import Starlette
 
-from conftest import Api, errors_of, make_settings
-from contract import Contract
 from lifegraph.app import create_app
-from oidc_helpers import FakeIssuer
 
 
 @pytest.fixture

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
-
 from conftest import Api, errors_of, make_settings
 from contract import Contract
+
 from lifegraph.app import create_app
 from resolvers import roles as role_resolvers
 
@@ -23,10 +25,17 @@ async def test_graphiql_is_served_in_development(api: Api) -> None:
 
 
 async def test_cors_allows_only_configured_origins(api: Api) -> None:
-    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
-    allowed = await api.client.options("/graphql", headers={"Origin": "http://app.test", **preflight})
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization",
+    }
+    allowed = await api.client.options(
+        "/graphql", headers={"Origin": "http://app.test", **preflight}
+    )
     assert allowed.headers["access-control-allow-origin"] == "http://app.test"
-    refused = await api.client.options("/graphql", headers={"Origin": "http://evil.test", **preflight})
+    refused = await api.client.options(
+        "/graphql", headers={"Origin": "http://evil.test", **preflight}
+    )
     assert "access-control-allow-origin" not in refused.headers
 
 
@@ -35,7 +44,7 @@ async def test_oversized_bodies_are_refused(api: Api) -> None:
     response = await api.client.post("/graphql", json=huge)
     assert response.status_code == 413
 
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(20):
             yield b"x" * 65536
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from conftest import ADMIN_PASSWORD, Api, StatementCounter, errors_of
 from sqlalchemy import text
 from starlette.applications import Starlette
 
-from conftest import ADMIN_PASSWORD, Api, StatementCounter, errors_of
-
 
 def role_names(user: dict[str, object]) -> list[str]:
-    return [role["name"] for role in user["roles"]]  # type: ignore[attr-defined, index]
+    return [role["name"] for role in user["roles"]]  # type: ignore[attr-defined]
 
 
 async def test_roles_are_seeded_with_their_permissions(api: Api) -> None:
@@ -57,9 +56,7 @@ async def test_assign_and_revoke_roles(api: Api) -> None:
     admin = await api.admin()
     member = await api.register("nia@example.com")
     token = admin["accessToken"]
-    assigned = await api.op(
-        "AssignRole", {"userId": member["user"]["id"], "role": "admin"}, token
-    )
+    assigned = await api.op("AssignRole", {"userId": member["user"]["id"], "role": "admin"}, token)
     assert role_names(assigned["data"]["assignRole"]["user"]) == ["admin", "member"]
     again = await api.op("AssignRole", {"userId": member["user"]["id"], "role": "admin"}, token)
     assert again["data"]["assignRole"]["userErrors"] == []
@@ -78,7 +75,9 @@ async def test_assign_and_revoke_roles(api: Api) -> None:
         "code": "NOT_FOUND",
     }
     nobody = await api.op(
-        "AssignRole", {"userId": "user_00000000-0000-0000-0000-000000000000", "role": "admin"}, token
+        "AssignRole",
+        {"userId": "user_00000000-0000-0000-0000-000000000000", "role": "admin"},
+        token,
     )
     assert nobody["data"]["assignRole"]["userErrors"][0]["code"] == "NOT_FOUND"
 
@@ -99,9 +98,7 @@ async def test_the_last_admin_keeps_the_role_and_the_account(api: Api) -> None:
     second = await api.admin("second-admin@example.com")
     handed_over = await api.op("RevokeRole", {"userId": admin_id, "role": "admin"}, token)
     assert handed_over["data"]["revokeRole"]["userErrors"] == []
-    last = await api.op(
-        "DeleteUser", {"id": second["user"]["id"]}, second["accessToken"]
-    )
+    last = await api.op("DeleteUser", {"id": second["user"]["id"]}, second["accessToken"])
     assert last["data"]["deleteUser"]["userErrors"][0]["code"] == "CONFLICT"
 
 
@@ -115,9 +112,7 @@ async def test_deleting_a_user_removes_its_sessions(api: Api, app: Starlette) ->
     assert refreshed["data"]["refreshSession"]["userErrors"][0]["code"] == "UNAUTHENTICATED"
     async with app.state.services.engine.connect() as connection:
         sessions = await connection.scalar(
-            text(
-                "SELECT count(*) FROM auth_sessions WHERE user_id = CAST(:id AS uuid)"
-            ),
+            text("SELECT count(*) FROM auth_sessions WHERE user_id = CAST(:id AS uuid)"),
             {"id": member["user"]["id"].removeprefix("user_")},
         )
         assert sessions == 0

@@ -62,7 +62,9 @@ async def test_refresh_and_access_tokens_are_not_interchangeable(api: Api) -> No
 
 async def test_logout_ends_one_session_and_logout_everywhere_ends_all(api: Api) -> None:
     first = await api.register("dan@example.com")
-    login = await api.op("Login", {"input": {"email": "dan@example.com", "password": MEMBER_PASSWORD}})
+    login = await api.op(
+        "Login", {"input": {"email": "dan@example.com", "password": MEMBER_PASSWORD}}
+    )
     second = login["data"]["login"]["session"]
 
     out = await api.op("Logout", {"refreshToken": first["refreshToken"]})

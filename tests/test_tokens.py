@@ -9,9 +9,9 @@ from typing import Any
 
 import jwt
 import pytest
-
 from conftest import Api, errors_of
-from lifegraph.settings import Settings
+
+from lifegraph.settings import Environment, Settings
 
 SECRET = "test-secret-key-that-is-long-enough-for-hs256"
 
@@ -42,7 +42,9 @@ async def test_a_valid_token_works(api: Api) -> None:
 @pytest.mark.parametrize(
     "mangle",
     [
-        pytest.param(lambda c: forge({**c, "exp": datetime.now(UTC) - timedelta(minutes=5)}), id="expired"),
+        pytest.param(
+            lambda c: forge({**c, "exp": datetime.now(UTC) - timedelta(minutes=5)}), id="expired"
+        ),
         pytest.param(lambda c: "garbled.token.value", id="garbled"),
         pytest.param(lambda c: none_alg(c), id="none-alg"),
         pytest.param(lambda c: forge({**c, "aud": "another-api"}), id="wrong-audience"),
@@ -72,5 +74,5 @@ async def test_other_schemes_are_refused(api: Api) -> None:
 
 def test_production_needs_a_real_secret() -> None:
     with pytest.raises(ValueError, match="LIFEGRAPH_SECRET_KEY"):
-        Settings(_env_file=None, environment="production")  # type: ignore[call-arg]
-    Settings(_env_file=None, environment="production", secret_key="s" * 40)  # type: ignore[call-arg]
+        Settings(_env_file=None, environment=Environment.PRODUCTION)  # type: ignore[call-arg]
+    Settings(_env_file=None, environment=Environment.PRODUCTION, secret_key="s" * 40)  # type: ignore[call-arg]

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from conftest import MEMBER_PASSWORD, Api, errors_of
 from sqlalchemy import text
 from starlette.applications import Starlette
-
-from conftest import MEMBER_PASSWORD, Api, errors_of
 
 
 async def test_duplicate_email_is_a_conflict_whatever_its_case(api: Api) -> None:
@@ -105,7 +104,9 @@ async def test_invalid_settings_are_refused_with_their_path(
 
 async def test_change_password_ends_the_other_sessions(api: Api) -> None:
     first = await api.register("hal@example.com")
-    login = await api.op("Login", {"input": {"email": "hal@example.com", "password": MEMBER_PASSWORD}})
+    login = await api.op(
+        "Login", {"input": {"email": "hal@example.com", "password": MEMBER_PASSWORD}}
+    )
     second = login["data"]["login"]["session"]
 
     wrong = await api.op(
@@ -124,7 +125,9 @@ async def test_change_password_ends_the_other_sessions(api: Api) -> None:
     assert changed["data"]["changePassword"] == {"ok": True, "userErrors": []}
     assert errors_of(await api.op("Me", token=first["accessToken"])) == ["UNAUTHENTICATED"]
     assert (await api.op("Me", token=second["accessToken"]))["data"]["me"]
-    old = await api.op("Login", {"input": {"email": "hal@example.com", "password": MEMBER_PASSWORD}})
+    old = await api.op(
+        "Login", {"input": {"email": "hal@example.com", "password": MEMBER_PASSWORD}}
+    )
     assert old["data"]["login"]["session"] is None
     new = await api.op(
         "Login", {"input": {"email": "hal@example.com", "password": "a-new-password-1"}}
@@ -146,7 +149,7 @@ async def test_delete_my_account_needs_the_password_and_removes_everything(
     assert errors_of(await api.op("Me", token=token)) == ["UNAUTHENTICATED"]
     async with app.state.services.engine.connect() as connection:
         for table in ("users", "user_settings", "user_roles", "auth_sessions", "refresh_tokens"):
-            count = await connection.scalar(text(f"SELECT count(*) FROM {table}"))  # noqa: S608
+            count = await connection.scalar(text(f"SELECT count(*) FROM {table}"))
             assert count == 0, table
     again = await api.register("ivy@example.com")
     assert again["user"]["email"] == "ivy@example.com"
