@@ -7,8 +7,11 @@ import asyncio
 import getpass
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from lifegraph.settings import Settings
 
@@ -39,6 +42,9 @@ def serve(args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     logger.info("lifegraph on http://%s:%s/graphql", host, port)
+    # Uvicorn shuts down gracefully on SIGTERM, then raises the signal again. Exiting
+    # through SystemExit then runs the atexit hooks, which stop the embedded PostgreSQL.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     uvicorn.run(
         "lifegraph.app:create_app",
         factory=True,
@@ -49,6 +55,10 @@ def serve(args: argparse.Namespace) -> int:
         log_level="info",
     )
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    sys.exit(128 + signum)
 
 
 def migrate(args: argparse.Namespace) -> int:
@@ -119,7 +129,14 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parser().parse_args(argv)
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except ValidationError as error:
+        # Settings errors, printed without the values (they may hold passwords).
+        for problem in error.errors(include_input=False, include_url=False):
+            where = ".".join(str(part) for part in problem["loc"]) or "settings"
+            print(f"error: {where}: {problem['msg']}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
