@@ -10,11 +10,11 @@ import strawberry
 from strawberry.types.scalar import ScalarDefinition
 
 
-def _serialize_datetime(value: datetime) -> str:
+def serialize_datetime(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _parse_datetime(value: Any) -> datetime:
+def parse_datetime(value: Any) -> datetime:
     if not isinstance(value, str):
         raise ValueError("DateTime must be an ISO 8601 string")
     parsed = datetime.fromisoformat(value)
@@ -26,8 +26,8 @@ def _parse_datetime(value: Any) -> datetime:
 DATETIME = strawberry.scalar(
     name="DateTime",
     description="ISO 8601 date and time with an offset; returned in UTC.",
-    serialize=_serialize_datetime,
-    parse_value=_parse_datetime,
+    serialize=serialize_datetime,
+    parse_value=parse_datetime,
 )
 
 SCALAR_MAP: dict[object, ScalarDefinition] = {datetime: DATETIME}
