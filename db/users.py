@@ -87,6 +87,8 @@ class Principal:
     user_id: uuid.UUID
     session_id: uuid.UUID | None
     permissions: frozenset[str]
+    timezone: str = "UTC"
+    currency: str = "USD"
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID) -> User | None:
@@ -182,8 +184,9 @@ async def principal(
 ) -> Principal | None:
     """The user and the union of their roles' permissions; None once the user or session is gone."""
     statement = (
-        select(User.id, Role.permissions)
+        select(Role.permissions, UserSettings.timezone, UserSettings.currency)
         .select_from(User)
+        .join(UserSettings, UserSettings.user_id == User.id)
         .outerjoin(user_roles, user_roles.c.user_id == User.id)
         .outerjoin(Role, Role.id == user_roles.c.role_id)
         .where(User.id == user_id)
@@ -202,8 +205,9 @@ async def principal(
     rows = (await session.execute(statement)).all()
     if not rows:
         return None
-    granted = frozenset(p for _, perms in rows if perms for p in perms)
-    return Principal(user_id=user_id, session_id=session_id, permissions=granted)
+    granted = frozenset(p for perms, _, _ in rows if perms for p in perms)
+    _, timezone, currency = rows[0]
+    return Principal(user_id, session_id, granted, timezone, currency)
 
 
 def _escape_like(value: str) -> str:

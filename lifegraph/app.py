@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from auth.authenticate import Authenticator
-from auth.oidc import ExternalIssuer
-from auth.passwords import PasswordHasher
-from auth.tokens import TokenService
-from db.engine import create_engine, create_sessionmaker
 from lifegraph.context import Context, Services
-from lifegraph.http import BodySizeLimit, healthz, readyz
+from lifegraph.http import BodySizeLimit, RequirePreflightForUploads, healthz, readyz
+from lifegraph.services import build_services
 from lifegraph.settings import Settings
+from lifegraph.worker import run_worker
 from resolvers.loaders import build_loaders
 from schema.root import build_schema
+from storage.local import LocalObjectStore
+from storage.local_routes import local_storage_routes
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -34,6 +33,7 @@ class GraphQLApp(GraphQL[Context, None]):
             build_schema(max_depth=settings.max_query_depth),
             graphql_ide="graphiql" if settings.is_development else None,
             allow_queries_via_get=settings.is_development,
+            multipart_uploads_enabled=True,
         )
         self.services = services
 
@@ -48,55 +48,38 @@ class GraphQLApp(GraphQL[Context, None]):
         )
 
 
-def build_services(settings: Settings) -> Services:
-    if not settings.database_url:
-        raise RuntimeError("DATABASE_URL is not set (`lifegraph serve` starts the embedded one)")
-    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
-    sessionmaker = create_sessionmaker(engine)
-    tokens = TokenService(
-        secret=settings.secret_key,
-        issuer=settings.token_issuer,
-        audience=settings.token_audience,
-        ttl=timedelta(seconds=settings.access_token_ttl_seconds),
-    )
-    external = None
-    if settings.oidc_issuer and settings.oidc_audience and settings.oidc_jwks_url:
-        external = ExternalIssuer(
-            settings.oidc_issuer,
-            settings.oidc_audience,
-            settings.oidc_jwks_url,
-            refetch_cooldown_seconds=settings.oidc_refetch_cooldown_seconds,
-        )
-    return Services(
-        settings=settings,
-        engine=engine,
-        sessionmaker=sessionmaker,
-        passwords=PasswordHasher(
-            memory_kib=settings.password_memory_kib,
-            time_cost=settings.password_time_cost,
-            parallelism=settings.password_parallelism,
-        ),
-        tokens=tokens,
-        authenticator=Authenticator(tokens, external, sessionmaker),
-    )
-
-
-def create_app(settings: Settings | None = None) -> Starlette:
-    services = build_services(settings or Settings())
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Starlette:
+    """The app; ``services`` are built from ``settings`` unless given (tests inject them)."""
+    services = services or build_services(settings or Settings())
     graphql = GraphQLApp(services)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        await services.engine.dispose()
+        await services.jobs.open()
+        worker = None
+        if services.settings.in_process_worker:
+            worker = asyncio.create_task(run_worker(services), name="in-process worker")
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            await services.jobs.close()
+            await services.engine.dispose()
+
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    if isinstance(services.storage, LocalObjectStore):
+        routes += local_storage_routes(services.storage)
 
     app = Starlette(
-        routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-        ],
+        routes=routes,
         middleware=[
             Middleware(
                 CORSMiddleware,
@@ -105,7 +88,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 allow_headers=["Authorization", "Content-Type", "Apollo-Require-Preflight"],
                 max_age=600,
             ),
-            Middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes),
+            Middleware(
+                BodySizeLimit,
+                max_bytes=services.settings.max_body_bytes,
+                max_upload_bytes=services.settings.max_upload_bytes + 64 * 1024,
+            ),
+            Middleware(RequirePreflightForUploads),
         ],
         lifespan=lifespan,
     )

@@ -39,6 +39,9 @@ def serve(args: argparse.Namespace) -> int:
         upgrade(url)
     # The app factory reads its settings from the environment, in every worker process.
     os.environ["DATABASE_URL"] = url
+    if not settings.database_url:
+        # Embedded: one command is enough, so the server runs the job worker as well.
+        os.environ.setdefault("LIFEGRAPH_IN_PROCESS_WORKER", "true")
     host = args.host or settings.host
     port = args.port or settings.port
     logger.info("lifegraph on http://%s:%s/graphql", host, port)
@@ -59,6 +62,17 @@ def serve(args: argparse.Namespace) -> int:
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     sys.exit(128 + signum)
+
+
+def worker(args: argparse.Namespace) -> int:
+    from lifegraph import worker as workers
+    from lifegraph.services import build_services
+
+    settings = Settings()
+    url = database_url(settings)
+    services = build_services(settings.model_copy(update={"database_url": url}))
+    workers.main(services, concurrency=args.concurrency)
+    return 0
 
 
 def migrate(args: argparse.Namespace) -> int:
@@ -106,6 +120,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=1, help="server processes")
     run.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
     run.set_defaults(handler=serve)
+
+    work = commands.add_parser("worker", help="run background jobs (receipt OCR, cleanup)")
+    work.add_argument("--concurrency", type=int, default=2, help="jobs at once")
+    work.set_defaults(handler=worker)
 
     up = commands.add_parser("migrate", help="apply database migrations")
     up.add_argument("revision", nargs="?", default="head")

@@ -16,13 +16,16 @@ from auth.passwords import PasswordHasher
 from auth.tokens import TokenService
 from db.engine import Sessionmaker
 from db.users import Principal
+from lifegraph.jobs import JobQueue
 from lifegraph.settings import Settings
 from resolvers.loaders import Loaders
+from storage.objects import ObjectStore
+from storage.ocr import OcrEngine
 
 
 @dataclass(frozen=True)
 class Services:
-    """Built once per process by the app factory."""
+    """Built once per process (``lifegraph.services.build_services``)."""
 
     settings: Settings
     engine: AsyncEngine
@@ -30,6 +33,9 @@ class Services:
     passwords: PasswordHasher
     tokens: TokenService
     authenticator: Authenticator
+    storage: ObjectStore
+    ocr: OcrEngine
+    jobs: JobQueue
 
 
 @dataclass(eq=False)

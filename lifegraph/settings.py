@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,6 +14,9 @@ DEFAULT_SECRET = "change-me-development-only-secret-key"
 # OWASP password storage cheat sheet, argon2id minimum: m=19 MiB, t=2, p=1.
 OWASP_MIN_MEMORY_KIB = 19 * 1024
 OWASP_MIN_TIME_COST = 2
+
+
+OcrEngineName = Literal["local", "textract"]
 
 
 class Environment(StrEnum):
@@ -52,6 +56,25 @@ class Settings(BaseSettings):
     oidc_jwks_url: str | None = None
     oidc_refetch_cooldown_seconds: float = Field(default=30.0, ge=0)
 
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where clients reach this server; the local object store signs URLs under it.",
+    )
+    s3_bucket: str | None = None
+    s3_region: str = "us-east-1"
+    s3_endpoint_url: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    upload_url_ttl_seconds: int = Field(default=600, ge=30, le=3600)
+    image_url_ttl_seconds: int = Field(default=300, ge=30, le=86_400)
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
+    ocr_engine: OcrEngineName = "local"
+    textract_region: str | None = None
+
+    in_process_worker: bool = False
+    job_stalled_after_seconds: float = Field(default=60.0, gt=0)
+
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_query_depth: int = Field(default=12, ge=2)
@@ -80,3 +103,7 @@ class Settings(BaseSettings):
     @property
     def pgdata(self) -> Path:
         return self.data_dir.resolve() / "pgdata"
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.data_dir.resolve() / "objects"

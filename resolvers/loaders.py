@@ -4,25 +4,53 @@ resolvers never share one AsyncSession."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from db import roles
+from db import purchases, receipts, roles
 from db.engine import Sessionmaker
+from db.purchases import Purchase, PurchaseItem
+from db.receipts import OcrResult, Receipt
 from db.roles import Role
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
 class Loaders:
     roles_by_user: DataLoader[uuid.UUID, list[Role]]
+    ocr: DataLoader[tuple[str, str], OcrResult | None]
+    purchase_by_receipt: DataLoader[uuid.UUID, Purchase | None]
+    purchase_items: DataLoader[uuid.UUID, list[PurchaseItem]]
+    receipt: DataLoader[uuid.UUID, Receipt | None]
 
 
 def build_loaders(sessionmaker: Sessionmaker) -> Loaders:
-    async def load_roles(user_ids: Sequence[uuid.UUID]) -> list[list[Role]]:
-        async with sessionmaker() as session:
-            grouped = await roles.for_users(session, user_ids)
-        return [grouped.get(user_id, []) for user_id in user_ids]
+    def batch(
+        fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[dict[K, V]]],
+        missing: Callable[[], V],
+    ) -> DataLoader[K, V]:
+        async def load(keys: Sequence[K]) -> list[V]:
+            async with sessionmaker() as session:
+                found = await fetch(session, keys)
+            return [found.get(key, missing()) for key in keys]
 
-    return Loaders(roles_by_user=DataLoader(load_fn=load_roles))
+        return DataLoader(load_fn=load)
+
+    async def receipts_by_id(
+        session: AsyncSession, keys: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, Receipt | None]:
+        return dict(await receipts.by_ids(session, keys))
+
+    return Loaders(
+        roles_by_user=batch(roles.for_users, list),
+        ocr=batch(receipts.ocr_many, lambda: None),  # type: ignore[arg-type]
+        purchase_by_receipt=batch(purchases.by_receipts, lambda: None),  # type: ignore[arg-type]
+        purchase_items=batch(purchases.items_of, list),
+        receipt=batch(receipts_by_id, lambda: None),
+    )

@@ -1,16 +1,284 @@
-"""Purchases. The type is declared here so ``node(id:)`` fragments validate; its fields and
-operations arrive with the purchases domain."""
+"""Purchases with line items, their filters and ordering, and spending summaries."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Self
 
 import strawberry
 
-from schema.node import Node
+from auth.permissions import PURCHASES, Allowed, requires
+from db import purchases as rows
+from lifegraph.context import Info
+from resolvers import ids
+from resolvers import purchases as resolvers
+from resolvers.money import quantize
+from schema.errors import DeletePayload, Payload, UserError
+from schema.node import Node, fetches_node
+from schema.pagination import Connection
+
+if TYPE_CHECKING:
+    from schema.receipts import Receipt
+
+
+@strawberry.type
+class PurchaseItem:
+    description: str
+    quantity: Decimal | None
+    unit_price: Decimal | None
+    amount: Decimal
 
 
 @strawberry.type
 class Purchase(Node):
     id: strawberry.ID
+    merchant: str
+    amount: Decimal = strawberry.field(description="With the currency's minor digits.")
+    currency: str
+    category: str | None
+    purchased_at: datetime
+    note: str | None
+    created_at: datetime
+    updated_at: datetime
+    row: strawberry.Private[rows.Purchase]
+
+    @strawberry.field
+    async def items(self, info: Info) -> list[PurchaseItem]:
+        found = await info.context.loaders.purchase_items.load(self.row.id)
+        currency = self.currency
+        return [
+            PurchaseItem(
+                description=item.description,
+                quantity=item.quantity.normalize() if item.quantity is not None else None,
+                unit_price=quantize(item.unit_price, currency)
+                if item.unit_price is not None
+                else None,
+                amount=quantize(item.amount, currency),
+            )
+            for item in found
+        ]
+
+    @strawberry.field
+    async def receipt(
+        self, info: Info
+    ) -> Annotated[Receipt, strawberry.lazy("schema.receipts")] | None:
+        from schema.receipts import Receipt
+
+        if self.row.receipt_id is None:
+            return None
+        found = await info.context.loaders.receipt.load(self.row.receipt_id)
+        return Receipt.from_row(found) if found else None
+
+    @classmethod
+    def from_row(cls, row: rows.Purchase) -> Self:
+        return cls(
+            id=strawberry.ID(ids.encode("purchase", row.id)),
+            merchant=row.merchant,
+            amount=quantize(row.amount, row.currency),
+            currency=row.currency,
+            category=row.category,
+            purchased_at=row.purchased_at,
+            note=row.note,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            row=row,
+        )
+
+
+@strawberry.enum
+class SortDirection(Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+@strawberry.enum
+class PurchaseSortField(Enum):
+    PURCHASED_AT = "PURCHASED_AT"
+    AMOUNT = "AMOUNT"
+    MERCHANT = "MERCHANT"
+    CREATED_AT = "CREATED_AT"
+
+
+@strawberry.input
+class PurchaseOrder:
+    field: PurchaseSortField
+    direction: SortDirection
+
+
+@strawberry.input(name="PurchaseFilter")
+class PurchaseFilterInput:
+    from_: datetime | None = strawberry.field(default=None, name="from")
+    to: datetime | None = None
+    category: str | None = None
+    merchant: str | None = None
+    min_amount: Decimal | None = None
+    max_amount: Decimal | None = None
+    search: str | None = strawberry.field(
+        default=None, description="Words or word prefixes of the merchant, note or items."
+    )
+
+
+@strawberry.input
+class PurchaseItemInput:
+    description: str
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
     amount: Decimal
+
+
+@strawberry.input
+class CreatePurchaseInput:
+    merchant: str
+    amount: Decimal
+    currency: str | None = strawberry.field(default=None, description="Default: your currency.")
+    category: str | None = None
+    purchased_at: datetime
+    note: str | None = None
+    receipt_id: strawberry.ID | None = None
+    items: list[PurchaseItemInput] | None = None
+
+
+@strawberry.input
+class UpdatePurchaseInput:
+    merchant: str | None = strawberry.UNSET
+    amount: Decimal | None = strawberry.UNSET
+    currency: str | None = strawberry.UNSET
+    category: str | None = strawberry.UNSET
+    purchased_at: datetime | None = strawberry.UNSET
+    note: str | None = strawberry.UNSET
+
+
+@strawberry.type
+class CategorySpending:
+    category: str | None
+    total: Decimal
+    count: int
+
+
+@strawberry.type
+class MonthSpending:
+    month: str = strawberry.field(description="YYYY-MM, in your time zone.")
+    total: Decimal
+    count: int
+
+
+@strawberry.type
+class MerchantSpending:
+    merchant: str
+    total: Decimal
+    count: int
+
+
+@strawberry.type
+class SpendingSummary:
+    currency: str
+    total: Decimal
+    count: int
+    by_category: list[CategorySpending]
+    by_month: list[MonthSpending]
+    summary: strawberry.Private[resolvers.Spending]
+
+    @strawberry.field
+    async def top_merchants(self, info: Info, limit: int = 5) -> list[MerchantSpending]:
+        found = await resolvers.top_merchants(info.context, self.summary, limit)
+        return [
+            MerchantSpending(
+                merchant=b.key or "", total=quantize(b.total, self.currency), count=b.count
+            )
+            for b in found
+        ]
+
+    @classmethod
+    def of(cls, summary: resolvers.Spending) -> Self:
+        currency = summary.currency
+        return cls(
+            currency=currency,
+            total=quantize(summary.total, currency),
+            count=summary.count,
+            by_category=[
+                CategorySpending(category=b.key, total=quantize(b.total, currency), count=b.count)
+                for b in summary.by_category
+            ],
+            by_month=[
+                MonthSpending(month=b.key or "", total=quantize(b.total, currency), count=b.count)
+                for b in summary.by_month
+            ],
+            summary=summary,
+        )
+
+
+@strawberry.type
+class PurchasePayload(Payload):
+    purchase: Purchase | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, result: rows.Purchase) -> Self:
+        return cls(purchase=Purchase.from_row(result))
+
+
+@fetches_node("purchase")
+async def _purchase_node(info: Info, global_id: str) -> Purchase | None:
+    row = await resolvers.purchase(info.context, global_id)
+    return Purchase.from_row(row) if row else None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(extensions=requires(Allowed(PURCHASES)))
+    async def purchase(self, info: Info, id: strawberry.ID) -> Purchase | None:
+        return await _purchase_node(info, id)
+
+    @strawberry.field(
+        extensions=requires(Allowed(PURCHASES)), description="Default order: newest purchase first."
+    )
+    async def purchases(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: PurchaseFilterInput | None = None,
+        order_by: PurchaseOrder | None = None,
+    ) -> Connection[Purchase]:
+        page = await resolvers.purchase_page(info.context, first, after, filter, order_by)
+        return Connection.of(page, Purchase.from_row)
+
+    @strawberry.field(
+        extensions=requires(Allowed(PURCHASES)),
+        description="Purchases in one currency (default: yours) between two days, inclusive.",
+    )
+    async def spending_summary(
+        self,
+        info: Info,
+        from_: Annotated[date, strawberry.argument(name="from")],
+        to: date,
+        currency: str | None = None,
+    ) -> SpendingSummary:
+        return SpendingSummary.of(await resolvers.spending(info.context, from_, to, currency))
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(extensions=requires(Allowed(PURCHASES)))
+    async def create_purchase(self, info: Info, input: CreatePurchaseInput) -> PurchasePayload:
+        return await PurchasePayload.run(resolvers.create(info.context, input))
+
+    @strawberry.mutation(
+        extensions=requires(Allowed(PURCHASES)), description="From the fields OCR read."
+    )
+    async def create_purchase_from_receipt(
+        self, info: Info, receipt_id: strawberry.ID
+    ) -> PurchasePayload:
+        return await PurchasePayload.run(resolvers.create_from_receipt(info.context, receipt_id))
+
+    @strawberry.mutation(extensions=requires(Allowed(PURCHASES)))
+    async def update_purchase(
+        self, info: Info, id: strawberry.ID, input: UpdatePurchaseInput
+    ) -> PurchasePayload:
+        return await PurchasePayload.run(resolvers.update(info.context, id, input))
+
+    @strawberry.mutation(extensions=requires(Allowed(PURCHASES)))
+    async def delete_purchase(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        return await DeletePayload.run(resolvers.delete(info.context, id))

@@ -29,8 +29,17 @@ class NodeQuery:
         return await resolve_node(info, id)
 
 
-Query = merge_types("Query", (users.Query, roles.Query, NodeQuery))
-Mutation = merge_types("Mutation", (sessions.Mutation, users.Mutation, roles.Mutation))
+Query = merge_types("Query", (users.Query, roles.Query, receipts.Query, purchases.Query, NodeQuery))
+Mutation = merge_types(
+    "Mutation",
+    (
+        sessions.Mutation,
+        users.Mutation,
+        roles.Mutation,
+        receipts.Mutation,
+        purchases.Mutation,
+    ),
+)
 
 NODE_TYPES = (
     users.User,

@@ -7,6 +7,7 @@ at the end; otherwise it starts the embedded PostgreSQL in a temporary folder.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 import uuid
@@ -27,8 +28,12 @@ from contract import Contract
 
 from lifegraph import embedded
 from lifegraph.app import create_app
+from lifegraph.context import Services
 from lifegraph.migrate import upgrade
+from lifegraph.services import build_services
 from lifegraph.settings import OWASP_MIN_MEMORY_KIB, OWASP_MIN_TIME_COST, Settings
+from storage.ocr import OcrEngine, OcrResult
+from storage.ocr.local import LocalOcrEngine
 
 ADMIN_PASSWORD = "admin-password-123"
 MEMBER_PASSWORD = "member-password-123"
@@ -67,6 +72,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": database_url,
+        "public_url": "http://lifegraph.test",
         "secret_key": "test-secret-key-that-is-long-enough-for-hs256",
         "password_memory_kib": OWASP_MIN_MEMORY_KIB,
         "password_time_cost": OWASP_MIN_TIME_COST,
@@ -78,18 +84,55 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return make_settings(database_url)
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, data_dir=tmp_path / "data")
+
+
+class CountingEngine:
+    """The real OCR engine, counting how often it reads."""
+
+    def __init__(self, engine: OcrEngine) -> None:
+        self.engine = engine
+        self.name = engine.name
+        self.calls = 0
+
+    async def read(self, image: bytes, content_type: str) -> OcrResult:
+        self.calls += 1
+        return await self.engine.read(image, content_type)
+
+
+@pytest.fixture(scope="session")
+def local_ocr() -> OcrEngine:
+    """One engine for the run: its models load once."""
+    return LocalOcrEngine()
 
 
 @pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[Starlette]:
-    application = create_app(settings)
-    yield application
-    engine = application.state.services.engine
-    async with engine.begin() as connection:
-        await connection.execute(text("TRUNCATE users CASCADE"))
-    await engine.dispose()
+def services(settings: Settings, local_ocr: OcrEngine) -> Services:
+    return dataclasses.replace(build_services(settings), ocr=CountingEngine(local_ocr))
+
+
+RESET = (
+    "TRUNCATE users, ocr_results, object_deletions, procrastinate_jobs, procrastinate_events, "
+    "procrastinate_periodic_defers, procrastinate_workers CASCADE"
+)
+
+
+@pytest.fixture
+async def app(services: Services) -> AsyncIterator[Starlette]:
+    application = create_app(services=services)
+    async with application.router.lifespan_context(application):
+        yield application
+    async with services.engine.begin() as connection:
+        await connection.execute(text(RESET))
+    await services.engine.dispose()
+
+
+async def run_jobs(services: Services) -> None:
+    """Runs every queued job, then returns (a worker that does not wait for more)."""
+    await services.jobs.run_worker(
+        services, wait=False, concurrency=1, install_signal_handlers=False, listen_notify=False
+    )
 
 
 @pytest.fixture

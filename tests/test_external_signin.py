@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ from oidc_helpers import FakeIssuer
 from sqlalchemy import text
 from starlette.applications import Starlette
 
-from lifegraph.app import create_app
+from lifegraph.settings import Settings
 
 
 @pytest.fixture
@@ -22,19 +23,15 @@ def issuer() -> Iterator[FakeIssuer]:
 
 
 @pytest.fixture
-async def app(database_url: str, issuer: FakeIssuer) -> AsyncIterator[Starlette]:
-    settings = make_settings(
+def settings(database_url: str, tmp_path: Path, issuer: FakeIssuer) -> Settings:
+    return make_settings(
         database_url,
+        data_dir=tmp_path / "data",
         oidc_issuer=issuer.issuer,
         oidc_audience=issuer.client_id,
         oidc_jwks_url=issuer.jwks_url,
         oidc_refetch_cooldown_seconds=0,
     )
-    application = create_app(settings)
-    yield application
-    async with application.state.services.engine.begin() as connection:
-        await connection.execute(text("TRUNCATE users CASCADE"))
-    await application.state.services.engine.dispose()
 
 
 async def test_an_external_token_provisions_the_user_once(

@@ -1,0 +1,217 @@
+"""Receipts and the OCR results cache (one read per image and engine, shared by all users)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    func,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, created_at, uuid_pk
+from db.pagination import Page, paginate
+
+
+class ReceiptStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    PROCESSED = "PROCESSED"
+    FAILED = "FAILED"
+
+
+class Receipt(Base):
+    __tablename__ = "receipts"
+    __table_args__ = (
+        Index("ix_receipts_user_created", "user_id", "created_at", "id"),
+        Index("ix_receipts_sha256", "sha256"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[ReceiptStatus] = mapped_column(
+        Enum(ReceiptStatus, name="receipt_status"), default=ReceiptStatus.PENDING
+    )
+    object_key: Mapped[str] = mapped_column(String(300), unique=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    ocr_engine: Mapped[str | None] = mapped_column(String(30))
+    failure_reason: Mapped[str | None] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = created_at()
+    processed_at: Mapped[datetime | None]
+
+
+class OcrResult(Base):
+    """What an engine read from an image, keyed by the image's SHA-256 and the engine."""
+
+    __tablename__ = "ocr_results"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    engine: Mapped[str] = mapped_column(String(30), primary_key=True)
+    merchant_name: Mapped[str | None] = mapped_column(String(300))
+    total: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    purchased_on: Mapped[date | None]
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    confidence: Mapped[float] = mapped_column(Float)
+    raw_text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at()
+
+
+async def add(session: AsyncSession, receipt: Receipt) -> Receipt:
+    session.add(receipt)
+    await session.flush()
+    await session.refresh(receipt)
+    return receipt
+
+
+async def owned(session: AsyncSession, user_id: uuid.UUID, receipt_id: uuid.UUID) -> Receipt | None:
+    return await session.scalar(
+        select(Receipt).where(Receipt.id == receipt_id, Receipt.user_id == user_id)
+    )
+
+
+async def owned_many(
+    session: AsyncSession, user_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Receipt]:
+    rows = await session.scalars(
+        select(Receipt).where(Receipt.id.in_(ids), Receipt.user_id == user_id)
+    )
+    return {row.id: row for row in rows}
+
+
+async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Receipt]:
+    """Receipts by id whoever owns them: only for relations of rows already owner-checked."""
+    rows = await session.scalars(select(Receipt).where(Receipt.id.in_(ids)))
+    return {row.id: row for row in rows}
+
+
+async def lock(session: AsyncSession, receipt_id: uuid.UUID) -> Receipt | None:
+    return await session.get(Receipt, receipt_id, with_for_update=True)
+
+
+async def lock_owned(
+    session: AsyncSession, user_id: uuid.UUID, receipt_id: uuid.UUID
+) -> Receipt | None:
+    return await session.scalar(
+        select(Receipt)
+        .where(Receipt.id == receipt_id, Receipt.user_id == user_id)
+        .with_for_update()
+    )
+
+
+async def page(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    status: ReceiptStatus | None,
+    created_from: datetime | None,
+    created_before: datetime | None,
+    first: int,
+    after: str | None,
+) -> Page[Receipt]:
+    statement = select(Receipt).where(Receipt.user_id == user_id)
+    if status is not None:
+        statement = statement.where(Receipt.status == status)
+    if created_from is not None:
+        statement = statement.where(Receipt.created_at >= created_from)
+    if created_before is not None:
+        statement = statement.where(Receipt.created_at < created_before)
+    return await paginate(
+        session,
+        statement,
+        (Receipt.created_at, Receipt.id),
+        first=first,
+        after=after,
+        descending=True,
+    )
+
+
+async def set_state(session: AsyncSession, receipt: Receipt, **values: Any) -> None:
+    for name, value in values.items():
+        setattr(receipt, name, value)
+    await session.flush()
+
+
+async def delete_receipt(session: AsyncSession, receipt: Receipt) -> None:
+    await session.delete(receipt)
+    await session.flush()
+
+
+async def count_pending(session: AsyncSession, user_id: uuid.UUID) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Receipt)
+        .where(
+            Receipt.user_id == user_id,
+            Receipt.status.in_([ReceiptStatus.PENDING, ReceiptStatus.PROCESSING]),
+        )
+    )
+    return count or 0
+
+
+async def stale_pending(session: AsyncSession, older_than: datetime) -> list[uuid.UUID]:
+    """Receipts still PENDING long after upload: their job was lost before it was queued."""
+    rows = await session.scalars(
+        select(Receipt.id)
+        .where(Receipt.status == ReceiptStatus.PENDING, Receipt.created_at < older_than)
+        .limit(500)
+    )
+    return list(rows)
+
+
+async def cached_ocr(session: AsyncSession, sha256: str, engine: str) -> OcrResult | None:
+    return await session.get(OcrResult, (sha256, engine))
+
+
+async def ocr_many(
+    session: AsyncSession, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], OcrResult]:
+    rows = await session.scalars(
+        select(OcrResult).where(tuple_(OcrResult.sha256, OcrResult.engine).in_(keys))
+    )
+    return {(row.sha256, row.engine): row for row in rows}
+
+
+async def store_ocr(session: AsyncSession, values: dict[str, Any]) -> None:
+    statement = insert(OcrResult).values(**values)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[OcrResult.sha256, OcrResult.engine],
+            set_={
+                name: statement.excluded[name]
+                for name in values
+                if name not in ("sha256", "engine")
+            }
+            | {"created_at": func.now()},
+        )
+    )
+
+
+async def mark_processing(session: AsyncSession, receipt_id: uuid.UUID) -> None:
+    await session.execute(
+        update(Receipt)
+        .where(Receipt.id == receipt_id)
+        .values(status=ReceiptStatus.PROCESSING, attempts=Receipt.attempts + 1)
+    )

@@ -1,0 +1,24 @@
+"""Full-text search helpers shared by the domains."""
+
+from __future__ import annotations
+
+import re
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, func
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+CONFIG = "simple"
+
+
+def prefix_query(text: str) -> str | None:
+    """``'cof bea'`` → ``'cof:* & bea:*'``: every word, each as a prefix (search as you type)."""
+    words = _WORD.findall(text.lower())
+    if not words:
+        return None
+    return " & ".join(f"{word}:*" for word in words[:20])
+
+
+def matches(vector: Any, query: str) -> ColumnElement[bool]:
+    return vector.bool_op("@@")(func.to_tsquery(CONFIG, query))

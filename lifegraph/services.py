@@ -1,0 +1,92 @@
+"""Builds the per-process services from the settings: database, auth, storage, OCR, jobs."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from auth.authenticate import Authenticator
+from auth.oidc import ExternalIssuer
+from auth.passwords import PasswordHasher
+from auth.tokens import TokenService
+from db.engine import create_engine, create_sessionmaker
+from lifegraph.context import Services
+from lifegraph.jobs import JobQueue
+from lifegraph.settings import Settings
+from storage.objects import ObjectStore
+from storage.ocr import OcrEngine
+
+
+def build_services(settings: Settings) -> Services:
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set (`lifegraph serve` starts the embedded one)")
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    sessionmaker = create_sessionmaker(engine)
+    tokens = TokenService(
+        secret=settings.secret_key,
+        issuer=settings.token_issuer,
+        audience=settings.token_audience,
+        ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+    )
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessionmaker=sessionmaker,
+        passwords=PasswordHasher(
+            memory_kib=settings.password_memory_kib,
+            time_cost=settings.password_time_cost,
+            parallelism=settings.password_parallelism,
+        ),
+        tokens=tokens,
+        authenticator=Authenticator(tokens, external_issuer(settings), sessionmaker),
+        storage=object_store(settings),
+        ocr=ocr_engine(settings),
+        jobs=JobQueue(settings.database_url),
+    )
+
+
+def external_issuer(settings: Settings) -> ExternalIssuer | None:
+    if not (settings.oidc_issuer and settings.oidc_audience and settings.oidc_jwks_url):
+        return None
+    return ExternalIssuer(
+        settings.oidc_issuer,
+        settings.oidc_audience,
+        settings.oidc_jwks_url,
+        refetch_cooldown_seconds=settings.oidc_refetch_cooldown_seconds,
+    )
+
+
+def object_store(settings: Settings) -> ObjectStore:
+    """S3 when a bucket is configured, otherwise a folder served by the app itself."""
+    if settings.s3_bucket:
+        from storage.s3 import S3ObjectStore, s3_client
+
+        client = s3_client(
+            settings.s3_region,
+            settings.s3_endpoint_url,
+            settings.s3_access_key_id,
+            settings.s3_secret_access_key,
+        )
+        return S3ObjectStore(client, settings.s3_bucket)
+    from storage.local import LocalObjectStore
+
+    secret = hashlib.sha256(b"lifegraph local storage\0" + settings.secret_key.encode()).digest()
+    return LocalObjectStore(
+        settings.objects_dir,
+        settings.public_url,
+        secret,
+        max_upload_size=settings.max_upload_bytes,
+    )
+
+
+def ocr_engine(settings: Settings) -> OcrEngine:
+    if settings.ocr_engine == "textract":
+        import boto3
+        from storage.ocr.textract import TextractEngine
+
+        return TextractEngine(
+            boto3.client("textract", region_name=settings.textract_region or settings.s3_region)
+        )
+    from storage.ocr.local import LocalOcrEngine
+
+    return LocalOcrEngine()

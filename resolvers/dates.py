@@ -1,0 +1,28 @@
+"""Calendar days in the user's time zone, turned into UTC instants for queries."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+
+def start_of(day: date, timezone: str) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def day_range(
+    first: date | None, last: date | None, timezone: str
+) -> tuple[datetime | None, datetime | None]:
+    """[start of ``first``, start of the day after ``last``) in ``timezone``, as UTC."""
+    start = start_of(first, timezone) if first else None
+    end = start_of(last + timedelta(days=1), timezone) if last else None
+    return start, end
+
+
+def today(timezone: str) -> date:
+    return datetime.now(ZoneInfo(timezone)).date()
+
+
+def noon_of(day: date, timezone: str) -> datetime:
+    """A receipt's printed date as an instant: noon that day, so no time zone moves its day."""
+    return datetime.combine(day, time(12), tzinfo=ZoneInfo(timezone)).astimezone(UTC)

@@ -1,0 +1,39 @@
+"""Money: ``Decimal`` end to end, shown with the currency's minor digits."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import cache
+
+import babel.numbers
+
+MAX_AMOUNT = Decimal("1000000000000")
+
+
+@cache
+def minor_digits(currency: str) -> int:
+    try:
+        return int(babel.numbers.get_currency_precision(currency))
+    except (KeyError, ValueError):
+        return 2
+
+
+def quantize(amount: Decimal, currency: str) -> Decimal:
+    """``Decimal("12.3000")`` in EUR → ``Decimal("12.30")``; in JPY → ``Decimal("12")``."""
+    return amount.quantize(Decimal(1).scaleb(-minor_digits(currency)), rounding=ROUND_HALF_EVEN)
+
+
+def amount_problem(amount: Decimal, currency: str, *, allow_zero: bool = True) -> str | None:
+    try:
+        if not amount.is_finite():
+            return "Use a number."
+        if amount < 0 or (amount == 0 and not allow_zero):
+            return "Use a positive amount."
+        if amount >= MAX_AMOUNT:
+            return "The amount is too large."
+        exponent = amount.normalize().as_tuple().exponent
+    except InvalidOperation:
+        return "Use a number."
+    if isinstance(exponent, int) and -exponent > minor_digits(currency):
+        return f"{currency} has {minor_digits(currency)} decimal places."
+    return None

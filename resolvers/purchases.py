@@ -1,0 +1,358 @@
+"""Purchases: manual or from a receipt's OCR, with line items, filters and summaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import IntegrityError
+from strawberry import UNSET
+
+from db import purchases, receipts
+from db.pagination import InvalidCursor, Page
+from db.purchases import Bucket, Purchase, PurchaseFilter, PurchaseItem
+from db.receipts import ReceiptStatus
+from lifegraph.errors import BadUserInput, Problems, UserErrors
+from resolvers import ids
+from resolvers.dates import noon_of, start_of
+from resolvers.money import amount_problem
+from resolvers.pagination import bad_cursor, page_size
+from resolvers.validation import is_currency
+
+if TYPE_CHECKING:
+    from lifegraph.context import Context
+    from schema.purchases import (
+        CreatePurchaseInput,
+        PurchaseFilterInput,
+        PurchaseItemInput,
+        PurchaseOrder,
+        UpdatePurchaseInput,
+    )
+
+NOT_FOUND = "No such purchase."
+MAX_ITEMS = 200
+
+
+async def purchase(ctx: Context, global_id: str) -> Purchase | None:
+    principal = await ctx.principal()
+    purchase_id = ids.decode_as("purchase", global_id)
+    if purchase_id is None:
+        return None
+    async with ctx.sessionmaker() as session:
+        return await purchases.owned(session, principal.user_id, purchase_id)
+
+
+async def purchase_page(
+    ctx: Context,
+    first: int | None,
+    after: str | None,
+    where: PurchaseFilterInput | None,
+    order: PurchaseOrder | None,
+) -> Page[Purchase]:
+    principal = await ctx.principal()
+    size = page_size(first)
+    criteria = PurchaseFilter()
+    if where is not None:
+        if where.search is not None and len(where.search) > 200:
+            raise BadUserInput("'search' is limited to 200 characters.")
+        criteria = PurchaseFilter(
+            purchased_from=where.from_,
+            purchased_before=where.to,
+            category=where.category,
+            merchant=where.merchant,
+            min_amount=where.min_amount,
+            max_amount=where.max_amount,
+            search=where.search,
+        )
+    field = order.field.value if order else "PURCHASED_AT"
+    descending = order.direction.value == "DESC" if order else True
+    async with ctx.sessionmaker() as session:
+        try:
+            return await purchases.page(
+                session,
+                principal.user_id,
+                criteria,
+                order_by=field,
+                descending=descending,
+                first=size,
+                after=after,
+            )
+        except InvalidCursor as error:
+            raise bad_cursor() from error
+
+
+async def create(ctx: Context, data: CreatePurchaseInput) -> Purchase:
+    principal = await ctx.principal()
+    problems = Problems()
+    currency = _currency(data.currency, principal.currency, problems)
+    merchant = _text(data.merchant, ("input", "merchant"), 200, problems, required=True)
+    amount = _money(data.amount, currency, ("input", "amount"), problems)
+    category = _category(data.category, problems)
+    note = _note(data.note, problems)
+    items = _items(data.items, currency, problems)
+    receipt_id = None
+    if data.receipt_id:
+        receipt_id = ids.decode_as("receipt", data.receipt_id)
+        if receipt_id is None:
+            problems.add(("input", "receiptId"), "No such receipt.", "NOT_FOUND")
+    problems.raise_if_any()
+    async with ctx.sessionmaker.begin() as session:
+        if receipt_id is not None and not await receipts.owned(
+            session, principal.user_id, receipt_id
+        ):
+            raise UserErrors.one(("input", "receiptId"), "No such receipt.", "NOT_FOUND")
+        row = Purchase(
+            user_id=principal.user_id,
+            receipt_id=receipt_id,
+            merchant=merchant,
+            amount=amount,
+            currency=currency,
+            category=category,
+            purchased_at=data.purchased_at,
+            note=note,
+        )
+        return await _add(session, row, items)
+
+
+async def create_from_receipt(ctx: Context, global_id: str) -> Purchase:
+    """A purchase from what OCR read; the receipt must be processed and have a total."""
+    principal = await ctx.principal()
+    receipt_id = ids.decode_as("receipt", global_id)
+    field = ("receiptId",)
+    async with ctx.sessionmaker.begin() as session:
+        receipt = (
+            await receipts.owned(session, principal.user_id, receipt_id) if receipt_id else None
+        )
+        if receipt is None:
+            raise UserErrors.one(field, "No such receipt.", "NOT_FOUND")
+        ocr = (
+            await receipts.cached_ocr(session, receipt.sha256, receipt.ocr_engine)
+            if receipt.status is ReceiptStatus.PROCESSED and receipt.ocr_engine
+            else None
+        )
+        if ocr is None:
+            raise UserErrors.one(field, "This receipt has not been read yet.", "INVALID")
+        if ocr.total is None:
+            raise UserErrors.one(field, "No total could be read from this receipt.", "INVALID")
+        currency = (
+            ocr.currency if ocr.currency and is_currency(ocr.currency) else principal.currency
+        )
+        day = ocr.purchased_on or receipt.created_at.date()
+        row = Purchase(
+            user_id=principal.user_id,
+            receipt_id=receipt.id,
+            merchant=(ocr.merchant_name or "Unknown merchant")[:200],
+            amount=ocr.total,
+            currency=currency,
+            purchased_at=noon_of(day, principal.timezone),
+        )
+        items = [
+            PurchaseItem(
+                description=str(item["description"])[:300],
+                quantity=_maybe_decimal(item.get("quantity")),
+                unit_price=_maybe_decimal(item.get("unit_price")),
+                amount=Decimal(item["amount"]),
+            )
+            for item in ocr.items[:MAX_ITEMS]
+        ]
+        return await _add(session, row, items)
+
+
+async def update(ctx: Context, global_id: str, data: UpdatePurchaseInput) -> Purchase:
+    principal = await ctx.principal()
+    purchase_id = ids.decode_as("purchase", global_id)
+    async with ctx.sessionmaker.begin() as session:
+        row = (
+            await purchases.owned(session, principal.user_id, purchase_id, lock=True)
+            if purchase_id
+            else None
+        )
+        if row is None:
+            raise UserErrors.one(("id",), NOT_FOUND, "NOT_FOUND")
+        problems = Problems()
+        changes: dict[str, Any] = {}
+        currency = row.currency
+        if data.currency is not UNSET:
+            currency = _currency(data.currency, row.currency, problems)
+            changes["currency"] = currency
+        if data.merchant is not UNSET:
+            changes["merchant"] = _text(
+                data.merchant, ("input", "merchant"), 200, problems, required=True
+            )
+        if data.amount is not UNSET:
+            changes["amount"] = _money(data.amount, currency, ("input", "amount"), problems)
+        elif "currency" in changes and (problem := amount_problem(row.amount, currency)):
+            problems.add(("input", "currency"), problem)
+        if data.category is not UNSET:
+            changes["category"] = _category(data.category, problems)
+        if data.note is not UNSET:
+            changes["note"] = _note(data.note, problems)
+        if data.purchased_at is not UNSET:
+            if data.purchased_at is None:
+                problems.add(("input", "purchasedAt"), "A purchase needs a date.")
+            changes["purchased_at"] = data.purchased_at
+        problems.raise_if_any()
+        return await purchases.update(session, row, **changes)
+
+
+async def delete(ctx: Context, global_id: str) -> str:
+    principal = await ctx.principal()
+    purchase_id = ids.decode_as("purchase", global_id)
+    async with ctx.sessionmaker.begin() as session:
+        row = (
+            await purchases.owned(session, principal.user_id, purchase_id, lock=True)
+            if purchase_id
+            else None
+        )
+        if row is None:
+            raise UserErrors.one(("id",), NOT_FOUND, "NOT_FOUND")
+        await purchases.delete_purchase(session, row)
+    return global_id
+
+
+@dataclass(frozen=True)
+class Spending:
+    currency: str
+    total: Decimal
+    count: int
+    by_category: list[Bucket]
+    by_month: list[Bucket]
+    range: tuple[Any, Any]
+    user_id: Any
+    timezone: str
+
+
+async def spending(ctx: Context, first: date, last: date, currency: str | None) -> Spending:
+    principal = await ctx.principal()
+    code = (currency or principal.currency).upper()
+    if not is_currency(code):
+        raise BadUserInput("'currency' must be an ISO 4217 code.")
+    if last < first:
+        raise BadUserInput("'to' must not be before 'from'.")
+    start, end = (
+        start_of(first, principal.timezone),
+        start_of(last + timedelta(days=1), principal.timezone),
+    )
+    tz = principal.timezone
+    async with ctx.sessionmaker() as session:
+        overall = await purchases.spending_by(
+            session, principal.user_id, code, start, end, group=None
+        )
+        categories = await purchases.spending_by(
+            session, principal.user_id, code, start, end, group="category"
+        )
+        months = await purchases.spending_by(
+            session, principal.user_id, code, start, end, group="month", timezone=tz
+        )
+    return Spending(
+        code,
+        overall[0].total,
+        overall[0].count,
+        categories,
+        months,
+        (start, end),
+        principal.user_id,
+        tz,
+    )
+
+
+async def top_merchants(ctx: Context, summary: Spending, limit: int) -> list[Bucket]:
+    if not 1 <= limit <= 50:
+        raise BadUserInput("'limit' must be between 1 and 50.")
+    async with ctx.sessionmaker() as session:
+        return await purchases.spending_by(
+            session,
+            summary.user_id,
+            summary.currency,
+            *summary.range,
+            group="merchant",
+            limit=limit,
+        )
+
+
+async def _add(session: Any, row: Purchase, items: list[PurchaseItem]) -> Purchase:
+    try:
+        async with session.begin_nested():
+            return await purchases.add(session, row, items)
+    except IntegrityError as error:
+        raise UserErrors.one(
+            ("input", "receiptId"), "This receipt already has a purchase.", "CONFLICT"
+        ) from error
+
+
+def _currency(value: str | None, default: str, problems: Problems) -> str:
+    if value is None or value is UNSET:
+        return default
+    code = value.strip().upper()
+    if not is_currency(code):
+        problems.add(("input", "currency"), "Use an ISO 4217 currency code such as 'EUR'.")
+    return code
+
+
+def _money(
+    value: Decimal | None, currency: str, field: tuple[str, ...], problems: Problems
+) -> Decimal:
+    if value is None:
+        problems.add(field, "An amount is needed.")
+        return Decimal(0)
+    if problem := amount_problem(value, currency):
+        problems.add(field, problem)
+    return value
+
+
+def _text(
+    value: str | None, field: tuple[str, ...], limit: int, problems: Problems, *, required: bool
+) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        problems.add(field, "This cannot be empty.")
+    if len(text) > limit:
+        problems.add(field, f"Use at most {limit} characters.")
+    return text
+
+
+def _category(value: str | None, problems: Problems) -> str | None:
+    text = (value or "").strip()
+    if len(text) > 60:
+        problems.add(("input", "category"), "Use at most 60 characters.")
+    return text or None
+
+
+def _note(value: str | None, problems: Problems) -> str | None:
+    text = (value or "").strip()
+    if len(text) > 2000:
+        problems.add(("input", "note"), "Use at most 2000 characters.")
+    return text or None
+
+
+def _items(
+    values: list[PurchaseItemInput] | None, currency: str, problems: Problems
+) -> list[PurchaseItem]:
+    if not values:
+        return []
+    if len(values) > MAX_ITEMS:
+        problems.add(("input", "items"), f"Use at most {MAX_ITEMS} items.")
+        return []
+    items = []
+    for index, value in enumerate(values):
+        path = ("input", "items", str(index))
+        description = _text(value.description, (*path, "description"), 300, problems, required=True)
+        amount = _money(value.amount, currency, (*path, "amount"), problems)
+        for name, number in (("quantity", value.quantity), ("unitPrice", value.unit_price)):
+            if number is not None and (not number.is_finite() or number < 0):
+                problems.add((*path, name), "Use a positive number.")
+        items.append(
+            PurchaseItem(
+                description=description,
+                quantity=value.quantity,
+                unit_price=value.unit_price,
+                amount=amount,
+            )
+        )
+    return items
+
+
+def _maybe_decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))

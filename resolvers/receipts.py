@@ -1,0 +1,263 @@
+"""Receipts: uploads, background OCR, listing, reprocessing and deletion."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from db import objects, receipts
+from db.pagination import InvalidCursor, Page
+from db.receipts import OcrResult, Receipt, ReceiptStatus
+from lifegraph.errors import UserErrors
+from resolvers import ids, uploads
+from resolvers.dates import day_range
+from resolvers.pagination import bad_cursor, page_size
+from storage.objects import PresignedPost
+from storage.ocr import OcrError
+
+if TYPE_CHECKING:
+    from starlette.datastructures import UploadFile
+
+    from lifegraph.context import Context, Services
+    from schema.receipts import CreateUploadInput, ReceiptFilter
+
+logger = logging.getLogger("lifegraph.receipts")
+PURPOSE = "receipts"
+NOT_FOUND = "No such receipt."
+
+
+async def upload(ctx: Context, file: UploadFile) -> Receipt:
+    """Multipart upload: checked, stored, recorded as PENDING and queued for OCR."""
+    stored = await uploads.store_upload(ctx, file, purpose=PURPOSE, allowed=uploads.RECEIPT_TYPES)
+    try:
+        receipt = await _record(ctx, stored)
+    except BaseException:
+        await ctx.services.storage.delete(stored.key)
+        raise
+    await ctx.services.jobs.process_receipt(receipt.id)
+    return receipt
+
+
+async def create_upload(ctx: Context, data: CreateUploadInput) -> PresignedPost:
+    return await uploads.presign(
+        ctx,
+        purpose=PURPOSE,
+        filename=data.filename,
+        content_type=data.content_type,
+        size=data.size,
+        allowed=uploads.RECEIPT_TYPES,
+    )
+
+
+async def complete_upload(ctx: Context, key: str) -> Receipt:
+    principal = await ctx.principal()
+    async with ctx.sessionmaker.begin() as session:
+        stored = await uploads.take_completed(
+            ctx, session, key=key, purpose=PURPOSE, allowed=uploads.RECEIPT_TYPES
+        )
+        receipt = await receipts.add(session, _new_receipt(principal.user_id, stored))
+    await ctx.services.jobs.process_receipt(receipt.id)
+    return receipt
+
+
+async def _record(ctx: Context, stored: uploads.StoredFile) -> Receipt:
+    principal = await ctx.principal()
+    async with ctx.sessionmaker.begin() as session:
+        return await receipts.add(session, _new_receipt(principal.user_id, stored))
+
+
+def _new_receipt(user_id: uuid.UUID, stored: uploads.StoredFile) -> Receipt:
+    return Receipt(
+        user_id=user_id,
+        status=ReceiptStatus.PENDING,
+        object_key=stored.key,
+        original_name=stored.filename,
+        content_type=stored.content_type,
+        size=stored.size,
+        sha256=stored.sha256,
+    )
+
+
+async def receipt(ctx: Context, global_id: str) -> Receipt | None:
+    principal = await ctx.principal()
+    receipt_id = ids.decode_as("receipt", global_id)
+    if receipt_id is None:
+        return None
+    async with ctx.sessionmaker() as session:
+        return await receipts.owned(session, principal.user_id, receipt_id)
+
+
+async def receipt_page(
+    ctx: Context, first: int | None, after: str | None, where: ReceiptFilter | None
+) -> Page[Receipt]:
+    principal = await ctx.principal()
+    size = page_size(first)
+    status = ReceiptStatus(where.status.value) if where and where.status else None
+    start, end = day_range(
+        where.from_ if where else None, where.to if where else None, principal.timezone
+    )
+    async with ctx.sessionmaker() as session:
+        try:
+            return await receipts.page(
+                session,
+                principal.user_id,
+                status=status,
+                created_from=start,
+                created_before=end,
+                first=size,
+                after=after,
+            )
+        except InvalidCursor as error:
+            raise bad_cursor() from error
+
+
+async def reprocess(ctx: Context, global_id: str) -> Receipt:
+    """Reads the image again with a fresh OCR call, whatever the cache holds."""
+    principal = await ctx.principal()
+    receipt_id = ids.decode_as("receipt", global_id)
+    async with ctx.sessionmaker.begin() as session:
+        row = (
+            await receipts.lock_owned(session, principal.user_id, receipt_id)
+            if receipt_id
+            else None
+        )
+        if row is None:
+            raise UserErrors.one(("id",), NOT_FOUND, "NOT_FOUND")
+        if row.status is ReceiptStatus.PROCESSING:
+            raise UserErrors.one(("id",), "This receipt is being read right now.", "CONFLICT")
+        await receipts.set_state(
+            session, row, status=ReceiptStatus.PENDING, failure_reason=None, processed_at=None
+        )
+    await ctx.services.jobs.process_receipt(row.id, force=True)
+    return row
+
+
+async def delete(ctx: Context, global_id: str) -> str:
+    """Removes the row now; the image is deleted from storage by a durable job."""
+    principal = await ctx.principal()
+    receipt_id = ids.decode_as("receipt", global_id)
+    async with ctx.sessionmaker.begin() as session:
+        row = (
+            await receipts.lock_owned(session, principal.user_id, receipt_id)
+            if receipt_id
+            else None
+        )
+        if row is None:
+            raise UserErrors.one(("id",), NOT_FOUND, "NOT_FOUND")
+        await receipts.delete_receipt(session, row)
+        await objects.schedule_deletion(session, [row.object_key])
+    await ctx.services.jobs.delete_objects([row.object_key])
+    return global_id
+
+
+async def image_url(ctx: Context, row: Receipt) -> str:
+    return await ctx.services.storage.presigned_get(
+        row.object_key, expires_in=ctx.settings.image_url_ttl_seconds
+    )
+
+
+async def process(services: Services, receipt_id: uuid.UUID, *, force: bool = False) -> None:
+    """The OCR job. Unreadable images end FAILED with a reason; other errors propagate so
+    the queue retries them with backoff (see ``lifegraph.jobs``)."""
+    engine = services.ocr
+    async with services.sessionmaker.begin() as session:
+        row = await receipts.lock(session, receipt_id)
+        if row is None or (row.status is ReceiptStatus.PROCESSED and not force):
+            return
+        await receipts.mark_processing(session, receipt_id)
+        sha256, key, content_type = row.sha256, row.object_key, row.content_type
+    async with services.sessionmaker() as session:
+        cached = None if force else await receipts.cached_ocr(session, sha256, engine.name)
+    if cached is None:
+        try:
+            image = await services.storage.get(key)
+            result = await engine.read(image, content_type)
+        except OcrError as error:
+            await finish(services, receipt_id, failure=str(error))
+            return
+        async with services.sessionmaker.begin() as session:
+            await receipts.store_ocr(session, ocr_values(sha256, result))
+    await finish(services, receipt_id, engine=engine.name)
+
+
+async def finish(
+    services: Services,
+    receipt_id: uuid.UUID,
+    *,
+    engine: str | None = None,
+    failure: str | None = None,
+) -> None:
+    async with services.sessionmaker.begin() as session:
+        row = await receipts.lock(session, receipt_id)
+        if row is None:
+            return
+        await receipts.set_state(
+            session,
+            row,
+            status=ReceiptStatus.FAILED if failure else ReceiptStatus.PROCESSED,
+            failure_reason=failure[:500] if failure else None,
+            ocr_engine=engine if engine else row.ocr_engine,
+            processed_at=datetime.now(UTC),
+        )
+    logger.info("receipt %s %s", receipt_id, "failed: " + failure if failure else "processed")
+
+
+def ocr_values(sha256: str, result: Any) -> dict[str, Any]:
+    items = [
+        {
+            "description": item.description,
+            "quantity": _text(item.quantity),
+            "unit_price": _text(item.unit_price),
+            "amount": _text(item.amount),
+        }
+        for item in result.items
+    ]
+    return {
+        "sha256": sha256,
+        "engine": result.engine,
+        "merchant_name": (result.merchant_name or None) and result.merchant_name[:300],
+        "total": result.total,
+        "currency": result.currency,
+        "purchased_on": result.purchased_on,
+        "items": items,
+        "confidence": float(result.confidence),
+        "raw_text": result.raw_text,
+    }
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class OcrItemRow:
+    description: str
+    quantity: Decimal | None
+    unit_price: Decimal | None
+    amount: Decimal
+
+
+def ocr_items(result: OcrResult) -> list[OcrItemRow]:
+    return [
+        OcrItemRow(
+            description=item["description"],
+            quantity=_decimal(item.get("quantity")),
+            unit_price=_decimal(item.get("unit_price")),
+            amount=Decimal(item["amount"]),
+        )
+        for item in result.items
+    ]
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+async def stale_receipts(services: Services, older_than: datetime) -> Sequence[uuid.UUID]:
+    async with services.sessionmaker() as session:
+        return await receipts.stale_pending(session, older_than)

@@ -1,0 +1,151 @@
+"""The shop's name: found in the receipt's header, above its address."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .dates import find_dates
+from .layout import Row
+
+# Legal-form suffixes that end a company name.
+_SUFFIX = re.compile(
+    r"(?<![A-Z])(?:SDN\.?\s*BHD\.?|BHD\.?|BERHAD|S/B|SB|PLC|LTD\.?|LIMITED|INC\.?|LLC|LLP|"
+    r"GMBH|AG|KG|OHG|E\.?\s?K\.?|UG|CO\.|CORP\.?|CORPORATION|COMPANY|ENTERPRISES?|TRADING|"
+    r"PTE\.?|PTY\.?|SARL|SAS|SRL|S\.?P\.?A\.?|B\.?V\.?|N\.?V\.?|OY|AB)(?![A-Z])"
+)
+# A registration number, bracketed or not: (123456-X), JM0325955-V, SA0371155-P, 1110644-W.
+_REGISTRATION = re.compile(r"\(?\b[A-Z]{0,3}\d{4,}[\dA-Z]*-?\s?[A-Z]?\b\)?|\([^()]*\d{4,}[^()]*\)?")
+# Rows of the header that never hold the name.
+_NOT_NAME = re.compile(
+    r"\b(?:CO\.?\s?REG|COMPANY\s+(?:NO|REG)|CO\.?\s+NO|ROC\b|BR\s?NO|REG(?:ISTRATION)?\.?\s?NO|"
+    r"GST|SST|VAT|TAX|TEL|FAX|PHONE|H/P|INVOICE|RECEIPT|CASH\s+(?:BILL|SALES)|"
+    r"BILL\b|WELCOME|THANK|CHECK|WWW\.|HTTPS?:|\.COM|@)",
+)
+_TITLE_ONLY = re.compile(r"^[\W\d]*(?:TAX|SIMPLIFIED|INVOICE|RECEIPT|OFFICIAL|COPY|BILL)[\W\d]*$")
+# Where the header ends: the address, contact details, registration for tax, the date.
+_ADDRESS = re.compile(
+    r"(?<!\d)\d{5}(?![\d-])|^\W*(?:NO|LOT|UNIT|LEVEL|BLOCK|BLK|SUITE)\b|^\d+[A-Z]?\s*,\s*[A-Z]|"
+    r"\b(?:JALAN|JLN|LORONG|TAMAN|ROAD|RD|STREET|ST|AVENUE|AVE|STRASSE|STR|RUE|FLOOR|FLR)\b"
+)
+_CONTACT = re.compile(r"\b(?:TEL|FAX|PHONE|H/P|GST|SST|VAT)\b")
+_HEADER_ROWS = 10
+
+
+@dataclass(frozen=True)
+class MerchantGuess:
+    name: str
+    certainty: float
+
+
+def find_merchant(rows: Sequence[Row]) -> MerchantGuess | None:
+    """The company named at the top of the receipt.
+
+    The header runs from the top to the address. The name is its row ending in a legal
+    form (SDN BHD, LTD, GmbH...); a name broken over two rows is joined again. Without such
+    a row it is the first row that is neither a code, a registration number nor a title.
+    """
+    header = _header(rows)
+    names = [index for index, row in enumerate(header) if _may_be_name(row)]
+    if not names:
+        return None
+    with_suffix = [i for i in names if _ends_with_suffix(_strip_registration(header[i].text))]
+    if with_suffix:
+        index = with_suffix[0]
+        parts = [index]
+        above = index - 1
+        if above in names and (
+            _words_before_suffix(header[index].text) <= 1 or _continues(header[above].text)
+        ):
+            parts.insert(0, above)
+        return MerchantGuess(_clean(" ".join(header[i].text for i in parts)), 0.9)
+    first = names[0]
+    parts = [first]
+    following = first + 1
+    if following in names and (
+        _continues(header[first].text)
+        or (
+            _similar_height(header[first], header[following])
+            and following + 1 < len(header)
+            and _is_registration(header[following + 1].text)
+        )
+    ):
+        parts.append(following)
+    return MerchantGuess(_clean(" ".join(header[i].text for i in parts)), 0.6)
+
+
+def _header(rows: Sequence[Row]) -> list[Row]:
+    header: list[Row] = []
+    for row in rows[:_HEADER_ROWS]:
+        upper = row.text.upper()
+        has_name = _ends_with_suffix(_strip_registration(upper))
+        if not has_name and (_ADDRESS.search(upper) or _CONTACT.search(upper) or find_dates(upper)):
+            break
+        header.append(row)
+    return header
+
+
+def _may_be_name(row: Row) -> bool:
+    text = row.text
+    upper = text.upper()
+    letters = re.sub(r"[^A-Za-z]", "", text)
+    if len(letters) < 2 or row.score < 0.7:
+        return False
+    if text == text.lower():
+        # Handwritten notes and web addresses, not a printed name.
+        return False
+    if " " not in text.strip() and (re.search(r"\d", text) or len(text.strip()) <= 3):
+        # Codes, numbers and initials written on the receipt.
+        return False
+    if _is_registration(upper) or _TITLE_ONLY.match(upper):
+        return False
+    return not _NOT_NAME.search(upper)
+
+
+def _is_registration(text: str) -> bool:
+    rest = _REGISTRATION.sub("", text.upper())
+    return re.search(r"[A-Z]{2,}", rest) is None
+
+
+def _strip_registration(text: str) -> str:
+    upper = text.upper()
+    stripped = re.sub(r"[\s,;:.-]*" + _REGISTRATION.pattern + r"\W*$", "", upper)
+    return stripped.strip()
+
+
+def _ends_with_suffix(text: str) -> bool:
+    match = None
+    for match in _SUFFIX.finditer(text):
+        pass
+    return match is not None and not re.search(r"[A-Z0-9]", text[match.end() :])
+
+
+def _words_before_suffix(text: str) -> int:
+    match = _SUFFIX.search(text.upper())
+    return len(text[: match.start()].split()) if match else 0
+
+
+def _continues(text: str) -> bool:
+    return re.search(r"(?:&|-|\bAND|\bUND|\bET)\s*$", text.upper()) is not None
+
+
+def _similar_height(a: Row, b: Row) -> bool:
+    return abs(a.height - b.height) <= 0.2 * max(a.height, b.height)
+
+
+def _clean(text: str) -> str:
+    """The name in one canonical form: upper case, registration numbers and labels dropped,
+    so the same shop reads the same on every receipt."""
+    name = unicodedata.normalize("NFKC", text).upper()
+    name = _strip_registration(name)
+    if ":" in name:
+        label, _, rest = name.partition(":")
+        if _ends_with_suffix(rest.strip()) and len(label.split()) <= 2:
+            name = rest
+    # A hyphen or no space before the legal form is a misread space.
+    name = re.sub(r"(?<=[A-Z])-(?=SDN\b|BHD\b)", " ", name)
+    name = re.sub(r"(?<=\S)&(?=\s)|(?<=\s)&(?=\S)", " & ", name)
+    name = re.sub(r"\s+", " ", name)
+    return name.strip(" ,;:-*_")
