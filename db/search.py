@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 from sqlalchemy import ColumnElement, func
@@ -21,4 +20,5 @@ def prefix_query(text: str) -> str | None:
 
 
 def matches(vector: Any, query: str) -> ColumnElement[bool]:
-    return vector.bool_op("@@")(func.to_tsquery(CONFIG, query))
+    condition: ColumnElement[bool] = vector.bool_op("@@")(func.to_tsquery(CONFIG, query))
+    return condition

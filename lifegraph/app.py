@@ -17,7 +17,7 @@ from strawberry.asgi import GraphQL
 
 from lifegraph.context import Context, Services
 from lifegraph.http import BodySizeLimit, RequirePreflightForUploads, healthz, readyz
-from lifegraph.services import build_services
+from lifegraph.services import build_services, prepare_storage
 from lifegraph.settings import Settings
 from lifegraph.worker import run_worker
 from resolvers.loaders import build_loaders
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await services.jobs.open()
+        await prepare_storage(services)
         worker = None
         if services.settings.in_process_worker:
             worker = asyncio.create_task(run_worker(services), name="in-process worker")

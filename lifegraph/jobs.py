@@ -25,9 +25,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("lifegraph.jobs")
 
-NAMESPACE = "lifegraph"
 RETRY = procrastinate.RetryStrategy(max_attempts=6, exponential_wait=2)
-tasks = procrastinate.Blueprint()
 
 
 def _services(context: procrastinate.JobContext) -> Services:
@@ -35,7 +33,6 @@ def _services(context: procrastinate.JobContext) -> Services:
     return services
 
 
-@tasks.task(name="process_receipt", queue="ocr", pass_context=True, retry=RETRY)
 async def process_receipt(
     context: procrastinate.JobContext, receipt_id: str, force: bool = False
 ) -> None:
@@ -53,7 +50,6 @@ async def process_receipt(
         await receipts.finish(services, uuid.UUID(receipt_id), failure=reason)
 
 
-@tasks.task(name="delete_object", queue="storage", pass_context=True, retry=RETRY)
 async def delete_object(context: procrastinate.JobContext, key: str) -> None:
     services = _services(context)
     await services.storage.delete(key)
@@ -61,8 +57,6 @@ async def delete_object(context: procrastinate.JobContext, key: str) -> None:
         await objects.done(session, key)
 
 
-@tasks.periodic(cron="*/5 * * * *", periodic_id="maintenance")
-@tasks.task(name="maintenance", queue="maintenance", pass_context=True, queueing_lock="maintenance")
 async def maintenance(context: procrastinate.JobContext, timestamp: int) -> None:
     await recover(_services(context))
 
@@ -99,7 +93,21 @@ class JobQueue:
             conninfo=conninfo(database_url), min_size=1, max_size=4
         )
         self.app = procrastinate.App(connector=connector)
-        self.app.add_tasks_from(tasks, namespace=NAMESPACE)
+        # Registered per app: procrastinate tasks are bound to the app that declares them.
+        self.app.task(name="process_receipt", queue="ocr", pass_context=True, retry=RETRY)(
+            process_receipt
+        )
+        self.app.task(name="delete_object", queue="storage", pass_context=True, retry=RETRY)(
+            delete_object
+        )
+        self.app.periodic(cron="*/5 * * * *", periodic_id="maintenance")(
+            self.app.task(
+                name="maintenance",
+                queue="maintenance",
+                pass_context=True,
+                queueing_lock="maintenance",
+            )(maintenance)
+        )
 
     async def open(self) -> None:
         await self.app.open_async()
@@ -120,7 +128,7 @@ class JobQueue:
         """Queues a job once: while one with the same lock waits, that one will do."""
         try:
             await self.app.configure_task(
-                f"{NAMESPACE}:{task}", queueing_lock=lock, allow_unknown=False
+                task, queueing_lock=lock, allow_unknown=False
             ).defer_async(**arguments)
         except AlreadyEnqueued:
             logger.debug("%s already queued", lock)

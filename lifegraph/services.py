@@ -79,9 +79,20 @@ def object_store(settings: Settings) -> ObjectStore:
     )
 
 
+async def prepare_storage(services: Services) -> None:
+    """Creates the bucket of a self-hosted S3 (MinIO, moto); real AWS buckets are provisioned."""
+    settings = services.settings
+    if settings.s3_bucket and settings.s3_endpoint_url:
+        from storage.s3 import S3ObjectStore
+
+        assert isinstance(services.storage, S3ObjectStore)
+        await services.storage.ensure_bucket()
+
+
 def ocr_engine(settings: Settings) -> OcrEngine:
     if settings.ocr_engine == "textract":
         import boto3
+
         from storage.ocr.textract import TextractEngine
 
         return TextractEngine(

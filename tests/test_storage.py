@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +17,6 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-from moto.server import ThreadedMotoServer
 from starlette.applications import Starlette
 
 from storage import ObjectNotFound, ObjectStore, PresignedPost, validate_key
@@ -37,15 +36,6 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 MOTO_IGNORES_POST_POLICY = pytest.mark.xfail(
     strict=True, reason="moto does not enforce presigned POST policy conditions"
 )
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

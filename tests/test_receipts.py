@@ -1,0 +1,509 @@
+"""Receipts through the GraphQL endpoint: both upload paths, background OCR, the OCR
+cache, failures and retries, purchases from receipts, and ownership."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+import os
+import signal
+import sys
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import Api, CountingEngine, StatementCounter, errors_of, make_settings, run_jobs
+from receipt_images import Receipt, blank, render
+from sqlalchemy import text
+from starlette.applications import Starlette
+
+from db import receipts as receipt_rows
+from db.receipts import Receipt as ReceiptRow
+from db.receipts import ReceiptStatus
+from lifegraph.context import Services
+from lifegraph.settings import Settings
+from storage.ocr import OcrEngine, OcrError, OcrResult
+
+HTML = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
+
+
+async def upload(
+    api: Api,
+    token: str,
+    data: bytes,
+    filename: str = "receipt.jpg",
+    content_type: str = "image/jpeg",
+    preflight: bool = True,
+) -> httpx.Response:
+    operations = {
+        "query": api.contract.document_of("UploadReceipt"),
+        "operationName": "UploadReceipt",
+        "variables": {"file": None},
+    }
+    files: dict[str, Any] = {
+        "operations": (None, json.dumps(operations)),
+        "map": (None, json.dumps({"0": ["variables.file"]})),
+        "0": (filename, data, content_type),
+    }
+    headers = {"Authorization": f"Bearer {token}"}
+    if preflight:
+        headers["Apollo-Require-Preflight"] = "true"
+    return await api.client.post("/graphql", files=files, headers=headers)
+
+
+async def uploaded(api: Api, token: str, data: bytes, **options: Any) -> dict[str, Any]:
+    response = await upload(api, token, data, **options)
+    payload = response.json()["data"]["uploadReceipt"]
+    assert payload["userErrors"] == [], payload
+    receipt: dict[str, Any] = payload["receipt"]
+    return receipt
+
+
+async def fetch(api: Api, token: str, receipt_id: str) -> dict[str, Any]:
+    result = await api.op("Receipt", {"id": receipt_id}, token)
+    assert "errors" not in result, result
+    receipt: dict[str, Any] = result["data"]["receipt"]
+    return receipt
+
+
+async def count(app: Starlette, sql: str) -> int:
+    async with app.state.services.engine.connect() as connection:
+        return int(await connection.scalar(text(sql)) or 0)
+
+
+async def test_multipart_upload_is_read_in_the_background(api: Api, services: Services) -> None:
+    token = (await api.register("ocr@example.com"))["accessToken"]
+    printed = Receipt()
+    image = render(printed)
+    receipt = await uploaded(api, token, image, filename="../../shop receipt.jpg")
+    assert receipt["status"] == "PENDING"
+    assert receipt["originalName"] == "shop receipt.jpg"
+    assert (receipt["contentType"], receipt["size"]) == ("image/jpeg", len(image))
+
+    await run_jobs(services)
+    read = await fetch(api, token, receipt["id"])
+    assert read["status"] == "PROCESSED"
+    assert read["sha256"] == hashlib.sha256(image).hexdigest()
+    assert read["failureReason"] is None
+    assert read["processedAt"] is not None
+    ocr = read["ocr"]
+    assert Decimal(ocr["total"]) == printed.total
+    assert ocr["purchasedOn"] == printed.purchased_on.isoformat()
+    assert ocr["currency"] == "MYR"
+    assert ocr["merchantName"] == printed.merchant
+    assert ocr["engine"] == "local"
+    assert 0 < ocr["confidence"] <= 1
+    assert printed.merchant in ocr["rawText"]
+
+    image_url = read["imageUrl"]
+    download = await api.client.get(image_url)
+    assert download.status_code == 200
+    assert download.content == image
+
+
+async def test_multipart_uploads_need_the_preflight_header(api: Api, app: Starlette) -> None:
+    token = (await api.register("csrf@example.com"))["accessToken"]
+    response = await upload(api, token, render(), preflight=False)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert await count(app, "SELECT count(*) FROM receipts") == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "code"),
+    [
+        (HTML, "receipt.png", "UNSUPPORTED_MEDIA_TYPE"),
+        (b"", "empty.jpg", "UNSUPPORTED_MEDIA_TYPE"),
+        (b"GIF89a" + bytes(64), "receipt.gif", "UNSUPPORTED_MEDIA_TYPE"),
+        (b"\xff\xd8\xff\xe0" + bytes(10 * 1024 * 1024), "huge.jpg", "TOO_LARGE"),
+    ],
+)
+async def test_bad_files_are_refused_and_nothing_is_left(
+    api: Api, app: Starlette, settings: Settings, data: bytes, filename: str, code: str
+) -> None:
+    token = (await api.register("bad-files@example.com"))["accessToken"]
+    response = await upload(api, token, data, filename=filename, content_type="image/png")
+    payload = response.json()["data"]["uploadReceipt"]
+    assert payload["receipt"] is None
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["file"], code)]
+    assert await count(app, "SELECT count(*) FROM receipts") == 0
+    objects = settings.objects_dir
+    assert not objects.exists() or not any(p.is_file() for p in objects.rglob("*"))
+
+
+async def test_the_same_image_is_read_once(api: Api, services: Services) -> None:
+    engine = services.ocr
+    assert isinstance(engine, CountingEngine)
+    image = render(Receipt(merchant="TWICE TRADING SDN BHD"))
+    first_user = (await api.register("first@example.com"))["accessToken"]
+    second_user = (await api.register("second@example.com"))["accessToken"]
+    receipts = [
+        await uploaded(api, first_user, image),
+        await uploaded(api, first_user, image),
+        await uploaded(api, second_user, image, filename="mine.jpg"),
+    ]
+    await run_jobs(services)
+    assert engine.calls == 1
+    owners = [first_user, first_user, second_user]
+    read = [await fetch(api, t, r["id"]) for t, r in zip(owners, receipts, strict=True)]
+    assert {r["status"] for r in read} == {"PROCESSED"}
+    assert len({json.dumps(r["ocr"], sort_keys=True) for r in read}) == 1
+
+    again = await api.op("ReprocessReceipt", {"id": receipts[0]["id"]}, first_user)
+    assert again["data"]["reprocessReceipt"]["receipt"]["status"] == "PENDING"
+    await run_jobs(services)
+    assert engine.calls == 2
+    assert (await fetch(api, first_user, receipts[0]["id"]))["status"] == "PROCESSED"
+
+
+class FailingOnce:
+    """An engine that is down for its first read (like a service outage), then recovers."""
+
+    def __init__(self, engine: OcrEngine) -> None:
+        self.engine = engine
+        self.name = engine.name
+        self.failed = False
+
+    async def read(self, image: bytes, content_type: str) -> OcrResult:
+        if not self.failed:
+            self.failed = True
+            raise OcrError("The OCR service could not read this image.")
+        return await self.engine.read(image, content_type)
+
+
+async def test_a_failed_read_is_visible_and_reprocessing_recovers_it(
+    api: Api, services: Services
+) -> None:
+    flaky = dataclasses.replace(services, ocr=FailingOnce(services.ocr))
+    token = (await api.register("flaky@example.com"))["accessToken"]
+    receipt = await uploaded(api, token, render())
+    await run_jobs(flaky)
+    failed = await fetch(api, token, receipt["id"])
+    assert failed["status"] == "FAILED"
+    assert failed["failureReason"] == "The OCR service could not read this image."
+    assert failed["ocr"] is None
+
+    result = await api.op("ReprocessReceipt", {"id": receipt["id"]}, token)
+    assert result["data"]["reprocessReceipt"]["userErrors"] == []
+    await run_jobs(flaky)
+    recovered = await fetch(api, token, receipt["id"])
+    assert recovered["status"] == "PROCESSED"
+    assert recovered["failureReason"] is None
+    assert Decimal(recovered["ocr"]["total"]) == Receipt().total
+
+
+async def test_an_image_without_text_fails_with_a_reason(api: Api, services: Services) -> None:
+    token = (await api.register("blank@example.com"))["accessToken"]
+    receipt = await uploaded(api, token, blank(), filename="blank.png")
+    await run_jobs(services)
+    failed = await fetch(api, token, receipt["id"])
+    assert failed["status"] == "FAILED"
+    assert failed["failureReason"]
+
+
+@pytest.fixture
+def settings(
+    database_url: str, tmp_path: Path, moto_endpoint: str, request: pytest.FixtureRequest
+) -> Settings:
+    """Local storage by default; S3 on moto's server for tests marked ``s3``."""
+    if request.node.get_closest_marker("s3"):
+        return make_settings(
+            database_url,
+            data_dir=tmp_path / "data",
+            s3_bucket=f"receipts-{uuid.uuid4().hex[:8]}",
+            s3_endpoint_url=moto_endpoint,
+            s3_access_key_id="testing",
+            s3_secret_access_key="testing",
+        )
+    return make_settings(database_url, data_dir=tmp_path / "data")
+
+
+async def presigned_upload(
+    api: Api, token: str, data: bytes, content_type: str = "image/jpeg", declared: int = 0
+) -> dict[str, Any]:
+    """Signs an upload and posts ``data``; a client may lie about its size and type."""
+    size = declared or len(data)
+    created = await api.op(
+        "CreateReceiptUpload",
+        {"input": {"filename": "scan.jpg", "contentType": content_type, "size": size}},
+        token,
+    )
+    payload = created["data"]["createReceiptUpload"]
+    assert payload["userErrors"] == [], payload
+    upload: dict[str, Any] = payload["upload"]
+    assert upload["maxSize"] == 10 * 1024 * 1024
+    form = {"data": upload["fields"], "files": {"file": ("scan.jpg", data, content_type)}}
+    if upload["url"].startswith(str(api.client.base_url)):
+        posted = await api.client.post(upload["url"], **form)
+    else:
+        async with httpx.AsyncClient(trust_env=False) as http:
+            posted = await http.post(upload["url"], **form)
+    assert posted.status_code in (200, 201, 204), posted.text
+    return upload
+
+
+@pytest.mark.s3
+async def test_presigned_upload_to_s3(api: Api, services: Services) -> None:
+    token = (await api.register("s3@example.com"))["accessToken"]
+    image = render()
+    upload = await presigned_upload(api, token, image)
+    assert upload["url"].startswith("http://127.0.0.1:")
+    assert upload["key"].startswith("receipts/")
+    completed = await api.op("CompleteReceiptUpload", {"key": upload["key"]}, token)
+    receipt = completed["data"]["completeReceiptUpload"]["receipt"]
+    assert (receipt["status"], receipt["size"], receipt["originalName"]) == (
+        "PENDING",
+        len(image),
+        "scan.jpg",
+    )
+    twice = await api.op("CompleteReceiptUpload", {"key": upload["key"]}, token)
+    assert twice["data"]["completeReceiptUpload"]["userErrors"][0]["code"] == "NOT_FOUND"
+    await run_jobs(services)
+    read = await fetch(api, token, receipt["id"])
+    assert read["status"] == "PROCESSED"
+    assert Decimal(read["ocr"]["total"]) == Receipt().total
+    async with httpx.AsyncClient(trust_env=False) as http:
+        download = await http.get(read["imageUrl"])
+    assert download.content == image
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"\xff\xd8\xff\xe0" + bytes(10 * 1024 * 1024), "TOO_LARGE"),
+        (HTML, "UNSUPPORTED_MEDIA_TYPE"),
+    ],
+)
+async def test_presigned_uploads_of_bad_files_are_refused_and_removed(
+    api: Api, app: Starlette, services: Services, data: bytes, code: str
+) -> None:
+    token = (await api.register("s3-bad@example.com"))["accessToken"]
+    # moto, unlike S3, does not enforce the policy's size range: the server checks again.
+    upload = await presigned_upload(api, token, data, declared=1000)
+    completed = await api.op("CompleteReceiptUpload", {"key": upload["key"]}, token)
+    payload = completed["data"]["completeReceiptUpload"]
+    assert payload["receipt"] is None
+    assert payload["userErrors"][0]["code"] == code
+    assert await services.storage.head(upload["key"]) is None
+    assert await count(app, "SELECT count(*) FROM receipts") == 0
+
+
+async def test_presigned_upload_to_the_local_store(api: Api, services: Services) -> None:
+    token = (await api.register("local@example.com"))["accessToken"]
+    image = render(image_format="PNG")
+    upload = await presigned_upload(api, token, image, content_type="image/png")
+    assert upload["url"] == "http://lifegraph.test/storage/upload"
+    completed = await api.op("CompleteReceiptUpload", {"key": upload["key"]}, token)
+    assert completed["data"]["completeReceiptUpload"]["receipt"]["contentType"] == "image/png"
+
+
+@pytest.mark.parametrize(
+    ("variables", "field", "code"),
+    [
+        ({"contentType": "text/html", "size": 100}, "contentType", "UNSUPPORTED_MEDIA_TYPE"),
+        ({"contentType": "image/jpeg", "size": 10 * 1024 * 1024 + 1}, "size", "TOO_LARGE"),
+        ({"contentType": "image/jpeg", "size": 0}, "size", "INVALID"),
+    ],
+)
+async def test_presigned_uploads_are_checked_before_signing(
+    api: Api, variables: dict[str, Any], field: str, code: str
+) -> None:
+    token = (await api.register("sign@example.com"))["accessToken"]
+    result = await api.op(
+        "CreateReceiptUpload", {"input": {"filename": "x.jpg", **variables}}, token
+    )
+    payload = result["data"]["createReceiptUpload"]
+    assert payload["upload"] is None
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["input", field], code)]
+
+
+async def test_purchase_from_a_receipt(api: Api, services: Services) -> None:
+    token = (await api.register("buyer@example.com"))["accessToken"]
+    printed = Receipt()
+    receipt = await uploaded(api, token, render(printed))
+    early = await api.op("CreatePurchaseFromReceipt", {"receiptId": receipt["id"]}, token)
+    assert early["data"]["createPurchaseFromReceipt"]["userErrors"][0]["code"] == "INVALID"
+    await run_jobs(services)
+
+    created = await api.op("CreatePurchaseFromReceipt", {"receiptId": receipt["id"]}, token)
+    purchase = created["data"]["createPurchaseFromReceipt"]["purchase"]
+    assert purchase["merchant"] == printed.merchant
+    assert Decimal(purchase["amount"]) == printed.total
+    assert purchase["currency"] == "MYR"
+    assert purchase["purchasedAt"].startswith(printed.purchased_on.isoformat())
+    assert purchase["receipt"] == {"id": receipt["id"]}
+    assert len(purchase["items"]) == len(printed.lines)
+
+    twice = await api.op("CreatePurchaseFromReceipt", {"receiptId": receipt["id"]}, token)
+    assert twice["data"]["createPurchaseFromReceipt"]["userErrors"][0]["code"] == "CONFLICT"
+    read = await fetch(api, token, receipt["id"])
+    assert read["purchase"]["id"] == purchase["id"]
+
+
+async def test_delete_removes_the_row_now_and_the_image_in_a_job(
+    api: Api, app: Starlette, services: Services
+) -> None:
+    token = (await api.register("delete@example.com"))["accessToken"]
+    receipt = await uploaded(api, token, render())
+    key = (await services_receipt(services, receipt["id"])).object_key
+    assert await services.storage.head(key) is not None
+    deleted = await api.op("DeleteReceipt", {"id": receipt["id"]}, token)
+    assert deleted["data"]["deleteReceipt"] == {"deletedId": receipt["id"], "userErrors": []}
+    assert (await api.op("Receipt", {"id": receipt["id"]}, token))["data"]["receipt"] is None
+    assert await count(app, "SELECT count(*) FROM object_deletions") == 1
+    await run_jobs(services)
+    assert await services.storage.head(key) is None
+    assert await count(app, "SELECT count(*) FROM object_deletions") == 0
+
+
+async def services_receipt(services: Services, global_id: str) -> ReceiptRow:
+    async with services.sessionmaker() as session:
+        row = await session.get(ReceiptRow, uuid.UUID(global_id.removeprefix("receipt_")))
+    assert row is not None
+    return row
+
+
+async def test_listing_receipts_with_ocr_runs_a_constant_number_of_statements(
+    api: Api, services: Services, statements: StatementCounter
+) -> None:
+    session = await api.register("many@example.com")
+    token = session["accessToken"]
+    user_id = uuid.UUID(session["user"]["id"].removeprefix("user_"))
+    async with services.sessionmaker.begin() as db:
+        for index in range(50):
+            sha = hashlib.sha256(f"image {index}".encode()).hexdigest()
+            await receipt_rows.add(
+                db,
+                ReceiptRow(
+                    user_id=user_id,
+                    status=ReceiptStatus.PROCESSED,
+                    object_key=f"receipts/{user_id}/{index}",
+                    original_name=f"{index}.jpg",
+                    content_type="image/jpeg",
+                    size=1000,
+                    sha256=sha,
+                    ocr_engine="local",
+                ),
+            )
+            await receipt_rows.store_ocr(
+                db,
+                {
+                    "sha256": sha,
+                    "engine": "local",
+                    "merchant_name": f"Shop {index}",
+                    "total": Decimal(index),
+                    "currency": "EUR",
+                    "purchased_on": None,
+                    "items": [],
+                    "confidence": 0.9,
+                    "raw_text": "",
+                },
+            )
+    statements.count = 0
+    result = await api.op("Receipts", {"first": 50}, token)
+    edges = result["data"]["receipts"]["edges"]
+    assert len(edges) == 50
+    assert {edge["node"]["ocr"]["merchantName"] for edge in edges} == {
+        f"Shop {i}" for i in range(50)
+    }
+    # Principal, count, page, and one batched OCR query.
+    assert statements.count == 4, statements.count
+    processed = await api.op("Receipts", {"filter": {"status": "FAILED"}}, token)
+    assert processed["data"]["receipts"]["totalCount"] == 0
+
+
+async def test_another_users_receipt_is_not_found_by_any_path(api: Api, services: Services) -> None:
+    owner = (await api.register("owner@example.com"))["accessToken"]
+    other = (await api.register("other@example.com"))["accessToken"]
+    receipt = await uploaded(api, owner, render())
+    await run_jobs(services)
+    rid = receipt["id"]
+    assert (await api.op("Receipt", {"id": rid}, other))["data"]["receipt"] is None
+    assert (await api.op("Node", {"id": rid}, other))["data"]["node"] is None
+    assert (await api.op("Node", {"id": rid}, owner))["data"]["node"]["status"] == "PROCESSED"
+    assert (await api.op("Receipts", {}, other))["data"]["receipts"]["totalCount"] == 0
+    for name, variables in (
+        ("CreatePurchaseFromReceipt", {"receiptId": rid}),
+        ("ReprocessReceipt", {"id": rid}),
+        ("DeleteReceipt", {"id": rid}),
+    ):
+        result = await api.op(name, variables, other)
+        payload = next(iter(result["data"].values()))
+        assert payload["userErrors"][0]["code"] == "NOT_FOUND", name
+    linked = await api.op(
+        "CreatePurchase",
+        {
+            "input": {
+                "merchant": "x",
+                "amount": "1",
+                "purchasedAt": "2026-01-01T00:00:00Z",
+                "receiptId": rid,
+            }
+        },
+        other,
+    )
+    assert linked["data"]["createPurchase"]["userErrors"][0]["code"] == "NOT_FOUND"
+    assert errors_of(await api.op("Receipts", {})) == ["UNAUTHENTICATED"]
+    assert (await fetch(api, owner, rid))["status"] == "PROCESSED"
+
+
+async def job_status(services: Services) -> list[str]:
+    async with services.engine.connect() as connection:
+        rows = await connection.scalars(
+            text("SELECT status::text FROM procrastinate_jobs WHERE task_name = 'process_receipt'")
+        )
+        return list(rows)
+
+
+async def test_a_job_interrupted_by_a_worker_crash_is_retried(
+    api: Api, services: Services, settings: Settings, tmp_path: Path
+) -> None:
+    token = (await api.register("crash@example.com"))["accessToken"]
+    receipt = await uploaded(api, token, render())
+    receipt_id = receipt["id"].removeprefix("receipt_")
+    env = {
+        **os.environ,
+        "DATABASE_URL": str(settings.database_url),
+        "LIFEGRAPH_DATA_DIR": str(settings.data_dir),
+        "LIFEGRAPH_SECRET_KEY": settings.secret_key,
+    }
+    log = (tmp_path / "worker.log").open("wb")
+    async with services.engine.connect() as holder:
+        # Hold the receipt's row: the worker takes the job, then waits in the middle of it.
+        transaction = await holder.begin()
+        await holder.execute(
+            text("SELECT 1 FROM receipts WHERE id = CAST(:id AS uuid) FOR UPDATE"),
+            {"id": receipt_id},
+        )
+        worker = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "lifegraph.cli", "worker", "--concurrency", "1"),
+            env=env,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            for _ in range(600):
+                if await job_status(services) == ["doing"]:
+                    break
+                assert worker.returncode is None, (tmp_path / "worker.log").read_text()
+                await asyncio.sleep(0.1)
+            else:
+                pytest.fail("the worker never took the job")
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            await asyncio.wait_for(worker.wait(), timeout=30)
+            await transaction.rollback()
+    log.close()
+    assert await job_status(services) == ["doing"]
+
+    await asyncio.sleep(1.5)  # the dead worker's heartbeat grows old
+    assert await services.jobs.retry_stalled(after_seconds=1.0) == 1
+    await run_jobs(services)
+    assert await job_status(services) == ["succeeded"]
+    assert (await fetch(api, token, receipt["id"]))["status"] == "PROCESSED"
