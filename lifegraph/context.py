@@ -20,7 +20,7 @@ from lifegraph.jobs import JobQueue
 from lifegraph.settings import Settings
 from resolvers.loaders import Loaders
 from storage.objects import ObjectStore
-from storage.ocr import OcrEngine
+from storage.ocr.base import OcrEngine
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ async def process_receipt(
     except Exception:
         attempts = context.job.attempts + 1
         if attempts < (RETRY.max_attempts or 1):
+            await receipts.wait_for_retry(services, uuid.UUID(receipt_id))
             raise
         logger.exception("giving up on receipt %s after %d attempts", receipt_id, attempts)
         reason = "The receipt could not be read; try again later."

@@ -185,6 +185,14 @@ async def process(services: Services, receipt_id: uuid.UUID, *, force: bool = Fa
     await finish(services, receipt_id, engine=engine.name)
 
 
+async def wait_for_retry(services: Services, receipt_id: uuid.UUID) -> None:
+    """Back to PENDING while the queue waits to try again."""
+    async with services.sessionmaker.begin() as session:
+        row = await receipts.lock(session, receipt_id)
+        if row is not None and row.status is ReceiptStatus.PROCESSING:
+            await receipts.set_state(session, row, status=ReceiptStatus.PENDING)
+
+
 async def finish(
     services: Services,
     receipt_id: uuid.UUID,

@@ -27,7 +27,7 @@ from db.receipts import Receipt as ReceiptRow
 from db.receipts import ReceiptStatus
 from lifegraph.context import Services
 from lifegraph.settings import Settings
-from storage.ocr import OcrEngine, OcrError, OcrResult
+from storage.ocr import OcrEngine, OcrError, OcrResult, OcrUnavailable
 
 HTML = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
 
@@ -507,3 +507,45 @@ async def test_a_job_interrupted_by_a_worker_crash_is_retried(
     await run_jobs(services)
     assert await job_status(services) == ["succeeded"]
     assert (await fetch(api, token, receipt["id"]))["status"] == "PROCESSED"
+
+
+class Unavailable:
+    """An engine whose service is down (Textract throttling, no connection)."""
+
+    name = "local"
+
+    async def read(self, image: bytes, content_type: str) -> OcrResult:
+        raise OcrUnavailable("ThrottlingException")
+
+
+async def test_an_unavailable_engine_is_retried_with_backoff_then_fails(
+    api: Api, services: Services
+) -> None:
+    down = dataclasses.replace(services, ocr=Unavailable())
+    token = (await api.register("down@example.com"))["accessToken"]
+    receipt = await uploaded(api, token, render())
+    await run_jobs(down)
+    assert (await fetch(api, token, receipt["id"]))["status"] == "PENDING"
+    async with services.engine.connect() as connection:
+        job = (
+            await connection.execute(
+                text(
+                    "SELECT status::text, attempts, scheduled_at > now() FROM procrastinate_jobs "
+                    "WHERE task_name = 'process_receipt'"
+                )
+            )
+        ).one()
+    assert tuple(job) == ("todo", 1, True)
+
+    # The last attempt: make the retry due now, as if the backoff had run its course.
+    async with services.engine.begin() as connection:
+        await connection.execute(
+            text(
+                "UPDATE procrastinate_jobs SET attempts = 5, scheduled_at = now() "
+                "WHERE task_name = 'process_receipt'"
+            )
+        )
+    await run_jobs(down)
+    failed = await fetch(api, token, receipt["id"])
+    assert failed["status"] == "FAILED"
+    assert failed["failureReason"] == "The receipt could not be read; try again later."

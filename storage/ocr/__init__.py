@@ -1,5 +1,7 @@
-"""Receipt OCR engines behind one interface: a local offline engine and AWS Textract."""
+"""Receipt OCR: an offline engine (``storage.ocr.local``, RapidOCR) and AWS Textract
+(``storage.ocr.textract``), both returning OcrResult. The engines are imported from their
+modules, so that a process loads onnxruntime or boto3 only when it uses them."""
 
-from storage.ocr.base import OcrEngine, OcrError, OcrItem, OcrResult
+from .base import OcrEngine, OcrError, OcrItem, OcrResult, OcrUnavailable
 
-__all__ = ["OcrEngine", "OcrError", "OcrItem", "OcrResult"]
+__all__ = ["OcrEngine", "OcrError", "OcrItem", "OcrResult", "OcrUnavailable"]

@@ -39,6 +39,10 @@ class OcrError(Exception):
     """
 
 
+class OcrUnavailable(Exception):
+    """The engine could not be reached or is overloaded: worth trying again later."""
+
+
 class OcrEngine(Protocol):
     """Reads a receipt image; content_type is already verified by magic bytes."""
 

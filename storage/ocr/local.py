@@ -1,4 +1,4 @@
-"""The offline engine: RapidOCR's bundled PP-OCR ONNX models on onnxruntime."""
+"""The offline engine: RapidOCR's bundled PP-OCR models on onnxruntime."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PIL import Image, ImageDraw
+
 from .base import OcrError, OcrResult
-from .fields import TextLine
+from .fields import TextLine, extract_fields
 from .images import MAX_SIDE, load_image
 
 if TYPE_CHECKING:
@@ -18,29 +20,42 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("lifegraph.ocr")
 
-# The models that ship inside the rapidocr wheel. Naming them explicitly keeps RapidOCR
-# from ever fetching a model: it only downloads when given no model path.
+# The models inside the rapidocr wheel. Naming them keeps RapidOCR from ever fetching one:
+# it downloads only when it is given no model path.
 _DET_MODEL = "PP-OCRv6_det_small.onnx"
 _CLS_MODEL = "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
 _REC_MODEL = "PP-OCRv6_rec_small.onnx"
 
 
 class LocalOcrEngine:
-    """Reads receipts on this machine. The model loads on first use; calls take turns on it."""
+    """Reads receipts on this machine, without network.
+
+    The model loads once, on first use (or on load()); calls take turns on it in a worker
+    thread, each using up to `threads` cores (by default all, at most four).
+    """
 
     name = "local"
 
     def __init__(self, *, threads: int | None = None, max_side: int = MAX_SIDE) -> None:
-        self._threads = threads or min(4, os.cpu_count() or 1)
+        self._threads = threads or min(4, _usable_cores())
         self._max_side = max_side
         self._model: RapidOCR | None = None
         self._lock = threading.Lock()
 
     async def read(self, image: bytes, content_type: str) -> OcrResult:
-        lines = await asyncio.to_thread(self._recognise, image, content_type)
-        raise NotImplementedError
+        return await asyncio.to_thread(self._read, image, content_type)
+
+    def load(self) -> None:
+        """Loads the models now, for a worker that would rather not wait on its first job."""
+        with self._lock:
+            self._load()
+
+    def _read(self, image: bytes, content_type: str) -> OcrResult:
+        return extract_fields(self._recognise(image, content_type), engine=self.name)
 
     def _recognise(self, data: bytes, content_type: str) -> list[TextLine]:
+        from rapidocr.utils.output import RapidOCROutput
+
         image = load_image(data, content_type, self._max_side)
         with self._lock:
             model = self._load()
@@ -49,8 +64,13 @@ class LocalOcrEngine:
             except Exception as exc:
                 logger.exception("local OCR failed")
                 raise OcrError("The image could not be read.") from exc
-        if output.txts is None or output.boxes is None or output.scores is None:
-            return []
+        if (
+            not isinstance(output, RapidOCROutput)
+            or output.txts is None
+            or output.boxes is None
+            or output.scores is None
+        ):
+            return []  # no text detected
         return [
             TextLine(
                 text=str(text),
@@ -70,8 +90,8 @@ class LocalOcrEngine:
                     raise RuntimeError(f"rapidocr's bundled model {name} is missing")
             self._model = rapidocr.RapidOCR(
                 params={
-                    "Global.log_level": "warning",
-                    # We downscale ourselves; RapidOCR must not shrink the image again.
+                    "Global.log_level": "error",
+                    # load_image has downscaled already; RapidOCR must not shrink it again.
                     "Global.max_side_len": self._max_side,
                     "Det.model_path": str(models / _DET_MODEL),
                     "Cls.model_path": str(models / _CLS_MODEL),
@@ -80,4 +100,19 @@ class LocalOcrEngine:
                     "EngineConfig.onnxruntime.inter_op_num_threads": 1,
                 }
             )
+            # RapidOCR opens each model on first use: one small read opens all three now.
+            self._model(_warm_up_image())
         return self._model
+
+
+def _warm_up_image() -> Image.Image:
+    image = Image.new("RGB", (320, 64), "white")
+    ImageDraw.Draw(image).text((10, 12), "TOTAL 12.30", fill="black", font_size=32)
+    return image
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (fewer than the machine's in a container)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import statistics
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,8 +28,8 @@ _NOT_NAME = re.compile(
 _TITLE_ONLY = re.compile(r"^[\W\d]*(?:TAX|SIMPLIFIED|INVOICE|RECEIPT|OFFICIAL|COPY|BILL)[\W\d]*$")
 # Where the header ends: the address, contact details, registration for tax, the date.
 _ADDRESS = re.compile(
-    r"(?<!\d)\d{5}(?![\d-])|^\W*(?:NO|LOT|UNIT|LEVEL|BLOCK|BLK|SUITE)\b|^\d+[A-Z]?\s*,\s*[A-Z]|"
-    r"\b(?:JALAN|JLN|LORONG|TAMAN|ROAD|RD|STREET|ST|AVENUE|AVE|STRASSE|STR|RUE|FLOOR|FLR)\b"
+    r"(?<![\dA-Z])\d{5}(?![\d-])|^\W*(?:NO|LOT|UNIT|LEVEL|BLOCK|BLK|SUITE)\b|^[A-Z]?\d+[-/\w]*\s*,|"
+    r"\b(?:JALAN|JLN|JL|LORONG|TAMAN|ROAD|RD|STREET|ST|AVENUE|AVE|STRASSE|STR|RUE|FLOOR|FLR)\b"
 )
 _CONTACT = re.compile(r"\b(?:TEL|FAX|PHONE|H/P|GST|SST|VAT)\b")
 _HEADER_ROWS = 10
@@ -48,7 +49,8 @@ def find_merchant(rows: Sequence[Row]) -> MerchantGuess | None:
     a row it is the first row that is neither a code, a registration number nor a title.
     """
     header = _header(rows)
-    names = [index for index, row in enumerate(header) if _may_be_name(row)]
+    typical_height = statistics.median(row.height for row in rows)
+    names = [i for i, row in enumerate(header) if _may_be_name(row, typical_height)]
     if not names:
         return None
     with_suffix = [i for i in names if _ends_with_suffix(_strip_registration(header[i].text))]
@@ -60,7 +62,7 @@ def find_merchant(rows: Sequence[Row]) -> MerchantGuess | None:
             _words_before_suffix(header[index].text) <= 1 or _continues(header[above].text)
         ):
             parts.insert(0, above)
-        return MerchantGuess(_clean(" ".join(header[i].text for i in parts)), 0.9)
+        return MerchantGuess(canonical_name(" ".join(header[i].text for i in parts)), 0.9)
     first = names[0]
     parts = [first]
     following = first + 1
@@ -73,27 +75,34 @@ def find_merchant(rows: Sequence[Row]) -> MerchantGuess | None:
         )
     ):
         parts.append(following)
-    return MerchantGuess(_clean(" ".join(header[i].text for i in parts)), 0.6)
+    return MerchantGuess(canonical_name(" ".join(header[i].text for i in parts)), 0.6)
 
 
 def _header(rows: Sequence[Row]) -> list[Row]:
     header: list[Row] = []
+    typical_height = statistics.median(row.height for row in rows)
     for row in rows[:_HEADER_ROWS]:
         upper = row.text.upper()
         has_name = _ends_with_suffix(_strip_registration(upper))
-        if not has_name and (_ADDRESS.search(upper) or _CONTACT.search(upper) or find_dates(upper)):
+        # Codes, stamps and handwriting (far taller than the print) do not end the header.
+        is_note = " " not in upper.strip() or row.height > 2 * typical_height
+        if (
+            not has_name
+            and not is_note
+            and (_ADDRESS.search(upper) or _CONTACT.search(upper) or find_dates(upper))
+        ):
             break
         header.append(row)
     return header
 
 
-def _may_be_name(row: Row) -> bool:
+def _may_be_name(row: Row, typical_height: float) -> bool:
     text = row.text
     upper = text.upper()
     letters = re.sub(r"[^A-Za-z]", "", text)
     if len(letters) < 2 or row.score < 0.7:
         return False
-    if text == text.lower():
+    if text == text.lower() or row.height > 3 * typical_height:
         # Handwritten notes and web addresses, not a printed name.
         return False
     if " " not in text.strip() and (re.search(r"\d", text) or len(text.strip()) <= 3):
@@ -116,10 +125,8 @@ def _strip_registration(text: str) -> str:
 
 
 def _ends_with_suffix(text: str) -> bool:
-    match = None
-    for match in _SUFFIX.finditer(text):
-        pass
-    return match is not None and not re.search(r"[A-Z0-9]", text[match.end() :])
+    ends = [match.end() for match in _SUFFIX.finditer(text)]
+    return bool(ends) and not re.search(r"[A-Z0-9]", text[ends[-1] :])
 
 
 def _words_before_suffix(text: str) -> int:
@@ -135,17 +142,25 @@ def _similar_height(a: Row, b: Row) -> bool:
     return abs(a.height - b.height) <= 0.2 * max(a.height, b.height)
 
 
-def _clean(text: str) -> str:
+def canonical_name(text: str) -> str:
     """The name in one canonical form: upper case, registration numbers and labels dropped,
     so the same shop reads the same on every receipt."""
-    name = unicodedata.normalize("NFKC", text).upper()
+    # Full-width brackets carry their own spacing; NFKC alone would glue them to the words.
+    name = text.replace("\uff08", " (").replace("\uff09", ") ")
+    name = unicodedata.normalize("NFKC", name)
+    # In a word otherwise in lower case, a capital I is a misread l ("WorId").
+    name = re.sub(r"(?<=[a-z])I(?=[a-z]|\b)", "l", name)
+    name = name.upper()
     name = _strip_registration(name)
     if ":" in name:
         label, _, rest = name.partition(":")
         if _ends_with_suffix(rest.strip()) and len(label.split()) <= 2:
             name = rest
-    # A hyphen or no space before the legal form is a misread space.
+    # A hyphen before the legal form, and no space after an abbreviation's full stop
+    # ("S.H.H.MOTOR", "SDN.BHD."), are misread spaces.
     name = re.sub(r"(?<=[A-Z])-(?=SDN\b|BHD\b)", " ", name)
+    name = re.sub(r"(?<=[A-Z]\.)(?=[A-Z]{3})", " ", name)
+    name = re.sub(r"\(\s+|\s+\)", lambda m: m.group().strip(), name)
     name = re.sub(r"(?<=\S)&(?=\s)|(?<=\s)&(?=\S)", " & ", name)
     name = re.sub(r"\s+", " ", name)
     return name.strip(" ,;:-*_")

@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .base import OcrItem
 from .layout import Row
-from .money import Amount, find_amounts, find_spaced_amount
+from .money import find_amounts, find_spaced_amount
 
 
 class Kind(enum.IntEnum):
@@ -25,44 +24,47 @@ class Kind(enum.IntEnum):
     ROUNDING = -3
     TENDERED = -4
     CHANGE = -5
+    DISCOUNT = -6
 
 
 # A total however OCR spells it: TOTAL, TOTL, TATAL, T0TAL, and the short TL.
-_TOTAL_WORD = r"(?:T\s?[O0AU]?\s?T\s?[A4]?\s?L|\bTL\b|\bAMOUNT\b|\bAMT\b)"
+_TOTAL_WORD = r"(?:\bT\s?[O0AU]?\s?T\s?[A4]?\s?L|\bTL\b|\bAMOUNT\b|\bAMT\b)"
 _RULES: list[tuple[Kind, re.Pattern[str]]] = [
     (Kind.CHANGE, re.compile(r"CHANGE|\bBAKI\b|KEMBALI|RÜCKGELD|RENDU")),
     (
         Kind.TENDERED,
         re.compile(
             r"CASH|TENDER|\bPAID\b|PAYMENT|\bVISA\b|MASTER|AMEX|\bCARD\b|DEBIT|CREDIT|"
-            r"RECEIVED|WALLET|\bBAR\b|GEGEBEN"
+            r"RECEIVED|WALLET|GEGEBEN"
         ),
     ),
     (
         Kind.SUBTOTAL,
         re.compile(
-            r"SUB\W*T|\bQTY|QUANTITY|\bITEM|EXCL|BEFORE|SAVING|DISC|POINT|COUNT|"
+            r"SUB\W*T|\bQTY|QUANTITY|\bITEM|EXCL|BEFORE|SAVING|POINT|COUNT|"
             r"\bPAX\b|AVERAGE|\bGROSS\b"
         ),
     ),
+    (Kind.DISCOUNT, re.compile(r"DISC|RABATT|REMISE|\bPROMO")),
     (
         Kind.TOTAL_WITH_TAX,
         re.compile(
-            _TOTAL_WORD + r".*(?:[IL1]NCL|WITH)\W*(?:OF\W*)?(?:\d+\W*%\W*)?(?:GST|TAX|VAT|SST)"
+            _TOTAL_WORD + r".*(?:[IL1]NCL\w*|WITH)\W*(?:OF\W*)?(?:\d+\W*%\W*)?(?:GST|TAX|VAT|SST)"
         ),
     ),
     (Kind.TAX, re.compile(r"GST|TAX|\bVAT\b|\bSST\b|SERVICE|\bSVC\b|CHARGE|\bMWST|\bTVA\b")),
     (
         Kind.FINAL,
         re.compile(
-            r"ROUNDED|GRAND|\bNETT?\b|\bDUE\b|PAYABLE|PAYABIE|AFTER\s+ADJ|TO\s+PAY|ZU\s+ZAHLEN"
+            r"ROUNDED|GRAND|\bNETT?\W*(?:T\w*L|AMT|AMOUNT|SALES)|\bDUE\b|PAYABLE|PAYABIE|"
+            r"AFTER\s+ADJ|TO\s+PAY|ZU\s+ZAHLEN"
         ),
     ),
     (Kind.ROUNDING, re.compile(r"ROUND|\bADJ")),
     (Kind.TOTAL, re.compile(_TOTAL_WORD + r"|SUMME|\bTOTAAL")),
 ]
 # After a tax summary table, every "Total" is a column sum.
-_SUMMARY = re.compile(r"SUMMARY|SUMMRY|ANALYSIS|\bSUMM")
+_SUMMARY = re.compile(r"(?:GST|TAX|VAT|SST|MWST)\s*(?:SU\w*M|ANALYSIS)|\bSUMMARY\b")
 
 
 def classify(label: str) -> Kind:
@@ -107,13 +109,14 @@ def labelled_amounts(rows: Sequence[Row]) -> list[Labelled]:
                 found.append(Labelled(index, text, kind, spaced.value, 1))
                 pending_label = ""
             else:
-                pending_label = text if _has_words(text) else ""
+                pending_label = text if has_words(text) else ""
             continue
-        label = pending_label
+        # A label alone on the row above names an amount alone on its row.
+        label = pending_label if _is_bare(text[: amounts[0].start]) else ""
         previous_end = 0
         for amount in amounts:
             own = text[previous_end : amount.start]
-            if _has_words(own):
+            if has_words(own):
                 label = own
             found.append(Labelled(index, label, classify(label), amount.value, len(amounts)))
             previous_end = amount.end
@@ -170,86 +173,13 @@ def _cash_less_change(amounts: Sequence[Labelled]) -> Decimal | None:
     return paid if paid > 0 else None
 
 
-# Quantity markers: "2 X 8.02", "2x", "2pc @ 9.89", "1 PC".
-_QUANTITY = re.compile(
-    r"(?<![\d.])(?P<qty>\d{1,4}(?:\.\d{1,3})?)\s?(?:X|×|\*|@|PCS?\b|UNITS?\b|EA\b|NOS\b)",
-    re.IGNORECASE,
-)
-_BARE_NUMBER = re.compile(r"(?<![\w.,])(\d{1,4}(?:\.\d{1,3})?)(?![\w.,])")
-_CODE = re.compile(r"^(?:[#*~=-]+|\d{4,}[\w-]*|[A-Z]{1,3}\d[\w/-]*|SR:?|ZR:?|S:|\d+)$", re.I)
-_HEADER = re.compile(r"\b(?:QTY|DESC|DESCRIPTION|ITEM|PRICE|AMOUNT|AMT)\b", re.I)
+_CURRENCY_WORD = re.compile(r"(?<![A-Z])(?:RM|MYR|USD|EUR|GBP|SGD)(?![A-Z])", re.IGNORECASE)
 
 
-def find_items(rows: Sequence[Row], start: int) -> list[OcrItem]:
-    """The purchased lines between the receipt's header (rows before start) and its totals."""
-    amounts = labelled_amounts(rows)
-    end = next(
-        (a.row for a in amounts if a.row >= start and a.kind != Kind.OTHER),
-        len(rows),
-    )
-    items: list[OcrItem] = []
-    pending: list[str] = []
-    for row in rows[start:end]:
-        text = row.text
-        found = find_amounts(text)
-        if not found:
-            if _has_words(text) and not _HEADER.search(text):
-                pending.append(_description(text))
-            continue
-        item = _item(text, found, pending)
-        if item is not None:
-            items.append(item)
-            pending = []
-    return items
+def has_words(text: str) -> bool:
+    """Whether the text has a word in it, beyond a currency."""
+    return re.search(r"[^\W\d_]{2,}", _CURRENCY_WORD.sub("", text)) is not None
 
 
-def _item(text: str, found: list[Amount], pending: list[str]) -> OcrItem | None:
-    amount = found[-1].value
-    unit = found[-2].value if len(found) >= 2 else None
-    before = text[: found[0].start]
-    description = _description(before)
-    if len(re.sub(r"[^A-Za-z]", "", description)) < 3:
-        description = " ".join(part for part in pending if part)
-    if not description:
-        return None
-    quantity = _quantity(before)
-    if (
-        quantity is not None
-        and unit is not None
-        and abs(quantity * unit - amount) > Decimal("0.05")
-    ):
-        unit = amount / quantity if quantity else None
-        unit = unit.quantize(Decimal("0.01")) if unit is not None else None
-    if quantity is None and unit is not None:
-        if unit == amount:
-            quantity = Decimal(1)
-        elif unit > 0 and (amount / unit) == (amount / unit).to_integral_value():
-            quantity = amount / unit
-        else:
-            unit = None
-    return OcrItem(description=description, quantity=quantity, unit_price=unit, amount=amount)
-
-
-def _quantity(text: str) -> Decimal | None:
-    marked = list(_QUANTITY.finditer(text))
-    if marked:
-        return Decimal(marked[-1].group("qty"))
-    bare = _BARE_NUMBER.findall(text)
-    if bare and len(bare[-1]) <= 3:
-        value = Decimal(bare[-1])
-        return value if value > 0 else None
-    return None
-
-
-def _description(text: str) -> str:
-    """The words of an item line without product codes, quantities and tax codes."""
-    words = [w for w in text.split() if not _CODE.match(w)]
-    cleaned = " ".join(words)
-    cleaned = re.sub(r"\s*(?:\d+(?:\.\d+)?\s?(?:X|×|@)\s*)$", "", cleaned, flags=re.I)
-    return cleaned.strip(" -:*~")
-
-
-def _has_words(text: str) -> bool:
-    return re.search(r"[^\W\d_]{2,}", text) is not None and not re.fullmatch(
-        r"\W*(?:RM|MYR|USD|EUR|GBP)?\W*", text.strip(), flags=re.I
-    )
+def _is_bare(text: str) -> bool:
+    return re.fullmatch(r"[^\w]*", _CURRENCY_WORD.sub("", text)) is not None
