@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import difflib
+import json
 import os
 import signal
 import socket
@@ -23,6 +24,7 @@ import asyncpg
 import httpx
 from conftest import MEMBER_PASSWORD
 from contract import Contract
+from receipt_images import Receipt, render
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,6 +157,49 @@ def op(base: str, contract: Contract, name: str, variables: dict[str, Any]) -> d
     return graphql(base, contract.document_of(name), variables, name)
 
 
+def upload_receipt(base: str, contract: Contract, token: str, image: bytes) -> str:
+    operations = {
+        "query": contract.document_of("UploadReceipt"),
+        "operationName": "UploadReceipt",
+        "variables": {"file": None},
+    }
+    response = httpx.post(
+        f"{base}/graphql",
+        files={
+            "operations": (None, json.dumps(operations)),
+            "map": (None, json.dumps({"0": ["variables.file"]})),
+            "0": ("receipt.jpg", image, "image/jpeg"),
+        },
+        headers={"Authorization": f"Bearer {token}", "Apollo-Require-Preflight": "true"},
+        timeout=30,
+        trust_env=False,
+    )
+    payload = response.json()["data"]["uploadReceipt"]
+    assert payload["userErrors"] == [], payload
+    receipt_id: str = payload["receipt"]["id"]
+    return receipt_id
+
+
+def wait_processed(base: str, contract: Contract, token: str, receipt_id: str) -> str:
+    """Polls the receipt until it is read; returns the total OCR found."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        response = httpx.post(
+            f"{base}/graphql",
+            json={"query": contract.document_of("Receipt"), "variables": {"id": receipt_id}},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+            trust_env=False,
+        )
+        receipt = response.json()["data"]["receipt"]
+        if receipt["status"] in ("PROCESSED", "FAILED"):
+            assert receipt["status"] == "PROCESSED", receipt
+            total: str = receipt["ocr"]["total"]
+            return total
+        time.sleep(0.2)
+    raise AssertionError("the receipt was never read")
+
+
 def test_serve_starts_on_the_embedded_default_and_keeps_data(
     tmp_path: Path, contract: Contract
 ) -> None:
@@ -189,7 +234,13 @@ def test_serve_starts_on_the_embedded_default_and_keeps_data(
         with serving(env, tmp_path, log) as (base, _):
             login = op(base, contract, "Login", {"input": credentials})
             assert login["data"]["login"]["userErrors"] == [], login
-            assert login["data"]["login"]["session"]["user"]["email"] == credentials["email"]
+            session = login["data"]["login"]["session"]
+            assert session["user"]["email"] == credentials["email"]
+            # One command is the whole system: the server's own worker reads the receipt.
+            receipt = upload_receipt(base, contract, session["accessToken"], render(Receipt()))
+            assert wait_processed(base, contract, session["accessToken"], receipt) == str(
+                Receipt().total
+            )
     finally:
         stop_embedded_postgres(data / "pgdata")
 

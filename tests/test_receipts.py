@@ -11,9 +11,11 @@ import os
 import signal
 import sys
 import uuid
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -549,3 +551,21 @@ async def test_an_unavailable_engine_is_retried_with_backoff_then_fails(
     failed = await fetch(api, token, receipt["id"])
     assert failed["status"] == "FAILED"
     assert failed["failureReason"] == "The receipt could not be read; try again later."
+
+
+async def test_receipts_filter_by_day_in_the_users_time_zone(api: Api) -> None:
+    token = (await api.register("days@example.com"))["accessToken"]
+    await api.op(
+        "UpdateProfile", {"input": {"settings": {"timezone": "Pacific/Kiritimati"}}}, token
+    )
+    await uploaded(api, token, render())
+    today = datetime.now(ZoneInfo("Pacific/Kiritimati")).date()
+    yesterday = today - timedelta(days=1)
+
+    async def total(**window: str) -> int:
+        result = await api.op("Receipts", {"filter": window}, token)
+        return int(result["data"]["receipts"]["totalCount"])
+
+    assert await total(**{"from": today.isoformat(), "to": today.isoformat()}) == 1
+    assert await total(to=yesterday.isoformat()) == 0
+    assert await total(status="PENDING") == 1
