@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -22,6 +23,8 @@ from resolvers.pagination import bad_cursor, page_size
 from resolvers.validation import is_currency
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from lifegraph.context import Context
     from schema.purchases import (
         CreatePurchaseInput,
@@ -162,15 +165,8 @@ async def create_from_receipt(ctx: Context, global_id: str) -> Purchase:
 
 async def update(ctx: Context, global_id: str, data: UpdatePurchaseInput) -> Purchase:
     principal = await ctx.principal()
-    purchase_id = ids.decode_as("purchase", global_id)
     async with ctx.sessionmaker.begin() as session:
-        row = (
-            await purchases.owned(session, principal.user_id, purchase_id, lock=True)
-            if purchase_id
-            else None
-        )
-        if row is None:
-            raise UserErrors.one(("id",), NOT_FOUND, "NOT_FOUND")
+        row = await _lock_owned(session, principal.user_id, global_id)
         problems = Problems()
         changes: dict[str, Any] = {}
         currency = row.currency
@@ -199,15 +195,8 @@ async def update(ctx: Context, global_id: str, data: UpdatePurchaseInput) -> Pur
 
 async def delete(ctx: Context, global_id: str) -> str:
     principal = await ctx.principal()
-    purchase_id = ids.decode_as("purchase", global_id)
     async with ctx.sessionmaker.begin() as session:
-        row = (
-            await purchases.owned(session, principal.user_id, purchase_id, lock=True)
-            if purchase_id
-            else None
-        )
-        if row is None:
-            raise UserErrors.one(("id",), NOT_FOUND, "NOT_FOUND")
+        row = await _lock_owned(session, principal.user_id, global_id)
         await purchases.delete_purchase(session, row)
     return global_id
 
@@ -272,7 +261,15 @@ async def top_merchants(ctx: Context, summary: Spending, limit: int) -> list[Buc
         )
 
 
-async def _add(session: Any, row: Purchase, items: list[PurchaseItem]) -> Purchase:
+async def _lock_owned(session: AsyncSession, user_id: uuid.UUID, global_id: str) -> Purchase:
+    purchase_id = ids.decode_as("purchase", global_id)
+    row = await purchases.owned(session, user_id, purchase_id, lock=True) if purchase_id else None
+    if row is None:
+        raise UserErrors.one(("id",), NOT_FOUND, "NOT_FOUND")
+    return row
+
+
+async def _add(session: AsyncSession, row: Purchase, items: list[PurchaseItem]) -> Purchase:
     try:
         async with session.begin_nested():
             return await purchases.add(session, row, items)

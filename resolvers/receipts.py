@@ -21,6 +21,7 @@ from storage.objects import PresignedPost
 from storage.ocr import OcrError
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
     from starlette.datastructures import UploadFile
 
     from lifegraph.context import Context, Services
@@ -119,15 +120,8 @@ async def receipt_page(
 async def reprocess(ctx: Context, global_id: str) -> Receipt:
     """Reads the image again with a fresh OCR call, whatever the cache holds."""
     principal = await ctx.principal()
-    receipt_id = ids.decode_as("receipt", global_id)
     async with ctx.sessionmaker.begin() as session:
-        row = (
-            await receipts.lock_owned(session, principal.user_id, receipt_id)
-            if receipt_id
-            else None
-        )
-        if row is None:
-            raise UserErrors.one(("id",), NOT_FOUND, "NOT_FOUND")
+        row = await _lock_owned(session, principal.user_id, global_id)
         if row.status is ReceiptStatus.PROCESSING:
             raise UserErrors.one(("id",), "This receipt is being read right now.", "CONFLICT")
         await receipts.set_state(
@@ -140,19 +134,20 @@ async def reprocess(ctx: Context, global_id: str) -> Receipt:
 async def delete(ctx: Context, global_id: str) -> str:
     """Removes the row now; the image is deleted from storage by a durable job."""
     principal = await ctx.principal()
-    receipt_id = ids.decode_as("receipt", global_id)
     async with ctx.sessionmaker.begin() as session:
-        row = (
-            await receipts.lock_owned(session, principal.user_id, receipt_id)
-            if receipt_id
-            else None
-        )
-        if row is None:
-            raise UserErrors.one(("id",), NOT_FOUND, "NOT_FOUND")
+        row = await _lock_owned(session, principal.user_id, global_id)
         await receipts.delete_receipt(session, row)
         await objects.schedule_deletion(session, [row.object_key])
     await ctx.services.jobs.delete_objects([row.object_key])
     return global_id
+
+
+async def _lock_owned(session: AsyncSession, user_id: uuid.UUID, global_id: str) -> Receipt:
+    receipt_id = ids.decode_as("receipt", global_id)
+    row = await receipts.lock_owned(session, user_id, receipt_id) if receipt_id else None
+    if row is None:
+        raise UserErrors.one(("id",), NOT_FOUND, "NOT_FOUND")
+    return row
 
 
 async def image_url(ctx: Context, row: Receipt) -> str:

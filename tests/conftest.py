@@ -7,6 +7,7 @@ at the end; otherwise it starts the embedded PostgreSQL in a temporary folder.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import sys
@@ -40,8 +41,10 @@ ADMIN_PASSWORD = "admin-password-123"
 MEMBER_PASSWORD = "member-password-123"
 
 
-async def _execute(admin_url: str, statement: str) -> None:
-    url = make_url(admin_url)
+@contextlib.asynccontextmanager
+async def raw_connection(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A plain asyncpg connection, for set-up outside the app (databases, direct checks)."""
+    url = make_url(database_url)
     connection = await asyncpg.connect(
         user=url.username,
         password=url.password,
@@ -50,9 +53,14 @@ async def _execute(admin_url: str, statement: str) -> None:
         database=url.database,
     )
     try:
-        await connection.execute(statement)
+        yield connection
     finally:
         await connection.close()
+
+
+async def _execute(admin_url: str, statement: str) -> None:
+    async with raw_connection(admin_url) as connection:
+        await connection.execute(statement)
 
 
 @pytest.fixture(scope="session")

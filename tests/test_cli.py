@@ -20,12 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
-from conftest import MEMBER_PASSWORD
+from conftest import MEMBER_PASSWORD, raw_connection
 from contract import Contract
 from receipt_images import Receipt, render
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_SECONDS = 60.0
@@ -246,38 +244,18 @@ def test_serve_starts_on_the_embedded_default_and_keeps_data(
 
 
 async def _admin_roles(database_url: str, email: str) -> list[str]:
-    url = make_url(database_url)
-    connection = await asyncpg.connect(
-        user=url.username,
-        password=url.password,
-        host=url.host or url.query.get("host"),
-        port=url.port,
-        database=url.database,
-    )
-    try:
+    async with raw_connection(database_url) as connection:
         rows = await connection.fetch(
             "SELECT r.name FROM users u JOIN user_roles ur ON ur.user_id = u.id "
             "JOIN roles r ON r.id = ur.role_id WHERE u.email = $1 ORDER BY r.name",
             email,
         )
-        return [row["name"] for row in rows]
-    finally:
-        await connection.close()
+    return [row["name"] for row in rows]
 
 
 async def _delete_user(database_url: str, email: str) -> None:
-    url = make_url(database_url)
-    connection = await asyncpg.connect(
-        user=url.username,
-        password=url.password,
-        host=url.host or url.query.get("host"),
-        port=url.port,
-        database=url.database,
-    )
-    try:
+    async with raw_connection(database_url) as connection:
         await connection.execute("DELETE FROM users WHERE email = $1", email)
-    finally:
-        await connection.close()
 
 
 def test_create_admin_and_export_schema(tmp_path: Path, database_url: str) -> None:
