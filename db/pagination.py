@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -25,6 +25,7 @@ _DECODERS: dict[type, Any] = {
     uuid.UUID: uuid.UUID,
     Decimal: Decimal,
     int: int,
+    float: float,
     str: str,
 }
 
@@ -46,11 +47,16 @@ class Page(Generic[T]):
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
-    plain = [v.isoformat() if isinstance(v, date) else str(v) for v in values]
+    plain = [
+        v.isoformat() if isinstance(v, date) else repr(v) if isinstance(v, float) else str(v)
+        for v in values
+    ]
     return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
+def decode_cursor(
+    cursor: str, keys: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]]
+) -> list[Any]:
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not isinstance(raw, list) or len(raw) != len(keys):
@@ -65,13 +71,14 @@ def decode_cursor(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> li
 async def paginate(
     session: AsyncSession,
     statement: Select[T],
-    keys: Sequence[InstrumentedAttribute[Any]],
+    keys: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
     *,
     first: int,
     after: str | None,
     descending: bool = False,
 ) -> Page[T]:
-    """A page of ``statement`` ordered by ``keys`` (the last key is unique), and the count."""
+    """A page of ``statement`` (one entity) ordered by ``keys``, columns or expressions of
+    it whose last one is unique, and the count of all its rows."""
     total = await session.scalar(
         select(func.count()).select_from(statement.order_by(None).subquery())
     )
@@ -81,8 +88,14 @@ async def paginate(
         position = tuple_(*keys)
         seek = seek.where(position < tuple_(*values) if descending else position > tuple_(*values))
     ordering = [key.desc() if descending else key.asc() for key in keys]
-    rows = list((await session.scalars(seek.order_by(*ordering).limit(first + 1))).unique())
-    has_next = len(rows) > first
-    rows = rows[:first]
-    cursors = [encode_cursor([getattr(row, key.key) for key in keys]) for row in rows]
-    return Page(rows=rows, cursors=cursors, has_next_page=has_next, total_count=total or 0)
+    found = (
+        await session.execute(seek.add_columns(*keys).order_by(*ordering).limit(first + 1))
+    ).all()
+    has_next = len(found) > first
+    found = found[:first]
+    return Page(
+        rows=[row[0] for row in found],
+        cursors=[encode_cursor(row[1:]) for row in found],
+        has_next_page=has_next,
+        total_count=total or 0,
+    )

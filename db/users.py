@@ -89,6 +89,7 @@ class Principal:
     permissions: frozenset[str]
     timezone: str = "UTC"
     currency: str = "USD"
+    week_start: int = 1
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID) -> User | None:
@@ -184,7 +185,12 @@ async def principal(
 ) -> Principal | None:
     """The user and the union of their roles' permissions; None once the user or session is gone."""
     statement = (
-        select(Role.permissions, UserSettings.timezone, UserSettings.currency)
+        select(
+            Role.permissions,
+            UserSettings.timezone,
+            UserSettings.currency,
+            UserSettings.week_start,
+        )
         .select_from(User)
         .join(UserSettings, UserSettings.user_id == User.id)
         .outerjoin(user_roles, user_roles.c.user_id == User.id)
@@ -205,9 +211,9 @@ async def principal(
     rows = (await session.execute(statement)).all()
     if not rows:
         return None
-    granted = frozenset(p for perms, _, _ in rows if perms for p in perms)
-    _, timezone, currency = rows[0]
-    return Principal(user_id, session_id, granted, timezone, currency)
+    granted = frozenset(p for perms, *_ in rows if perms for p in perms)
+    _, timezone, currency, week_start = rows[0]
+    return Principal(user_id, session_id, granted, timezone, currency, week_start)
 
 
 def _escape_like(value: str) -> str:

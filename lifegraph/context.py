@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import TypeAlias
+from zoneinfo import ZoneInfo
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -36,6 +39,7 @@ class Services:
     storage: ObjectStore
     ocr: OcrEngine
     jobs: JobQueue
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 @dataclass(eq=False)
@@ -55,6 +59,10 @@ class Context:
     @property
     def sessionmaker(self) -> Sessionmaker:
         return self.services.sessionmaker
+
+    def today(self, timezone: str) -> date:
+        """The date now in ``timezone``, by the services' clock (tests set it)."""
+        return self.services.clock().astimezone(ZoneInfo(timezone)).date()
 
     async def principal(self) -> Principal:
         """The signed-in user, authenticated once per request; raises UNAUTHENTICATED."""

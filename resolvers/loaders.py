@@ -6,13 +6,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from db import purchases, receipts, roles
+from db import habits, notes, purchases, receipts, roles
 from db.engine import Sessionmaker
+from db.notes import NoteImage
 from db.purchases import Purchase, PurchaseItem
 from db.receipts import OcrResult, Receipt
 from db.roles import Role
@@ -28,6 +30,8 @@ class Loaders:
     purchase_by_receipt: DataLoader[uuid.UUID, Purchase | None]
     purchase_items: DataLoader[uuid.UUID, list[PurchaseItem]]
     receipt: DataLoader[uuid.UUID, Receipt | None]
+    note_images: DataLoader[uuid.UUID, list[NoteImage]]
+    check_ins: DataLoader[uuid.UUID, list[date]]
 
 
 def build_loaders(sessionmaker: Sessionmaker) -> Loaders:
@@ -53,4 +57,6 @@ def build_loaders(sessionmaker: Sessionmaker) -> Loaders:
         purchase_by_receipt=batch(purchases.by_receipts, lambda: None),  # type: ignore[arg-type]
         purchase_items=batch(purchases.items_of, list),
         receipt=batch(receipts_by_id, lambda: None),
+        note_images=batch(notes.images_of, list),
+        check_ins=batch(habits.days_of, list),
     )

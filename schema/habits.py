@@ -1,14 +1,175 @@
-"""Habits. The type is declared here so ``node(id:)`` fragments validate; its fields and
-operations arrive with the habits domain."""
+"""Habits: daily or weekly, ordered, archived, checked in; streaks in the user's calendar."""
 
 from __future__ import annotations
 
+from datetime import date
+from enum import Enum
+from typing import Annotated, Self
+
 import strawberry
 
-from schema.node import Node
+from auth.permissions import HABITS, Allowed, requires
+from lifegraph.context import Info
+from resolvers import habits as resolvers
+from resolvers import ids
+from resolvers.habits import HabitState
+from schema.errors import DeletePayload, Payload, UserError
+from schema.node import Node, fetches_node
+
+
+@strawberry.enum
+class HabitFrequency(Enum):
+    DAILY = "DAILY"
+    WEEKLY = "WEEKLY"
+
+
+@strawberry.type
+class CheckIn:
+    date: date
 
 
 @strawberry.type
 class Habit(Node):
     id: strawberry.ID
     name: str
+    description: str | None
+    color: str | None
+    frequency: HabitFrequency
+    target_per_week: int
+    archived: bool
+    position: int
+    current_streak: int = strawberry.field(
+        description="Days in a row (weeks reaching the target, for weekly habits) up to now."
+    )
+    longest_streak: int
+    done_today: bool = strawberry.field(description="Today in your time zone.")
+    state: strawberry.Private[HabitState]
+
+    @strawberry.field(description="Share of what was due in the last `days` days, 0 to 1.")
+    def completion_rate(self, days: int = 30) -> float:
+        return self.state.completion_rate(max(1, min(days, 3660)))
+
+    @strawberry.field
+    def check_ins(
+        self, from_: Annotated[date, strawberry.argument(name="from")], to: date
+    ) -> list[CheckIn]:
+        return [CheckIn(date=day) for day in self.state.days if from_ <= day <= to]
+
+    @classmethod
+    def of(cls, state: HabitState) -> Self:
+        row = state.row
+        current, longest = state.streaks
+        return cls(
+            id=strawberry.ID(ids.encode("habit", row.id)),
+            name=row.name,
+            description=row.description,
+            color=row.color,
+            frequency=HabitFrequency(row.frequency.value),
+            target_per_week=row.target_per_week,
+            archived=row.archived,
+            position=row.position,
+            current_streak=current,
+            longest_streak=longest,
+            done_today=state.today in state.days,
+            state=state,
+        )
+
+
+@strawberry.input
+class CreateHabitInput:
+    name: str
+    description: str | None = strawberry.UNSET
+    color: str | None = strawberry.UNSET
+    frequency: HabitFrequency | None = strawberry.UNSET
+    target_per_week: int | None = strawberry.UNSET
+    id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="An ID minted offline: habit_<uuid>."
+    )
+
+
+@strawberry.input
+class UpdateHabitInput:
+    name: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    color: str | None = strawberry.UNSET
+    frequency: HabitFrequency | None = strawberry.UNSET
+    target_per_week: int | None = strawberry.UNSET
+
+
+@strawberry.type
+class HabitPayload(Payload):
+    habit: Habit | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, result: HabitState) -> Self:
+        return cls(habit=Habit.of(result))
+
+
+@strawberry.type
+class HabitsPayload(Payload):
+    habits: list[Habit] | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, result: list[HabitState]) -> Self:
+        return cls(habits=[Habit.of(state) for state in result])
+
+
+@fetches_node("habit")
+async def _habit_node(info: Info, global_id: str) -> Habit | None:
+    state = await resolvers.habit(info.context, global_id)
+    return Habit.of(state) if state else None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(extensions=requires(Allowed(HABITS)), description="In your order.")
+    async def habits(self, info: Info, include_archived: bool | None = False) -> list[Habit]:
+        return [
+            Habit.of(s) for s in await resolvers.habit_list(info.context, bool(include_archived))
+        ]
+
+    @strawberry.field(extensions=requires(Allowed(HABITS)))
+    async def habit(self, info: Info, id: strawberry.ID) -> Habit | None:
+        return await _habit_node(info, id)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(extensions=requires(Allowed(HABITS)))
+    async def create_habit(self, info: Info, input: CreateHabitInput) -> HabitPayload:
+        return await HabitPayload.run(resolvers.create(info.context, input))
+
+    @strawberry.mutation(extensions=requires(Allowed(HABITS)))
+    async def update_habit(
+        self, info: Info, id: strawberry.ID, input: UpdateHabitInput
+    ) -> HabitPayload:
+        return await HabitPayload.run(resolvers.update(info.context, id, input))
+
+    @strawberry.mutation(extensions=requires(Allowed(HABITS)))
+    async def archive_habit(self, info: Info, id: strawberry.ID, archived: bool) -> HabitPayload:
+        return await HabitPayload.run(resolvers.archive(info.context, id, archived))
+
+    @strawberry.mutation(
+        extensions=requires(Allowed(HABITS)),
+        description="All your habits (archived too), each once, in the new order.",
+    )
+    async def reorder_habits(self, info: Info, ids: list[strawberry.ID]) -> HabitsPayload:
+        return await HabitsPayload.run(resolvers.reorder(info.context, ids))
+
+    @strawberry.mutation(
+        extensions=requires(Allowed(HABITS)), description="`date` defaults to your today."
+    )
+    async def check_in_habit(
+        self, info: Info, id: strawberry.ID, date: date | None = None
+    ) -> HabitPayload:
+        return await HabitPayload.run(resolvers.check_in(info.context, id, date))
+
+    @strawberry.mutation(extensions=requires(Allowed(HABITS)))
+    async def undo_check_in(self, info: Info, id: strawberry.ID, date: date) -> HabitPayload:
+        return await HabitPayload.run(resolvers.undo_check_in(info.context, id, date))
+
+    @strawberry.mutation(extensions=requires(Allowed(HABITS)))
+    async def delete_habit(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        return await DeletePayload.run(resolvers.delete(info.context, id))

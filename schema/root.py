@@ -13,7 +13,7 @@ from strawberry.types import ExecutionContext
 
 from auth.permissions import SignedIn, requires
 from lifegraph.context import Info
-from schema import habits, notes, purchases, receipts, roles, sessions, tasks, users
+from schema import habits, notes, purchases, receipts, roles, sessions, sync, tasks, users
 from schema.extensions import ErrorCodes
 from schema.node import Node, resolve_node
 from schema.scalars import SCALAR_MAP
@@ -29,26 +29,10 @@ class NodeQuery:
         return await resolve_node(info, id)
 
 
-Query = merge_types("Query", (users.Query, roles.Query, receipts.Query, purchases.Query, NodeQuery))
-Mutation = merge_types(
-    "Mutation",
-    (
-        sessions.Mutation,
-        users.Mutation,
-        roles.Mutation,
-        receipts.Mutation,
-        purchases.Mutation,
-    ),
-)
+DOMAINS = (users, roles, receipts, purchases, habits, tasks, notes, sync)
 
-NODE_TYPES = (
-    users.User,
-    receipts.Receipt,
-    purchases.Purchase,
-    habits.Habit,
-    tasks.Task,
-    notes.Note,
-)
+Query = merge_types("Query", (*(domain.Query for domain in DOMAINS), NodeQuery))
+Mutation = merge_types("Mutation", (sessions.Mutation, *(domain.Mutation for domain in DOMAINS)))
 
 
 class LifegraphSchema(strawberry.Schema):
@@ -62,7 +46,6 @@ def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
     return LifegraphSchema(
         query=Query,
         mutation=Mutation,
-        types=NODE_TYPES,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=[lambda: QueryDepthLimiter(max_depth=max_depth), ErrorCodes],
     )

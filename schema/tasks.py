@@ -1,14 +1,153 @@
-"""Tasks. The type is declared here so ``node(id:)`` fragments validate; its fields and
-operations arrive with the tasks domain."""
+"""Tasks: statuses, priorities, due dates, tags, search."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from enum import Enum
+from typing import Self
+
 import strawberry
 
-from schema.node import Node
+from auth.permissions import TASKS, Allowed, requires
+from db import tasks as rows
+from lifegraph.context import Info
+from resolvers import ids
+from resolvers import tasks as resolvers
+from schema.errors import DeletePayload, Payload, UserError
+from schema.node import Node, fetches_node
+from schema.pagination import Connection
+
+
+@strawberry.enum
+class TaskStatus(Enum):
+    TODO = "TODO"
+    IN_PROGRESS = "IN_PROGRESS"
+    DONE = "DONE"
+
+
+@strawberry.enum
+class TaskPriority(Enum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    URGENT = "URGENT"
 
 
 @strawberry.type
 class Task(Node):
     id: strawberry.ID
     title: str
+    description: str | None
+    status: TaskStatus
+    priority: TaskPriority
+    due_at: datetime | None
+    completed_at: datetime | None = strawberry.field(description="Set while the task is DONE.")
+    tags: list[str]
+    created_at: datetime
+    updated_at: datetime
+    version: int = strawberry.field(description="Grows by one with every change.")
+
+    @classmethod
+    def from_row(cls, row: rows.Task) -> Self:
+        return cls(
+            id=strawberry.ID(ids.encode("task", row.id)),
+            title=row.title,
+            description=row.description,
+            status=TaskStatus(row.status.value),
+            priority=TaskPriority(row.priority.value),
+            due_at=row.due_at,
+            completed_at=row.completed_at,
+            tags=list(row.tags),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            version=row.version,
+        )
+
+
+@strawberry.input
+class CreateTaskInput:
+    title: str
+    description: str | None = strawberry.UNSET
+    status: TaskStatus | None = strawberry.UNSET
+    priority: TaskPriority | None = strawberry.UNSET
+    due_at: datetime | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+    id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="An ID minted offline: task_<uuid>."
+    )
+
+
+@strawberry.input
+class UpdateTaskInput:
+    title: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    status: TaskStatus | None = strawberry.UNSET
+    priority: TaskPriority | None = strawberry.UNSET
+    due_at: datetime | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+
+
+@strawberry.input(name="TaskFilter")
+class TaskFilterInput:
+    status: list[TaskStatus] | None = None
+    priority: list[TaskPriority] | None = None
+    tag: str | None = None
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+    search: str | None = strawberry.field(
+        default=None, description="Words or word prefixes of the title or description."
+    )
+
+
+@strawberry.type
+class TaskPayload(Payload):
+    task: Task | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, result: rows.Task) -> Self:
+        return cls(task=Task.from_row(result))
+
+
+@fetches_node("task")
+async def _task_node(info: Info, global_id: str) -> Task | None:
+    row = await resolvers.task(info.context, global_id)
+    return Task.from_row(row) if row else None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(extensions=requires(Allowed(TASKS)))
+    async def task(self, info: Info, id: strawberry.ID) -> Task | None:
+        return await _task_node(info, id)
+
+    @strawberry.field(
+        extensions=requires(Allowed(TASKS)),
+        description="Soonest due first (no due date last), then oldest first.",
+    )
+    async def tasks(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: TaskFilterInput | None = None,
+    ) -> Connection[Task]:
+        page = await resolvers.task_page(info.context, first, after, filter)
+        return Connection.of(page, Task.from_row)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(extensions=requires(Allowed(TASKS)))
+    async def create_task(self, info: Info, input: CreateTaskInput) -> TaskPayload:
+        return await TaskPayload.run(resolvers.create(info.context, input))
+
+    @strawberry.mutation(extensions=requires(Allowed(TASKS)))
+    async def update_task(
+        self, info: Info, id: strawberry.ID, input: UpdateTaskInput
+    ) -> TaskPayload:
+        return await TaskPayload.run(resolvers.update(info.context, id, input))
+
+    @strawberry.mutation(extensions=requires(Allowed(TASKS)))
+    async def delete_task(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        return await DeletePayload.run(resolvers.delete(info.context, id))

@@ -1,0 +1,172 @@
+"""Habits and their check-ins (one per calendar day in the user's time zone)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, created_at
+
+
+class HabitFrequency(enum.StrEnum):
+    DAILY = "DAILY"
+    WEEKLY = "WEEKLY"
+
+
+class Habit(Base):
+    __tablename__ = "habits"
+    __table_args__ = (
+        Index(
+            "uq_habits_active_name",
+            "user_id",
+            text("lower(name)"),
+            unique=True,
+            postgresql_where=text("NOT archived"),
+        ),
+        Index("ix_habits_user_position", "user_id", "position"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(60))
+    description: Mapped[str | None] = mapped_column(String(300))
+    color: Mapped[str | None] = mapped_column(String(7))
+    frequency: Mapped[HabitFrequency] = mapped_column(Enum(HabitFrequency, name="habit_frequency"))
+    target_per_week: Mapped[int] = mapped_column(default=7)
+    archived: Mapped[bool] = mapped_column(default=False)
+    position: Mapped[int] = mapped_column(default=0)
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class CheckIn(Base):
+    __tablename__ = "habit_check_ins"
+
+    habit_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("habits.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = created_at()
+
+
+async def get(session: AsyncSession, habit_id: uuid.UUID, *, lock: bool = False) -> Habit | None:
+    return await session.get(Habit, habit_id, with_for_update=lock)
+
+
+async def of_user(
+    session: AsyncSession, user_id: uuid.UUID, *, include_archived: bool, lock: bool = False
+) -> list[Habit]:
+    statement = select(Habit).where(Habit.user_id == user_id)
+    if not include_archived:
+        statement = statement.where(Habit.archived.is_(False))
+    statement = statement.order_by(Habit.position, Habit.created_at, Habit.id)
+    return list(await session.scalars(statement.with_for_update() if lock else statement))
+
+
+async def owned_many(
+    session: AsyncSession, user_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Habit]:
+    rows = await session.scalars(select(Habit).where(Habit.id.in_(ids), Habit.user_id == user_id))
+    return {row.id: row for row in rows}
+
+
+async def name_taken(
+    session: AsyncSession, user_id: uuid.UUID, name: str, *, besides: uuid.UUID | None = None
+) -> bool:
+    statement = select(Habit.id).where(
+        Habit.user_id == user_id,
+        func.lower(Habit.name) == name.lower(),
+        Habit.archived.is_(False),
+    )
+    if besides is not None:
+        statement = statement.where(Habit.id != besides)
+    return await session.scalar(statement.limit(1)) is not None
+
+
+async def next_position(session: AsyncSession, user_id: uuid.UUID) -> int:
+    highest = await session.scalar(select(func.max(Habit.position)).where(Habit.user_id == user_id))
+    return 0 if highest is None else highest + 1
+
+
+async def add(session: AsyncSession, habit: Habit) -> Habit:
+    session.add(habit)
+    await session.flush()
+    await session.refresh(habit)
+    return habit
+
+
+async def save(session: AsyncSession, habit: Habit, **values: Any) -> Habit:
+    for name, value in values.items():
+        setattr(habit, name, value)
+    habit.version += 1
+    await session.flush()
+    await session.refresh(habit)
+    return habit
+
+
+async def set_positions(session: AsyncSession, order: Sequence[uuid.UUID]) -> None:
+    for position, habit_id in enumerate(order):
+        await session.execute(
+            update(Habit)
+            .where(Habit.id == habit_id, Habit.position != position)
+            .values(position=position, version=Habit.version + 1)
+        )
+
+
+async def remove(session: AsyncSession, habit: Habit) -> None:
+    await session.execute(delete(Habit).where(Habit.id == habit.id))
+
+
+async def check_in(session: AsyncSession, habit_id: uuid.UUID, day: date) -> bool:
+    """True when the day was not checked in yet."""
+    added = await session.scalar(
+        insert(CheckIn)
+        .values(habit_id=habit_id, day=day)
+        .on_conflict_do_nothing()
+        .returning(CheckIn.day)
+    )
+    return added is not None
+
+
+async def undo_check_in(session: AsyncSession, habit_id: uuid.UUID, day: date) -> bool:
+    removed = await session.scalar(
+        delete(CheckIn)
+        .where(CheckIn.habit_id == habit_id, CheckIn.day == day)
+        .returning(CheckIn.day)
+    )
+    return removed is not None
+
+
+async def days_of(
+    session: AsyncSession, habit_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[date]]:
+    """Every check-in day of these habits, oldest first, in one statement."""
+    rows = await session.execute(
+        select(CheckIn.habit_id, CheckIn.day)
+        .where(CheckIn.habit_id.in_(habit_ids))
+        .order_by(CheckIn.habit_id, CheckIn.day)
+    )
+    grouped: dict[uuid.UUID, list[date]] = defaultdict(list)
+    for habit_id, day in rows:
+        grouped[habit_id].append(day)
+    return grouped

@@ -1,0 +1,296 @@
+"""Notes: validation, versions, ranked search, images, and their part in offline sync."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from db import notes, objects, sync
+from db.notes import Note, NoteFilter, NoteImage
+from db.pagination import InvalidCursor, Page
+from db.sync import Collection
+from lifegraph.errors import BadUserInput, Problems, UserErrors
+from resolvers import ids, records, uploads
+from resolvers.pagination import bad_cursor, page_size
+from storage.objects import PresignedPost
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from starlette.datastructures import UploadFile
+
+    from lifegraph.context import Context
+    from schema.notes import CreateNoteInput, NoteFilterInput, UpdateNoteInput
+
+KIND = "note"
+IMAGE_KIND = "noteimage"
+PURPOSE = "notes"
+MAX_IMAGES = 5
+MAX_CONTENT = 100_000
+FIELDS = frozenset({"title", "content", "tags", "pinned"})
+NOT_FOUND = "No such note."
+
+
+def clean(
+    values: Mapping[str, Any], problems: Problems, path: records.Path, *, creating: bool
+) -> dict[str, Any]:
+    records.unknown_fields(values, FIELDS | {"id"}, problems, path)
+    cleaned: dict[str, Any] = {}
+    if creating or "title" in values:
+        cleaned["title"] = records.text(values, "title", problems, path, limit=200)
+    if creating or "content" in values:
+        content = values.get("content") or ""
+        if not isinstance(content, str) or len(content) > MAX_CONTENT:
+            problems.add((*path, "content"), f"Use text of at most {MAX_CONTENT:,} characters.")
+        cleaned["content"] = content if isinstance(content, str) else ""
+    if creating or "tags" in values:
+        cleaned["tags"] = records.tags(values, "tags", problems, path)
+    if "pinned" in values and values["pinned"] is not None:
+        cleaned["pinned"] = records.flag(values, "pinned", problems, path)
+    elif creating:
+        cleaned["pinned"] = False
+    return cleaned
+
+
+async def create_row(
+    session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID, cleaned: dict[str, Any]
+) -> Note:
+    row = await notes.add(session, Note(id=record_id, user_id=user_id, **cleaned))
+    await sync.record(
+        session, collection=Collection.NOTES, record_id=row.id, user_id=user_id, version=row.version
+    )
+    return row
+
+
+async def update_row(session: AsyncSession, row: Note, cleaned: dict[str, Any]) -> Note:
+    row = await notes.save(session, row, **cleaned)
+    await sync.record(
+        session,
+        collection=Collection.NOTES,
+        record_id=row.id,
+        user_id=row.user_id,
+        version=row.version,
+    )
+    return row
+
+
+async def delete_row(session: AsyncSession, row: Note) -> list[str]:
+    """Deletes the note; its images are listed for deletion from storage by a job."""
+    keys = await notes.remove(session, row)
+    await objects.schedule_deletion(session, keys)
+    await sync.record(
+        session,
+        collection=Collection.NOTES,
+        record_id=row.id,
+        user_id=row.user_id,
+        version=row.version + 1,
+        deleted=True,
+    )
+    return keys
+
+
+def fields_of(row: Note) -> dict[str, Any]:
+    return {
+        "title": row.title,
+        "content": row.content,
+        "tags": list(row.tags),
+        "pinned": row.pinned,
+    }
+
+
+async def lock_owned(
+    session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID
+) -> Note | None:
+    row = await notes.get(session, record_id, lock=True)
+    return row if row is not None and row.user_id == user_id else None
+
+
+async def note(ctx: Context, global_id: str) -> Note | None:
+    principal = await ctx.principal()
+    record_id = ids.decode_as(KIND, global_id)
+    if record_id is None:
+        return None
+    async with ctx.sessionmaker() as session:
+        row = await notes.get(session, record_id)
+    return row if row is not None and row.user_id == principal.user_id else None
+
+
+async def note_image(ctx: Context, global_id: str) -> NoteImage | None:
+    principal = await ctx.principal()
+    image_id = ids.decode_as(IMAGE_KIND, global_id)
+    if image_id is None:
+        return None
+    async with ctx.sessionmaker() as session:
+        image = await notes.image(session, image_id)
+        row = await notes.get(session, image.note_id) if image else None
+    return image if row is not None and row.user_id == principal.user_id else None
+
+
+async def note_page(
+    ctx: Context, first: int | None, after: str | None, where: NoteFilterInput | None
+) -> Page[Note]:
+    principal = await ctx.principal()
+    size = page_size(first)
+    criteria = NoteFilter()
+    if where is not None:
+        if where.search is not None and len(where.search) > 200:
+            raise BadUserInput("'search' is limited to 200 characters.")
+        criteria = NoteFilter(
+            tag=" ".join(where.tag.split()).lower() if where.tag else None,
+            pinned=where.pinned,
+            search=where.search,
+        )
+    async with ctx.sessionmaker() as session:
+        try:
+            return await notes.page(session, principal.user_id, criteria, first=size, after=after)
+        except InvalidCursor as error:
+            raise bad_cursor() from error
+
+
+async def create(ctx: Context, data: CreateNoteInput) -> Note:
+    principal = await ctx.principal()
+    values = records.input_values(data)
+    problems = Problems()
+    record_id = records.new_id(KIND, values.pop("id", None), problems, ("input", "id"))
+    cleaned = clean(values, problems, ("input",), creating=True)
+    problems.raise_if_any()
+    async with ctx.sessionmaker.begin() as session:
+        if await sync.owner_of(session, Collection.NOTES, record_id) is not None:
+            raise UserErrors.one(("input", "id"), "A note with this ID exists.", "CONFLICT")
+        return await create_row(session, principal.user_id, record_id, cleaned)
+
+
+async def update(
+    ctx: Context, global_id: str, data: UpdateNoteInput, expected_version: int | None
+) -> Note:
+    """Refuses a stale write: with ``expectedVersion``, only that version is changed."""
+    principal = await ctx.principal()
+    problems = Problems()
+    cleaned = clean(records.input_values(data), problems, ("input",), creating=False)
+    problems.raise_if_any()
+    async with ctx.sessionmaker.begin() as session:
+        row = await _locked(session, principal.user_id, global_id)
+        if expected_version is not None and row.version != expected_version:
+            raise UserErrors.one(
+                ("expectedVersion",),
+                f"The note changed since version {expected_version}; it is at {row.version}.",
+                "CONFLICT",
+            )
+        return await update_row(session, row, cleaned)
+
+
+async def delete(ctx: Context, global_id: str) -> str:
+    principal = await ctx.principal()
+    async with ctx.sessionmaker.begin() as session:
+        keys = await delete_row(session, await _locked(session, principal.user_id, global_id))
+    await ctx.services.jobs.delete_objects(keys)
+    return global_id
+
+
+async def add_image(ctx: Context, global_id: str, file: UploadFile) -> Note:
+    principal = await ctx.principal()
+    async with ctx.sessionmaker() as session:
+        await _image_room(session, principal.user_id, global_id, field=("noteId",))
+    stored = await uploads.store_upload(ctx, file, purpose=PURPOSE, allowed=uploads.IMAGE_TYPES)
+    try:
+        async with ctx.sessionmaker.begin() as session:
+            return await _attach(session, principal.user_id, global_id, stored)
+    except BaseException:
+        await ctx.services.storage.delete(stored.key)
+        raise
+
+
+async def create_image_upload(
+    ctx: Context, global_id: str, filename: str, content_type: str, size: int
+) -> PresignedPost:
+    principal = await ctx.principal()
+    async with ctx.sessionmaker() as session:
+        await _image_room(session, principal.user_id, global_id, field=("noteId",))
+    return await uploads.presign(
+        ctx,
+        purpose=PURPOSE,
+        filename=filename,
+        content_type=content_type,
+        size=size,
+        allowed=uploads.IMAGE_TYPES,
+    )
+
+
+async def complete_image_upload(ctx: Context, global_id: str, key: str) -> Note:
+    principal = await ctx.principal()
+    async with ctx.sessionmaker.begin() as session:
+        stored = await uploads.take_completed(
+            ctx, session, key=key, purpose=PURPOSE, allowed=uploads.IMAGE_TYPES
+        )
+        return await _attach(session, principal.user_id, global_id, stored)
+
+
+async def remove_image(ctx: Context, global_id: str) -> Note:
+    """Detaches the image now; a job deletes the file from storage."""
+    principal = await ctx.principal()
+    image_id = ids.decode_as(IMAGE_KIND, global_id)
+    async with ctx.sessionmaker.begin() as session:
+        image = await notes.image(session, image_id) if image_id else None
+        row = await lock_owned(session, principal.user_id, image.note_id) if image else None
+        if image is None or row is None:
+            raise UserErrors.one(("id",), "No such image.", "NOT_FOUND")
+        await notes.remove_image(session, image)
+        await objects.schedule_deletion(session, [image.object_key])
+        row = await update_row(session, row, {})
+    await ctx.services.jobs.delete_objects([image.object_key])
+    return row
+
+
+async def image_url(ctx: Context, image: NoteImage) -> str:
+    return await ctx.services.storage.presigned_get(
+        image.object_key, expires_in=ctx.settings.image_url_ttl_seconds
+    )
+
+
+async def _attach(
+    session: AsyncSession, user_id: uuid.UUID, global_id: str, stored: uploads.StoredFile
+) -> Note:
+    row = await _image_room(session, user_id, global_id, field=("noteId",), lock=True)
+    await notes.add_image(
+        session,
+        NoteImage(
+            note_id=row.id,
+            object_key=stored.key,
+            content_type=stored.content_type,
+            size=stored.size,
+            sha256=stored.sha256,
+        ),
+    )
+    return await update_row(session, row, {})
+
+
+async def _image_room(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    global_id: str,
+    *,
+    field: records.Path,
+    lock: bool = False,
+) -> Note:
+    """The user's note, if it can take one more image (LIMIT_REACHED otherwise)."""
+    record_id = ids.decode_as(KIND, global_id)
+    row = None
+    if record_id is not None:
+        row = (
+            await lock_owned(session, user_id, record_id)
+            if lock
+            else await notes.get(session, record_id)
+        )
+    if row is None or row.user_id != user_id:
+        raise UserErrors.one(field, NOT_FOUND, "NOT_FOUND")
+    if await notes.count_images(session, row.id) >= MAX_IMAGES:
+        raise UserErrors.one(field, f"A note holds at most {MAX_IMAGES} images.", "LIMIT_REACHED")
+    return row
+
+
+async def _locked(session: AsyncSession, user_id: uuid.UUID, global_id: str) -> Note:
+    record_id = ids.decode_as(KIND, global_id)
+    row = await lock_owned(session, user_id, record_id) if record_id else None
+    if row is None:
+        raise UserErrors.one(("id",), NOT_FOUND, "NOT_FOUND")
+    return row

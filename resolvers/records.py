@@ -1,0 +1,145 @@
+"""What tasks, notes and habits share: client-minted IDs, versions, the sync log, and
+checks of field values that arrive either from GraphQL inputs or from sync pushes (JSON,
+camelCase, the same fields as the create inputs)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from enum import Enum
+from typing import Any, TypeVar
+
+from strawberry import UNSET
+
+from lifegraph.errors import Problems
+from schema.scalars import parse_datetime
+
+E = TypeVar("E", bound=Enum)
+Path = tuple[str, ...]
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 50
+_CAMEL = re.compile(r"_([a-z])")
+
+
+def camel(name: str) -> str:
+    return _CAMEL.sub(lambda match: match.group(1).upper(), name)
+
+
+def input_values(data: object) -> dict[str, Any]:
+    """A GraphQL input as the camelCase mapping a sync push would send; unset fields left out."""
+    return {
+        camel(name): value.value if isinstance(value, Enum) else value
+        for name, value in vars(data).items()
+        if value is not UNSET
+    }
+
+
+def new_id(kind: str, given: str | None, problems: Problems, path: Path) -> uuid.UUID:
+    """A client-minted ``<kind>_<uuid>`` (offline clients create records) or a fresh UUID."""
+    if not given:
+        return uuid.uuid4()
+    prefix, _, raw = str(given).partition("_")
+    try:
+        if prefix != kind:
+            raise ValueError(given)
+        return uuid.UUID(raw)
+    except ValueError:
+        problems.add(path, f"Use an ID like '{kind}_<uuid>'.")
+        return uuid.uuid4()
+
+
+def text(
+    values: Mapping[str, Any],
+    name: str,
+    problems: Problems,
+    path: Path,
+    *,
+    limit: int,
+    minimum: int = 0,
+    nullable: bool = False,
+) -> str | None:
+    value = values.get(name)
+    if value is None:
+        if nullable:
+            return None
+        value = ""
+    if not isinstance(value, str):
+        problems.add((*path, name), "Use text.")
+        return None
+    cleaned = value.strip()
+    if len(cleaned) < minimum or len(cleaned) > limit:
+        span = f"{minimum} to {limit}" if minimum else f"at most {limit}"
+        problems.add((*path, name), f"Use {span} characters.")
+    if nullable and not cleaned:
+        return None
+    return cleaned
+
+
+def choice(
+    values: Mapping[str, Any], name: str, kind: type[E], problems: Problems, path: Path
+) -> E | None:
+    value = values.get(name)
+    try:
+        return kind(value)
+    except ValueError:
+        names = ", ".join(member.value for member in kind)
+        problems.add((*path, name), f"Use one of {names}.")
+        return None
+
+
+def moment(values: Mapping[str, Any], name: str, problems: Problems, path: Path) -> datetime | None:
+    value = values.get(name)
+    if value is None or isinstance(value, datetime):
+        if isinstance(value, datetime) and value.tzinfo is None:
+            problems.add((*path, name), "Give the time with an offset.")
+        return value
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        problems.add((*path, name), "Use an ISO 8601 date and time with an offset.")
+        return None
+
+
+def flag(values: Mapping[str, Any], name: str, problems: Problems, path: Path) -> bool:
+    value = values.get(name)
+    if not isinstance(value, bool):
+        problems.add((*path, name), "Use true or false.")
+        return False
+    return value
+
+
+def whole(
+    values: Mapping[str, Any], name: str, problems: Problems, path: Path, *, low: int, high: int
+) -> int | None:
+    value = values.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        problems.add((*path, name), f"Use a whole number from {low} to {high}.")
+        return None
+    return value
+
+
+def tags(values: Mapping[str, Any], name: str, problems: Problems, path: Path) -> list[str]:
+    """Tags trimmed, lower-cased and without repeats, at most 20 of at most 50 characters."""
+    value = values.get(name) or []
+    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+        problems.add((*path, name), "Use a list of tags.")
+        return []
+    cleaned: list[str] = []
+    for tag in value:
+        normal = " ".join(tag.split()).lower()
+        if normal and normal not in cleaned:
+            cleaned.append(normal)
+    if len(cleaned) > MAX_TAGS:
+        problems.add((*path, name), f"Use at most {MAX_TAGS} tags.")
+    if any(len(tag) > MAX_TAG_LENGTH for tag in cleaned):
+        problems.add((*path, name), f"Keep each tag to {MAX_TAG_LENGTH} characters.")
+    return cleaned
+
+
+def unknown_fields(
+    values: Mapping[str, Any], known: frozenset[str], problems: Problems, path: Path
+) -> None:
+    for name in values.keys() - known:
+        problems.add((*path, name), "This field does not exist.")

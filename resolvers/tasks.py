@@ -1,0 +1,191 @@
+"""Tasks: validation, status rules, listing, and their part in offline sync."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from db import sync, tasks
+from db.pagination import InvalidCursor, Page
+from db.sync import Collection
+from db.tasks import Task, TaskFilter, TaskPriority, TaskStatus
+from lifegraph.errors import BadUserInput, Problems, UserErrors
+from resolvers import ids, records
+from resolvers.pagination import bad_cursor, page_size
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from lifegraph.context import Context
+    from schema.tasks import CreateTaskInput, TaskFilterInput, UpdateTaskInput
+
+KIND = "task"
+FIELDS = frozenset({"title", "description", "status", "priority", "dueAt", "tags"})
+NOT_FOUND = "No such task."
+
+
+def clean(
+    values: Mapping[str, Any], problems: Problems, path: records.Path, *, creating: bool
+) -> dict[str, Any]:
+    """Checked column values of the fields present in ``values`` (all of them to create)."""
+    records.unknown_fields(values, FIELDS | {"id"}, problems, path)
+    cleaned: dict[str, Any] = {}
+    if creating or "title" in values:
+        cleaned["title"] = records.text(values, "title", problems, path, minimum=1, limit=200)
+    if "description" in values:
+        cleaned["description"] = records.text(
+            values, "description", problems, path, limit=10_000, nullable=True
+        )
+    if ("status" in values and values["status"] is not None) or creating:
+        given = {"status": values.get("status") or TaskStatus.TODO.value}
+        cleaned["status"] = records.choice(given, "status", TaskStatus, problems, path)
+    if ("priority" in values and values["priority"] is not None) or creating:
+        given = {"priority": values.get("priority") or TaskPriority.MEDIUM.value}
+        cleaned["priority"] = records.choice(given, "priority", TaskPriority, problems, path)
+    if "dueAt" in values:
+        cleaned["due_at"] = records.moment(values, "dueAt", problems, path)
+    if creating or "tags" in values:
+        cleaned["tags"] = records.tags(values, "tags", problems, path)
+    return cleaned
+
+
+async def create_row(
+    session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID, cleaned: dict[str, Any]
+) -> Task:
+    status = cleaned["status"]
+    row = await tasks.add(
+        session,
+        Task(
+            id=record_id,
+            user_id=user_id,
+            completed_at=datetime.now(UTC) if status is TaskStatus.DONE else None,
+            **cleaned,
+        ),
+    )
+    await sync.record(
+        session, collection=Collection.TASKS, record_id=row.id, user_id=user_id, version=row.version
+    )
+    return row
+
+
+async def update_row(session: AsyncSession, row: Task, cleaned: dict[str, Any]) -> Task:
+    """Applies the changes; ``completedAt`` follows the status into and out of DONE."""
+    status = cleaned.get("status", row.status)
+    if status is TaskStatus.DONE and row.status is not TaskStatus.DONE:
+        cleaned["completed_at"] = datetime.now(UTC)
+    elif status is not TaskStatus.DONE:
+        cleaned["completed_at"] = None
+    row = await tasks.save(session, row, **cleaned)
+    await sync.record(
+        session,
+        collection=Collection.TASKS,
+        record_id=row.id,
+        user_id=row.user_id,
+        version=row.version,
+    )
+    return row
+
+
+async def delete_row(session: AsyncSession, row: Task) -> None:
+    await tasks.remove(session, row)
+    await sync.record(
+        session,
+        collection=Collection.TASKS,
+        record_id=row.id,
+        user_id=row.user_id,
+        version=row.version + 1,
+        deleted=True,
+    )
+
+
+def fields_of(row: Task) -> dict[str, Any]:
+    """The record as a sync pull sends it: the create input's fields."""
+    return {
+        "title": row.title,
+        "description": row.description,
+        "status": row.status.value,
+        "priority": row.priority.value,
+        "dueAt": row.due_at.isoformat() if row.due_at else None,
+        "tags": list(row.tags),
+    }
+
+
+async def lock_owned(
+    session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID
+) -> Task | None:
+    row = await tasks.get(session, record_id, lock=True)
+    return row if row is not None and row.user_id == user_id else None
+
+
+async def task(ctx: Context, global_id: str) -> Task | None:
+    principal = await ctx.principal()
+    record_id = ids.decode_as(KIND, global_id)
+    if record_id is None:
+        return None
+    async with ctx.sessionmaker() as session:
+        row = await tasks.get(session, record_id)
+    return row if row is not None and row.user_id == principal.user_id else None
+
+
+async def task_page(
+    ctx: Context, first: int | None, after: str | None, where: TaskFilterInput | None
+) -> Page[Task]:
+    principal = await ctx.principal()
+    size = page_size(first)
+    criteria = TaskFilter()
+    if where is not None:
+        if where.search is not None and len(where.search) > 200:
+            raise BadUserInput("'search' is limited to 200 characters.")
+        criteria = TaskFilter(
+            statuses=[TaskStatus(s.value) for s in where.status] if where.status else None,
+            priorities=[TaskPriority(p.value) for p in where.priority] if where.priority else None,
+            tag=" ".join(where.tag.split()).lower() if where.tag else None,
+            due_before=where.due_before,
+            due_after=where.due_after,
+            search=where.search,
+        )
+    async with ctx.sessionmaker() as session:
+        try:
+            return await tasks.page(session, principal.user_id, criteria, first=size, after=after)
+        except InvalidCursor as error:
+            raise bad_cursor() from error
+
+
+async def create(ctx: Context, data: CreateTaskInput) -> Task:
+    principal = await ctx.principal()
+    values = records.input_values(data)
+    problems = Problems()
+    record_id = records.new_id(KIND, values.pop("id", None), problems, ("input", "id"))
+    cleaned = clean(values, problems, ("input",), creating=True)
+    problems.raise_if_any()
+    async with ctx.sessionmaker.begin() as session:
+        if await sync.owner_of(session, Collection.TASKS, record_id) is not None:
+            raise UserErrors.one(("input", "id"), "A task with this ID exists.", "CONFLICT")
+        return await create_row(session, principal.user_id, record_id, cleaned)
+
+
+async def update(ctx: Context, global_id: str, data: UpdateTaskInput) -> Task:
+    principal = await ctx.principal()
+    problems = Problems()
+    cleaned = clean(records.input_values(data), problems, ("input",), creating=False)
+    problems.raise_if_any()
+    async with ctx.sessionmaker.begin() as session:
+        row = await _locked(session, principal.user_id, global_id)
+        return await update_row(session, row, cleaned)
+
+
+async def delete(ctx: Context, global_id: str) -> str:
+    principal = await ctx.principal()
+    async with ctx.sessionmaker.begin() as session:
+        await delete_row(session, await _locked(session, principal.user_id, global_id))
+    return global_id
+
+
+async def _locked(session: AsyncSession, user_id: uuid.UUID, global_id: str) -> Task:
+    record_id = ids.decode_as(KIND, global_id)
+    row = await lock_owned(session, user_id, record_id) if record_id else None
+    if row is None:
+        raise UserErrors.one(("id",), NOT_FOUND, "NOT_FOUND")
+    return row

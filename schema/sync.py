@@ -1,0 +1,152 @@
+"""Offline sync for notes, tasks and habits: syncPull and syncPush."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any, Self, cast
+
+import strawberry
+from strawberry.scalars import JSON
+
+from auth.permissions import SignedIn, requires
+from lifegraph.context import Info
+from resolvers import sync as resolvers
+from schema.errors import Payload, UserError
+
+
+@strawberry.enum
+class SyncCollection(Enum):
+    NOTES = "NOTES"
+    TASKS = "TASKS"
+    HABITS = "HABITS"
+
+
+@strawberry.type
+class SyncChange:
+    collection: SyncCollection
+    id: strawberry.ID
+    version: int
+    deleted: bool
+    updated_at: datetime
+    fields: JSON | None = strawberry.field(
+        description="The record as its create input has it; null for a deleted record."
+    )
+
+
+@strawberry.type
+class SyncPullResult:
+    cursor: str = strawberry.field(description="Store it; pull from it next time.")
+    has_more: bool = strawberry.field(description="Pull again at once: more changes wait.")
+    changes: list[SyncChange]
+
+    @classmethod
+    def of(cls, pulled: resolvers.Pulled) -> Self:
+        return cls(
+            cursor=pulled.cursor,
+            has_more=pulled.has_more,
+            changes=[
+                SyncChange(
+                    collection=SyncCollection(change.collection.value),
+                    id=strawberry.ID(change.id),
+                    version=change.version,
+                    deleted=change.deleted,
+                    updated_at=change.updated_at,
+                    fields=cast("JSON | None", change.fields),
+                )
+                for change in pulled.changes
+            ],
+        )
+
+
+@strawberry.type
+class SyncApplied:
+    collection: SyncCollection
+    id: strawberry.ID
+    version: int
+
+
+@strawberry.type
+class SyncConflict:
+    collection: SyncCollection
+    id: strawberry.ID
+    server_version: int | None
+    server_fields: JSON | None
+    reason: str = strawberry.field(
+        description="STALE: the server has a newer version; DELETED: it was deleted."
+    )
+
+
+@strawberry.input
+class SyncChangeInput:
+    collection: SyncCollection
+    id: strawberry.ID
+    version: int | None = None
+    deleted: bool | None = None
+    fields: JSON | None = None
+
+
+@strawberry.input
+class SyncPushInput:
+    client_id: str
+    mutation_id: int
+    last_pulled_at: str | None = None
+    changes: list[SyncChangeInput]
+
+
+@strawberry.type
+class SyncPushPayload(Payload):
+    cursor: str | None = None
+    applied: list[SyncApplied] = strawberry.field(default_factory=list)
+    conflicts: list[SyncConflict] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, result: dict[str, Any]) -> Self:
+        return cls(
+            cursor=result["cursor"],
+            applied=[
+                SyncApplied(
+                    collection=SyncCollection(item["collection"]),
+                    id=strawberry.ID(item["id"]),
+                    version=item["version"],
+                )
+                for item in result["applied"]
+            ],
+            conflicts=[
+                SyncConflict(
+                    collection=SyncCollection(item["collection"]),
+                    id=strawberry.ID(item["id"]),
+                    server_version=item["serverVersion"],
+                    server_fields=item["serverFields"],
+                    reason=item["reason"],
+                )
+                for item in result["conflicts"]
+            ],
+        )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        extensions=requires(SignedIn()),
+        description="Every change after `since` (tombstones too), oldest first, 500 at most.",
+    )
+    async def sync_pull(
+        self,
+        info: Info,
+        since: str | None = None,
+        collections: list[SyncCollection] | None = None,
+    ) -> SyncPullResult:
+        names = [c.value for c in collections] if collections else None
+        return SyncPullResult.of(await resolvers.pull(info.context, since, names))
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        extensions=requires(SignedIn()),
+        description="Applies the changes atomically, once per (clientId, mutationId).",
+    )
+    async def sync_push(self, info: Info, input: SyncPushInput) -> SyncPushPayload:
+        return await SyncPushPayload.run(resolvers.push(info.context, input))
