@@ -183,23 +183,16 @@ async def habit(ctx: Context, global_id: str) -> HabitState | None:
 
 async def create(ctx: Context, data: CreateHabitInput) -> HabitState:
     principal = await ctx.principal()
-    values = records.input_values(data)
-    problems = Problems()
-    record_id = records.new_id(KIND, values.pop("id", None), problems, ("input", "id"))
-    cleaned = clean(values, problems, ("input",), creating=True)
-    problems.raise_if_any()
+    record_id, cleaned = records.creation(KIND, data, clean)
     async with _unique_names(), ctx.sessionmaker.begin() as session:
-        if await sync.owner_of(session, Collection.HABITS, record_id) is not None:
-            raise UserErrors.one(("input", "id"), "A habit with this ID exists.", "CONFLICT")
+        await records.ensure_new(session, Collection.HABITS, record_id, "habit")
         row = await create_row(session, principal.user_id, record_id, cleaned)
     return await _state(ctx, row, [])
 
 
 async def update(ctx: Context, global_id: str, data: UpdateHabitInput) -> HabitState:
     principal = await ctx.principal()
-    problems = Problems()
-    cleaned = clean(records.input_values(data), problems, ("input",), creating=False)
-    problems.raise_if_any()
+    cleaned = records.changes(data, clean)
     async with _unique_names(), ctx.sessionmaker.begin() as session:
         row = await update_row(
             session, await _locked(session, principal.user_id, global_id), cleaned

@@ -10,7 +10,7 @@ from db import notes, objects, sync
 from db.notes import Note, NoteFilter, NoteImage
 from db.pagination import InvalidCursor, Page
 from db.sync import Collection
-from lifegraph.errors import BadUserInput, Problems, UserErrors
+from lifegraph.errors import Problems, UserErrors
 from resolvers import ids, records, uploads
 from resolvers.pagination import bad_cursor, page_size
 from storage.objects import PresignedPost
@@ -133,12 +133,10 @@ async def note_page(
     size = page_size(first)
     criteria = NoteFilter()
     if where is not None:
-        if where.search is not None and len(where.search) > 200:
-            raise BadUserInput("'search' is limited to 200 characters.")
         criteria = NoteFilter(
-            tag=" ".join(where.tag.split()).lower() if where.tag else None,
+            tag=records.normal_tag(where.tag) if where.tag else None,
             pinned=where.pinned,
-            search=where.search,
+            search=records.search_text(where.search),
         )
     async with ctx.sessionmaker() as session:
         try:
@@ -149,14 +147,9 @@ async def note_page(
 
 async def create(ctx: Context, data: CreateNoteInput) -> Note:
     principal = await ctx.principal()
-    values = records.input_values(data)
-    problems = Problems()
-    record_id = records.new_id(KIND, values.pop("id", None), problems, ("input", "id"))
-    cleaned = clean(values, problems, ("input",), creating=True)
-    problems.raise_if_any()
+    record_id, cleaned = records.creation(KIND, data, clean)
     async with ctx.sessionmaker.begin() as session:
-        if await sync.owner_of(session, Collection.NOTES, record_id) is not None:
-            raise UserErrors.one(("input", "id"), "A note with this ID exists.", "CONFLICT")
+        await records.ensure_new(session, Collection.NOTES, record_id, "note")
         return await create_row(session, principal.user_id, record_id, cleaned)
 
 
@@ -165,9 +158,7 @@ async def update(
 ) -> Note:
     """Refuses a stale write: with ``expectedVersion``, only that version is changed."""
     principal = await ctx.principal()
-    problems = Problems()
-    cleaned = clean(records.input_values(data), problems, ("input",), creating=False)
-    problems.raise_if_any()
+    cleaned = records.changes(data, clean)
     async with ctx.sessionmaker.begin() as session:
         row = await _locked(session, principal.user_id, global_id)
         if expected_version is not None and row.version != expected_version:

@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from strawberry import UNSET
 
-from lifegraph.errors import Problems
+from db import sync
+from db.sync import Collection
+from lifegraph.errors import BadUserInput, Problems, UserErrors
 from schema.scalars import parse_datetime
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 E = TypeVar("E", bound=Enum)
 Path = tuple[str, ...]
@@ -34,6 +39,45 @@ def input_values(data: object) -> dict[str, Any]:
         for name, value in vars(data).items()
         if value is not UNSET
     }
+
+
+Clean = Callable[..., dict[str, Any]]
+
+
+def creation(kind: str, data: object, clean: Clean) -> tuple[uuid.UUID, dict[str, Any]]:
+    """The ID (minted by the client or here) and checked values of a create input."""
+    values = input_values(data)
+    problems = Problems()
+    record_id = new_id(kind, values.pop("id", None), problems, ("input", "id"))
+    cleaned = clean(values, problems, ("input",), creating=True)
+    problems.raise_if_any()
+    return record_id, cleaned
+
+
+def changes(data: object, clean: Clean) -> dict[str, Any]:
+    """Checked values of the fields an update input sets."""
+    problems = Problems()
+    cleaned = clean(input_values(data), problems, ("input",), creating=False)
+    problems.raise_if_any()
+    return cleaned
+
+
+async def ensure_new(
+    session: AsyncSession, collection: Collection, record_id: uuid.UUID, noun: str
+) -> None:
+    """A minted ID must be unused, by anyone, now or before (deleted records keep theirs)."""
+    if await sync.owner_of(session, collection, record_id) is not None:
+        raise UserErrors.one(("input", "id"), f"A {noun} with this ID exists.", "CONFLICT")
+
+
+def normal_tag(tag: str) -> str:
+    return " ".join(tag.split()).lower()
+
+
+def search_text(search: str | None) -> str | None:
+    if search is not None and len(search) > 200:
+        raise BadUserInput("'search' is limited to 200 characters.")
+    return search
 
 
 def new_id(kind: str, given: str | None, problems: Problems, path: Path) -> uuid.UUID:
@@ -128,7 +172,7 @@ def tags(values: Mapping[str, Any], name: str, problems: Problems, path: Path) -
         return []
     cleaned: list[str] = []
     for tag in value:
-        normal = " ".join(tag.split()).lower()
+        normal = normal_tag(tag)
         if normal and normal not in cleaned:
             cleaned.append(normal)
     if len(cleaned) > MAX_TAGS:

@@ -11,7 +11,7 @@ from db import sync, tasks
 from db.pagination import InvalidCursor, Page
 from db.sync import Collection
 from db.tasks import Task, TaskFilter, TaskPriority, TaskStatus
-from lifegraph.errors import BadUserInput, Problems, UserErrors
+from lifegraph.errors import Problems, UserErrors
 from resolvers import ids, records
 from resolvers.pagination import bad_cursor, page_size
 
@@ -136,15 +136,13 @@ async def task_page(
     size = page_size(first)
     criteria = TaskFilter()
     if where is not None:
-        if where.search is not None and len(where.search) > 200:
-            raise BadUserInput("'search' is limited to 200 characters.")
         criteria = TaskFilter(
             statuses=[TaskStatus(s.value) for s in where.status] if where.status else None,
             priorities=[TaskPriority(p.value) for p in where.priority] if where.priority else None,
-            tag=" ".join(where.tag.split()).lower() if where.tag else None,
+            tag=records.normal_tag(where.tag) if where.tag else None,
             due_before=where.due_before,
             due_after=where.due_after,
-            search=where.search,
+            search=records.search_text(where.search),
         )
     async with ctx.sessionmaker() as session:
         try:
@@ -155,22 +153,15 @@ async def task_page(
 
 async def create(ctx: Context, data: CreateTaskInput) -> Task:
     principal = await ctx.principal()
-    values = records.input_values(data)
-    problems = Problems()
-    record_id = records.new_id(KIND, values.pop("id", None), problems, ("input", "id"))
-    cleaned = clean(values, problems, ("input",), creating=True)
-    problems.raise_if_any()
+    record_id, cleaned = records.creation(KIND, data, clean)
     async with ctx.sessionmaker.begin() as session:
-        if await sync.owner_of(session, Collection.TASKS, record_id) is not None:
-            raise UserErrors.one(("input", "id"), "A task with this ID exists.", "CONFLICT")
+        await records.ensure_new(session, Collection.TASKS, record_id, "task")
         return await create_row(session, principal.user_id, record_id, cleaned)
 
 
 async def update(ctx: Context, global_id: str, data: UpdateTaskInput) -> Task:
     principal = await ctx.principal()
-    problems = Problems()
-    cleaned = clean(records.input_values(data), problems, ("input",), creating=False)
-    problems.raise_if_any()
+    cleaned = records.changes(data, clean)
     async with ctx.sessionmaker.begin() as session:
         row = await _locked(session, principal.user_id, global_id)
         return await update_row(session, row, cleaned)
