@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from db import notes, objects, sync
 from db.notes import Note, NoteFilter, NoteImage
-from db.pagination import InvalidCursor, Page
+from db.pagination import Page
 from db.sync import Collection
 from lifegraph.errors import Problems, UserErrors
 from resolvers import ids, records, uploads
-from resolvers.pagination import bad_cursor, page_size
+from resolvers.pagination import cursor_checked, page_size
 from storage.objects import PresignedPost
 
 if TYPE_CHECKING:
@@ -139,10 +139,8 @@ async def note_page(
             search=records.search_text(where.search),
         )
     async with ctx.sessionmaker() as session:
-        try:
+        with cursor_checked():
             return await notes.page(session, principal.user_id, criteria, first=size, after=after)
-        except InvalidCursor as error:
-            raise bad_cursor() from error
 
 
 async def create(ctx: Context, data: CreateNoteInput) -> Note:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
+from db.pagination import InvalidCursor
 from lifegraph.errors import BadUserInput
 
 DEFAULT_FIRST = 20
@@ -16,5 +20,10 @@ def page_size(first: int | None) -> int:
     return first
 
 
-def bad_cursor() -> BadUserInput:
-    return BadUserInput("'after' is not a cursor of this list.")
+@contextlib.contextmanager
+def cursor_checked() -> Iterator[None]:
+    """A cursor this server did not issue for the list is the client's error."""
+    try:
+        yield
+    except InvalidCursor as error:
+        raise BadUserInput("'after' is not a cursor of this list.") from error

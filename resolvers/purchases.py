@@ -12,14 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from strawberry import UNSET
 
 from db import purchases, receipts
-from db.pagination import InvalidCursor, Page
+from db.pagination import Page
 from db.purchases import Bucket, Purchase, PurchaseFilter, PurchaseItem
 from db.receipts import ReceiptStatus
 from lifegraph.errors import BadUserInput, Problems, UserErrors
 from resolvers import ids
 from resolvers.dates import noon_of, start_of
 from resolvers.money import amount_problem
-from resolvers.pagination import bad_cursor, page_size
+from resolvers.pagination import cursor_checked, page_size
 from resolvers.validation import is_currency
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ async def purchase_page(
     field = order.field.value if order else "PURCHASED_AT"
     descending = order.direction.value == "DESC" if order else True
     async with ctx.sessionmaker() as session:
-        try:
+        with cursor_checked():
             return await purchases.page(
                 session,
                 principal.user_id,
@@ -82,8 +82,6 @@ async def purchase_page(
                 first=size,
                 after=after,
             )
-        except InvalidCursor as error:
-            raise bad_cursor() from error
 
 
 async def create(ctx: Context, data: CreatePurchaseInput) -> Purchase:

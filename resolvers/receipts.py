@@ -11,12 +11,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from db import objects, receipts
-from db.pagination import InvalidCursor, Page
+from db.pagination import Page
 from db.receipts import OcrResult, Receipt, ReceiptStatus
 from lifegraph.errors import UserErrors
 from resolvers import ids, uploads
 from resolvers.dates import day_range
-from resolvers.pagination import bad_cursor, page_size
+from resolvers.pagination import cursor_checked, page_size
 from storage.objects import PresignedPost
 from storage.ocr import OcrError
 
@@ -103,7 +103,7 @@ async def receipt_page(
         where.from_ if where else None, where.to if where else None, principal.timezone
     )
     async with ctx.sessionmaker() as session:
-        try:
+        with cursor_checked():
             return await receipts.page(
                 session,
                 principal.user_id,
@@ -113,8 +113,6 @@ async def receipt_page(
                 first=size,
                 after=after,
             )
-        except InvalidCursor as error:
-            raise bad_cursor() from error
 
 
 async def reprocess(ctx: Context, global_id: str) -> Receipt:

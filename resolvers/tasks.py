@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from db import sync, tasks
-from db.pagination import InvalidCursor, Page
+from db.pagination import Page
 from db.sync import Collection
 from db.tasks import Task, TaskFilter, TaskPriority, TaskStatus
 from lifegraph.errors import Problems, UserErrors
 from resolvers import ids, records
-from resolvers.pagination import bad_cursor, page_size
+from resolvers.pagination import cursor_checked, page_size
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -145,10 +145,8 @@ async def task_page(
             search=records.search_text(where.search),
         )
     async with ctx.sessionmaker() as session:
-        try:
+        with cursor_checked():
             return await tasks.page(session, principal.user_id, criteria, first=size, after=after)
-        except InvalidCursor as error:
-            raise bad_cursor() from error
 
 
 async def create(ctx: Context, data: CreateTaskInput) -> Task:

@@ -11,11 +11,11 @@ from strawberry import UNSET
 from auth.passwords import password_problem
 from auth.permissions import ADMIN_ROLE, USERS_READ
 from db import roles, sessions, users
-from db.pagination import InvalidCursor, Page
+from db.pagination import Page
 from db.users import User
 from lifegraph.errors import NotFound, Problems, UserErrors
 from resolvers import ids
-from resolvers.pagination import bad_cursor, page_size
+from resolvers.pagination import cursor_checked, page_size
 from resolvers.validation import canonical_locale, display_name_problem, is_currency, is_timezone
 
 if TYPE_CHECKING:
@@ -51,10 +51,8 @@ async def user_page(
 ) -> Page[User]:
     size = page_size(first)
     async with ctx.sessionmaker() as session:
-        try:
+        with cursor_checked():
             return await users.page(session, search=search, first=size, after=after)
-        except InvalidCursor as error:
-            raise bad_cursor() from error
 
 
 async def update_profile(ctx: Context, data: UpdateProfileInput) -> User:
