@@ -13,7 +13,18 @@ from strawberry.types import ExecutionContext
 
 from auth.permissions import SignedIn, requires
 from lifegraph.context import Info
-from schema import habits, notes, purchases, receipts, roles, sessions, sync, tasks, users
+from schema import (
+    dashboard,
+    habits,
+    notes,
+    purchases,
+    receipts,
+    roles,
+    sessions,
+    sync,
+    tasks,
+    users,
+)
 from schema.extensions import ErrorCodes
 from schema.node import Node, resolve_node
 from schema.scalars import SCALAR_MAP
@@ -31,8 +42,8 @@ class NodeQuery:
 
 DOMAINS = (users, roles, receipts, purchases, habits, tasks, notes, sync)
 
-Query = merge_types("Query", (*(domain.Query for domain in DOMAINS), NodeQuery))
-Mutation = merge_types("Mutation", (sessions.Mutation, *(domain.Mutation for domain in DOMAINS)))
+Query = merge_types("Query", (*(d.Query for d in DOMAINS), dashboard.Query, NodeQuery))
+Mutation = merge_types("Mutation", (sessions.Mutation, *(d.Mutation for d in DOMAINS)))
 
 
 class LifegraphSchema(strawberry.Schema):
