@@ -7,8 +7,8 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-
 from conftest import Api, StatementCounter, errors_of
+
 from db import receipts
 from db.receipts import Receipt, ReceiptStatus
 from lifegraph.context import Services
