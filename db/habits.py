@@ -83,6 +83,13 @@ async def of_user(
     return list(await session.scalars(statement.with_for_update() if lock else statement))
 
 
+async def owned(
+    session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID, *, lock: bool = False
+) -> Habit | None:
+    statement = select(Habit).where(Habit.id == record_id, Habit.user_id == user_id)
+    return await session.scalar(statement.with_for_update() if lock else statement)
+
+
 async def owned_many(
     session: AsyncSession, user_id: uuid.UUID, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Habit]:

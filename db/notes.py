@@ -82,6 +82,13 @@ async def get(session: AsyncSession, note_id: uuid.UUID, *, lock: bool = False) 
     return await session.get(Note, note_id, with_for_update=lock)
 
 
+async def owned(
+    session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID, *, lock: bool = False
+) -> Note | None:
+    statement = select(Note).where(Note.id == record_id, Note.user_id == user_id)
+    return await session.scalar(statement.with_for_update() if lock else statement)
+
+
 async def owned_many(
     session: AsyncSession, user_id: uuid.UUID, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Note]:

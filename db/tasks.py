@@ -78,6 +78,13 @@ async def get(session: AsyncSession, task_id: uuid.UUID, *, lock: bool = False) 
     return await session.get(Task, task_id, with_for_update=lock)
 
 
+async def owned(
+    session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID, *, lock: bool = False
+) -> Task | None:
+    statement = select(Task).where(Task.id == record_id, Task.user_id == user_id)
+    return await session.scalar(statement.with_for_update() if lock else statement)
+
+
 async def owned_many(
     session: AsyncSession, user_id: uuid.UUID, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Task]:

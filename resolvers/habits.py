@@ -97,6 +97,7 @@ async def create_row(
 ) -> Habit:
     if await habits.name_taken(session, user_id, cleaned["name"]):
         raise UserErrors.one(("input", "name"), NAME_TAKEN, "CONFLICT")
+    _daily_means_every_day(cleaned, cleaned["frequency"])
     position = await habits.next_position(session, user_id)
     row = await habits.add(
         session, Habit(id=record_id, user_id=user_id, position=position, **cleaned)
@@ -106,6 +107,7 @@ async def create_row(
 
 
 async def update_row(session: AsyncSession, row: Habit, cleaned: dict[str, Any]) -> Habit:
+    _daily_means_every_day(cleaned, cleaned.get("frequency", row.frequency))
     name = cleaned.get("name")
     if (
         name
@@ -116,6 +118,12 @@ async def update_row(session: AsyncSession, row: Habit, cleaned: dict[str, Any])
     row = await habits.save(session, row, **cleaned)
     await _log(session, row)
     return row
+
+
+def _daily_means_every_day(cleaned: dict[str, Any], frequency: HabitFrequency) -> None:
+    """A daily habit's target is every day; a weekly one keeps what it was given."""
+    if frequency is HabitFrequency.DAILY:
+        cleaned["target_per_week"] = 7
 
 
 async def delete_row(session: AsyncSession, row: Habit) -> None:
@@ -155,8 +163,7 @@ def fields_of(row: Habit) -> dict[str, Any]:
 async def lock_owned(
     session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID
 ) -> Habit | None:
-    row = await habits.get(session, record_id, lock=True)
-    return row if row is not None and row.user_id == user_id else None
+    return await habits.owned(session, user_id, record_id, lock=True)
 
 
 async def habit_list(ctx: Context, include_archived: bool) -> list[HabitState]:
@@ -203,7 +210,7 @@ async def update(ctx: Context, global_id: str, data: UpdateHabitInput) -> HabitS
 
 async def archive(ctx: Context, global_id: str, archived: bool) -> HabitState:
     principal = await ctx.principal()
-    async with _unique_names(), ctx.sessionmaker.begin() as session:
+    async with _unique_names(("id",)), ctx.sessionmaker.begin() as session:
         row = await _locked(session, principal.user_id, global_id)
         if (
             row.archived
@@ -285,11 +292,11 @@ async def _locked(session: AsyncSession, user_id: uuid.UUID, global_id: str) -> 
 
 
 @contextlib.asynccontextmanager
-async def _unique_names() -> AsyncIterator[None]:
+async def _unique_names(field: records.Path = ("input", "name")) -> AsyncIterator[None]:
     """Two requests giving the same name at once: the unique index decides, as CONFLICT."""
     try:
         yield
     except IntegrityError as error:
         if "uq_habits_active_name" not in str(error):
             raise
-        raise UserErrors.one(("input", "name"), NAME_TAKEN, "CONFLICT") from error
+        raise UserErrors.one(field, NAME_TAKEN, "CONFLICT") from error

@@ -101,8 +101,7 @@ def fields_of(row: Note) -> dict[str, Any]:
 async def lock_owned(
     session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID
 ) -> Note | None:
-    row = await notes.get(session, record_id, lock=True)
-    return row if row is not None and row.user_id == user_id else None
+    return await notes.owned(session, user_id, record_id, lock=True)
 
 
 async def note(ctx: Context, global_id: str) -> Note | None:

@@ -115,8 +115,7 @@ def fields_of(row: Task) -> dict[str, Any]:
 async def lock_owned(
     session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID
 ) -> Task | None:
-    row = await tasks.get(session, record_id, lock=True)
-    return row if row is not None and row.user_id == user_id else None
+    return await tasks.owned(session, user_id, record_id, lock=True)
 
 
 async def task(ctx: Context, global_id: str) -> Task | None:
