@@ -110,6 +110,14 @@ async def name_taken(
     return await session.scalar(statement.limit(1)) is not None
 
 
+async def lock_names(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Serialises name changes of one user's habits until the transaction ends, so a name
+    check sees what a concurrent writer just committed."""
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended(f"habit names {user_id}", 0)))
+    )
+
+
 async def next_position(session: AsyncSession, user_id: uuid.UUID) -> int:
     highest = await session.scalar(select(func.max(Habit.position)).where(Habit.user_id == user_id))
     return 0 if highest is None else highest + 1

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Computed,
+    Float,
     ForeignKey,
     Index,
     String,
@@ -133,7 +134,7 @@ async def page(
         statement = statement.where(Note.pinned == where.pinned)
     query = prefix_query(where.search) if where.search else None
     if query:
-        rank = func.ts_rank_cd(Note.search_vector, func.to_tsquery(CONFIG, query))
+        rank = func.ts_rank_cd(Note.search_vector, func.to_tsquery(CONFIG, query), type_=Float)
         statement = statement.where(matches(Note.search_vector, query))
         return await paginate(
             session,

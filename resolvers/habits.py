@@ -95,6 +95,7 @@ def clean(
 async def create_row(
     session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID, cleaned: dict[str, Any]
 ) -> Habit:
+    await habits.lock_names(session, user_id)
     if await habits.name_taken(session, user_id, cleaned["name"]):
         raise UserErrors.one(("input", "name"), NAME_TAKEN, "CONFLICT")
     _daily_means_every_day(cleaned, cleaned["frequency"])
@@ -109,6 +110,8 @@ async def create_row(
 async def update_row(session: AsyncSession, row: Habit, cleaned: dict[str, Any]) -> Habit:
     _daily_means_every_day(cleaned, cleaned.get("frequency", row.frequency))
     name = cleaned.get("name")
+    if name:
+        await habits.lock_names(session, row.user_id)
     if (
         name
         and not row.archived
@@ -235,8 +238,13 @@ async def reorder(ctx: Context, global_ids: Sequence[str]) -> list[HabitState]:
             raise UserErrors.one(
                 ("ids",), "List each of your habits once, archived ones included.", "INVALID"
             )
-        await habits.set_positions(session, [w for w in wanted if w is not None])
-        for row in rows:
+        order = [w for w in wanted if w is not None]
+        by_id = {row.id: row for row in rows}
+        moved = [
+            by_id[habit_id] for i, habit_id in enumerate(order) if by_id[habit_id].position != i
+        ]
+        await habits.set_positions(session, order)
+        for row in moved:
             await session.refresh(row)
             await _log(session, row)
     return await habit_list(ctx, include_archived=True)

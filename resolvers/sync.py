@@ -111,7 +111,9 @@ def decode_cursor(cursor: str | None) -> tuple[int, str, uuid.UUID]:
         txid, collection, record_id = json.loads(
             base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         )
-        return int(txid), Collection(collection).value, uuid.UUID(record_id)
+        if not isinstance(txid, int) or not 0 <= txid < 2**63 or not isinstance(record_id, str):
+            raise ValueError(cursor)
+        return txid, Collection(collection).value, uuid.UUID(record_id)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as error:
         raise BadUserInput("'since' is not a cursor of syncPull.") from error
 

@@ -14,6 +14,7 @@ from db.tasks import Task, TaskFilter, TaskPriority, TaskStatus
 from lifegraph.errors import Problems, UserErrors
 from resolvers import ids, records
 from resolvers.pagination import cursor_checked, page_size
+from schema.scalars import serialize_datetime
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -107,7 +108,7 @@ def fields_of(row: Task) -> dict[str, Any]:
         "description": row.description,
         "status": row.status.value,
         "priority": row.priority.value,
-        "dueAt": row.due_at.isoformat() if row.due_at else None,
+        "dueAt": serialize_datetime(row.due_at) if row.due_at else None,
         "tags": list(row.tags),
     }
 
