@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from sqlalchemy import ColumnElement, func
@@ -13,7 +14,7 @@ CONFIG = "simple"
 
 def prefix_query(text: str) -> str | None:
     """``'cof bea'`` → ``'cof:* & bea:*'``: every word, each as a prefix (search as you type)."""
-    words = _WORD.findall(text.lower())
+    words = _WORD.findall(unicodedata.normalize("NFC", text).lower())
     if not words:
         return None
     return " & ".join(f"{word}:*" for word in words[:20])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,9 @@ def clean(
         content = values.get("content") or ""
         if not isinstance(content, str) or len(content) > MAX_CONTENT:
             problems.add((*path, "content"), f"Use text of at most {MAX_CONTENT:,} characters.")
-        cleaned["content"] = content if isinstance(content, str) else ""
+        cleaned["content"] = (
+            unicodedata.normalize("NFC", content) if isinstance(content, str) else ""
+        )
     if creating or "tags" in values:
         cleaned["tags"] = records.tags(values, "tags", problems, path)
     if "pinned" in values and values["pinned"] is not None:

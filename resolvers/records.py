@@ -5,6 +5,7 @@ camelCase, the same fields as the create inputs)."""
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -71,7 +72,7 @@ async def ensure_new(
 
 
 def normal_tag(tag: str) -> str:
-    return " ".join(tag.split()).lower()
+    return unicodedata.normalize("NFC", " ".join(tag.split()).lower())
 
 
 def search_text(search: str | None) -> str | None:
@@ -112,7 +113,7 @@ def text(
     if not isinstance(value, str):
         problems.add((*path, name), "Use text.")
         return None
-    cleaned = value.strip()
+    cleaned = unicodedata.normalize("NFC", value.strip())
     if len(cleaned) < minimum or len(cleaned) > limit:
         span = f"{minimum} to {limit}" if minimum else f"at most {limit}"
         problems.add((*path, name), f"Use {span} characters.")

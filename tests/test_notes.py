@@ -822,3 +822,13 @@ async def test_a_malformed_client_id_is_refused(api: Api, bad_id: str) -> None:
     payload = await create_with_id(api, token, bad_id)
     assert (payload["note"], problems(payload)) == (None, [(["input", "id"], "INVALID")])
     assert (await list_notes(api, token))["totalCount"] == 0
+
+
+async def test_search_matches_whatever_unicode_form_was_typed(api: Api) -> None:
+    token = (await api.register("unicode@example.com"))["accessToken"]
+    composed = "caf\u00e9 au lait"
+    created = await api.op("CreateNote", {"input": {"title": "Drinks", "content": composed}}, token)
+    assert created["data"]["createNote"]["userErrors"] == []
+    for typed in ("caf\u00e9", "cafe\u0301"):
+        result = await api.op("Notes", {"filter": {"search": typed}}, token)
+        assert result["data"]["notes"]["totalCount"] == 1, typed
