@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
-from db import habits, sync
+from db import events, habits
+from db.events import EventKind
 from db.habits import Habit, HabitFrequency
 from db.sync import Collection
 from lifegraph.errors import Problems, UserErrors
@@ -131,24 +132,11 @@ def _daily_means_every_day(cleaned: dict[str, Any], frequency: HabitFrequency) -
 
 async def delete_row(session: AsyncSession, row: Habit) -> None:
     await habits.remove(session, row)
-    await sync.record(
-        session,
-        collection=Collection.HABITS,
-        record_id=row.id,
-        user_id=row.user_id,
-        version=row.version + 1,
-        deleted=True,
-    )
+    await records.changed(session, Collection.HABITS, row, EventKind.HABIT_CHANGED, deleted=True)
 
 
 async def _log(session: AsyncSession, row: Habit) -> None:
-    await sync.record(
-        session,
-        collection=Collection.HABITS,
-        record_id=row.id,
-        user_id=row.user_id,
-        version=row.version,
-    )
+    await records.changed(session, Collection.HABITS, row, EventKind.HABIT_CHANGED)
 
 
 def fields_of(row: Habit) -> dict[str, Any]:
@@ -259,7 +247,8 @@ async def check_in(ctx: Context, global_id: str, day: date | None) -> HabitState
         raise UserErrors.one(("date",), "A check-in cannot be in the future.", "INVALID")
     async with ctx.sessionmaker.begin() as session:
         row = await _locked(session, principal.user_id, global_id)
-        await habits.check_in(session, row.id, day)
+        if await habits.check_in(session, row.id, day):
+            await events.publish(session, row.user_id, EventKind.HABIT_CHECKED_IN, row.id)
         days = await habits.days_of(session, [row.id])
     return await _state(ctx, row, days.get(row.id, []))
 
@@ -268,7 +257,8 @@ async def undo_check_in(ctx: Context, global_id: str, day: date) -> HabitState:
     principal = await ctx.principal()
     async with ctx.sessionmaker.begin() as session:
         row = await _locked(session, principal.user_id, global_id)
-        await habits.undo_check_in(session, row.id, day)
+        if await habits.undo_check_in(session, row.id, day):
+            await events.publish(session, row.user_id, EventKind.HABIT_CHANGED, row.id)
         days = await habits.days_of(session, [row.id])
     return await _state(ctx, row, days.get(row.id, []))
 

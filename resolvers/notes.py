@@ -7,7 +7,8 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from db import notes, objects, sync
+from db import notes, objects
+from db.events import EventKind
 from db.notes import Note, NoteFilter, NoteImage
 from db.pagination import Page
 from db.sync import Collection
@@ -59,21 +60,13 @@ async def create_row(
     session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID, cleaned: dict[str, Any]
 ) -> Note:
     row = await notes.add(session, Note(id=record_id, user_id=user_id, **cleaned))
-    await sync.record(
-        session, collection=Collection.NOTES, record_id=row.id, user_id=user_id, version=row.version
-    )
+    await records.changed(session, Collection.NOTES, row, EventKind.NOTE_CREATED)
     return row
 
 
 async def update_row(session: AsyncSession, row: Note, cleaned: dict[str, Any]) -> Note:
     row = await notes.save(session, row, **cleaned)
-    await sync.record(
-        session,
-        collection=Collection.NOTES,
-        record_id=row.id,
-        user_id=row.user_id,
-        version=row.version,
-    )
+    await records.changed(session, Collection.NOTES, row, EventKind.NOTE_UPDATED)
     return row
 
 
@@ -81,14 +74,7 @@ async def delete_row(session: AsyncSession, row: Note) -> list[str]:
     """Deletes the note; its images are listed for deletion from storage by a job."""
     keys = await notes.remove(session, row)
     await objects.schedule_deletion(session, keys)
-    await sync.record(
-        session,
-        collection=Collection.NOTES,
-        record_id=row.id,
-        user_id=row.user_id,
-        version=row.version + 1,
-        deleted=True,
-    )
+    await records.changed(session, Collection.NOTES, row, EventKind.NOTE_DELETED, deleted=True)
     return keys
 
 

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 from strawberry import UNSET
 
-from db import purchases, receipts
+from db import events, purchases, receipts
+from db.events import EventKind
 from db.pagination import Page
 from db.purchases import Bucket, Purchase, PurchaseFilter, PurchaseItem
 from db.receipts import ReceiptStatus
@@ -188,7 +189,9 @@ async def update(ctx: Context, global_id: str, data: UpdatePurchaseInput) -> Pur
                 problems.add(("input", "purchasedAt"), "A purchase needs a date.")
             changes["purchased_at"] = data.purchased_at
         problems.raise_if_any()
-        return await purchases.update(session, row, **changes)
+        row = await purchases.update(session, row, **changes)
+        await events.publish(session, row.user_id, EventKind.PURCHASE_UPDATED, row.id)
+        return row
 
 
 async def delete(ctx: Context, global_id: str) -> str:
@@ -196,6 +199,7 @@ async def delete(ctx: Context, global_id: str) -> str:
     async with ctx.sessionmaker.begin() as session:
         row = await _lock_owned(session, principal.user_id, global_id)
         await purchases.delete_purchase(session, row)
+        await events.publish(session, row.user_id, EventKind.PURCHASE_DELETED, row.id)
     return global_id
 
 
@@ -270,11 +274,13 @@ async def _lock_owned(session: AsyncSession, user_id: uuid.UUID, global_id: str)
 async def _add(session: AsyncSession, row: Purchase, items: list[PurchaseItem]) -> Purchase:
     try:
         async with session.begin_nested():
-            return await purchases.add(session, row, items)
+            row = await purchases.add(session, row, items)
     except IntegrityError as error:
         raise UserErrors.one(
             ("input", "receiptId"), "This receipt already has a purchase.", "CONFLICT"
         ) from error
+    await events.publish(session, row.user_id, EventKind.PURCHASE_CREATED, row.id)
+    return row
 
 
 def _currency(value: str | None, default: str, problems: Problems) -> str:

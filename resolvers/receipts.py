@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from db import objects, receipts
+from db import events, objects, receipts
+from db.events import EventKind
 from db.pagination import Page
 from db.receipts import OcrResult, Receipt, ReceiptStatus
 from lifegraph.errors import UserErrors
@@ -61,7 +62,7 @@ async def complete_upload(ctx: Context, key: str) -> Receipt:
         stored = await uploads.take_completed(
             ctx, session, key=key, purpose=PURPOSE, allowed=uploads.RECEIPT_TYPES
         )
-        receipt = await receipts.add(session, _new_receipt(principal.user_id, stored))
+        receipt = await _add(session, _new_receipt(principal.user_id, stored))
     await ctx.services.jobs.process_receipt(receipt.id)
     return receipt
 
@@ -69,7 +70,7 @@ async def complete_upload(ctx: Context, key: str) -> Receipt:
 async def _record(ctx: Context, stored: uploads.StoredFile) -> Receipt:
     principal = await ctx.principal()
     async with ctx.sessionmaker.begin() as session:
-        return await receipts.add(session, _new_receipt(principal.user_id, stored))
+        return await _add(session, _new_receipt(principal.user_id, stored))
 
 
 def _new_receipt(user_id: uuid.UUID, stored: uploads.StoredFile) -> Receipt:
@@ -122,7 +123,7 @@ async def reprocess(ctx: Context, global_id: str) -> Receipt:
         row = await _lock_owned(session, principal.user_id, global_id)
         if row.status is ReceiptStatus.PROCESSING:
             raise UserErrors.one(("id",), "This receipt is being read right now.", "CONFLICT")
-        await receipts.set_state(
+        await _set_state(
             session, row, status=ReceiptStatus.PENDING, failure_reason=None, processed_at=None
         )
     await ctx.services.jobs.process_receipt(row.id, force=True)
@@ -136,6 +137,7 @@ async def delete(ctx: Context, global_id: str) -> str:
         row = await _lock_owned(session, principal.user_id, global_id)
         await receipts.delete_receipt(session, row)
         await objects.schedule_deletion(session, [row.object_key])
+        await events.publish(session, row.user_id, EventKind.RECEIPT_STATUS, row.id)
     await ctx.services.jobs.delete_objects([row.object_key])
     return global_id
 
@@ -163,6 +165,7 @@ async def process(services: Services, receipt_id: uuid.UUID, *, force: bool = Fa
         if row is None or (row.status is ReceiptStatus.PROCESSED and not force):
             return
         await receipts.mark_processing(session, receipt_id)
+        await events.publish(session, row.user_id, EventKind.RECEIPT_STATUS, row.id)
         sha256, key, content_type = row.sha256, row.object_key, row.content_type
     async with services.sessionmaker() as session:
         cached = None if force else await receipts.cached_ocr(session, sha256, engine.name)
@@ -183,7 +186,7 @@ async def wait_for_retry(services: Services, receipt_id: uuid.UUID) -> None:
     async with services.sessionmaker.begin() as session:
         row = await receipts.lock(session, receipt_id)
         if row is not None and row.status is ReceiptStatus.PROCESSING:
-            await receipts.set_state(session, row, status=ReceiptStatus.PENDING)
+            await _set_state(session, row, status=ReceiptStatus.PENDING)
 
 
 async def finish(
@@ -197,7 +200,7 @@ async def finish(
         row = await receipts.lock(session, receipt_id)
         if row is None:
             return
-        await receipts.set_state(
+        await _set_state(
             session,
             row,
             status=ReceiptStatus.FAILED if failure else ReceiptStatus.PROCESSED,
@@ -206,6 +209,20 @@ async def finish(
             processed_at=datetime.now(UTC),
         )
     logger.info("receipt %s %s", receipt_id, "failed: " + failure if failure else "processed")
+
+
+async def _add(session: AsyncSession, row: Receipt) -> Receipt:
+    row = await receipts.add(session, row)
+    await events.publish(session, row.user_id, EventKind.RECEIPT_STATUS, row.id)
+    return row
+
+
+async def _set_state(session: AsyncSession, row: Receipt, **values: Any) -> None:
+    """Changes a receipt and tells live subscribers, when the transaction commits."""
+    await receipts.set_state(session, row, **values)
+    await events.publish(session, row.user_id, EventKind.RECEIPT_STATUS, row.id)
+    if row.status is ReceiptStatus.PROCESSED:
+        await events.publish(session, row.user_id, EventKind.RECEIPT_PROCESSED, row.id)
 
 
 def ocr_values(sha256: str, result: Any) -> dict[str, Any]:

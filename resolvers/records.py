@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from strawberry import UNSET
 
-from db import sync
+from db import events, sync
+from db.events import EventKind
 from db.sync import Collection
 from lifegraph.errors import BadUserInput, Problems, UserErrors
 from schema.scalars import parse_datetime
@@ -69,6 +70,27 @@ async def ensure_new(
     """A minted ID must be unused, by anyone, now or before (deleted records keep theirs)."""
     if await sync.owner_of(session, collection, record_id) is not None:
         raise UserErrors.one(("input", "id"), f"A {noun} with this ID exists.", "CONFLICT")
+
+
+async def changed(
+    session: AsyncSession,
+    collection: Collection,
+    row: Any,
+    kind: EventKind,
+    *,
+    deleted: bool = False,
+) -> None:
+    """Notes a change of a synced record for pulls and for live dashboards, in its
+    transaction; a deletion leaves a tombstone one version after the record's last."""
+    await sync.record(
+        session,
+        collection=collection,
+        record_id=row.id,
+        user_id=row.user_id,
+        version=row.version + 1 if deleted else row.version,
+        deleted=deleted,
+    )
+    await events.publish(session, row.user_id, kind, row.id)
 
 
 def normal_tag(tag: str) -> str:

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from db import sync, tasks
+from db import tasks
+from db.events import EventKind
 from db.pagination import Page
 from db.sync import Collection
 from db.tasks import Task, TaskFilter, TaskPriority, TaskStatus
@@ -65,9 +66,7 @@ async def create_row(
             **cleaned,
         ),
     )
-    await sync.record(
-        session, collection=Collection.TASKS, record_id=row.id, user_id=user_id, version=row.version
-    )
+    await records.changed(session, Collection.TASKS, row, EventKind.TASK_CREATED)
     return row
 
 
@@ -79,26 +78,13 @@ async def update_row(session: AsyncSession, row: Task, cleaned: dict[str, Any]) 
     elif status is not TaskStatus.DONE:
         cleaned["completed_at"] = None
     row = await tasks.save(session, row, **cleaned)
-    await sync.record(
-        session,
-        collection=Collection.TASKS,
-        record_id=row.id,
-        user_id=row.user_id,
-        version=row.version,
-    )
+    await records.changed(session, Collection.TASKS, row, EventKind.TASK_UPDATED)
     return row
 
 
 async def delete_row(session: AsyncSession, row: Task) -> None:
     await tasks.remove(session, row)
-    await sync.record(
-        session,
-        collection=Collection.TASKS,
-        record_id=row.id,
-        user_id=row.user_id,
-        version=row.version + 1,
-        deleted=True,
-    )
+    await records.changed(session, Collection.TASKS, row, EventKind.TASK_DELETED, deleted=True)
 
 
 def fields_of(row: Task) -> dict[str, Any]:
