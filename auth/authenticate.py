@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 
@@ -43,7 +44,7 @@ class Authenticator:
             principal = await users.principal(session, claims.user_id, claims.session_id)
         if principal is None:
             raise Unauthenticated("This session has ended; sign in again.")
-        return principal
+        return dataclasses.replace(principal, expires_at=claims.expires_at)
 
     async def _external_principal(self, token: str) -> Principal:
         assert self._external is not None

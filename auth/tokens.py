@@ -23,6 +23,7 @@ class InvalidToken(Exception):
 class AccessClaims:
     user_id: uuid.UUID
     session_id: uuid.UUID
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,11 @@ class TokenService:
             )
             if claims["typ"] != ACCESS_TYPE:
                 raise InvalidToken("not an access token")
-            return AccessClaims(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]))
+            return AccessClaims(
+                uuid.UUID(claims["sub"]),
+                uuid.UUID(claims["sid"]),
+                datetime.fromtimestamp(claims["exp"], UTC),
+            )
         except jwt.ExpiredSignatureError as error:
             raise InvalidToken("token expired") from error
         except (jwt.PyJWTError, ValueError, TypeError) as error:

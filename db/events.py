@@ -4,12 +4,23 @@ identifiers only; listeners read what they need."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import enum
 import json
+import logging
 import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
+import asyncpg
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
+
+logger = logging.getLogger("lifegraph.events")
 
 CHANNEL = "lifegraph_events"
 
@@ -36,3 +47,130 @@ async def publish(
 ) -> None:
     payload = json.dumps({"u": str(user_id), "k": kind.value, "e": str(entity_id)})
     await session.execute(select(func.pg_notify(CHANNEL, payload)))
+
+
+@dataclass(frozen=True)
+class Event:
+    user_id: uuid.UUID
+    kind: EventKind | None  # None: events may have been missed; recompute everything
+    entity_id: uuid.UUID | None
+    at: datetime
+
+
+class EventHub:
+    """One listening connection per process, fanning events out to this process's
+    subscribers, each of whom sees only their own user's events.
+
+    When the connection drops it reconnects with backoff, and tells every subscriber that
+    events may have been missed, so nothing shown stays stale.
+    """
+
+    HEALTH_CHECK_SECONDS = 15.0
+    QUEUE_SIZE = 1000
+
+    def __init__(self, database_url: str, *, reconnect_delay: float = 0.5) -> None:
+        self._dsn = (
+            make_url(database_url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
+        )
+        self._reconnect_delay = reconnect_delay
+        self._queues: dict[uuid.UUID, set[asyncio.Queue[Event]]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+        self.listening = asyncio.Event()
+        self._connection: asyncpg.Connection | None = None
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, user_id: uuid.UUID) -> AsyncIterator[asyncio.Queue[Event]]:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="lifegraph event listener")
+        queue: asyncio.Queue[Event] = asyncio.Queue(self.QUEUE_SIZE)
+        self._queues[user_id].add(queue)
+        try:
+            yield queue
+        finally:
+            subscribers = self._queues[user_id]
+            subscribers.discard(queue)
+            if not subscribers:
+                del self._queues[user_id]
+
+    @property
+    def subscriber_count(self) -> int:
+        return sum(len(queues) for queues in self._queues.values())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def drop_connection(self) -> None:
+        """Closes the listening connection as a network failure would (for tests)."""
+        if self._connection is not None:
+            self._connection.terminate()
+
+    async def _run(self) -> None:
+        delay = self._reconnect_delay
+        first = True
+        while True:
+            try:
+                await self._listen(missed=not first)
+                delay = self._reconnect_delay
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                logger.warning("event listener lost its connection; reconnecting", exc_info=True)
+            first = False
+            self.listening.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    async def _listen(self, *, missed: bool) -> None:
+        connection = await asyncpg.connect(self._dsn, timeout=10)
+        self._connection = connection
+        lost = asyncio.Event()
+        connection.add_termination_listener(lambda _: lost.set())
+        try:
+            await connection.add_listener(CHANNEL, self._deliver)
+            self.listening.set()
+            if missed:
+                self._tell_everyone_to_resync()
+            while not lost.is_set():
+                try:
+                    await asyncio.wait_for(lost.wait(), self.HEALTH_CHECK_SECONDS)
+                except TimeoutError:
+                    await connection.fetchval("SELECT 1", timeout=5)
+        finally:
+            self._connection = None
+            if not connection.is_closed():
+                connection.terminate()
+
+    def _deliver(self, connection: object, pid: int, channel: str, payload: str) -> None:
+        try:
+            data = json.loads(payload)
+            event = Event(
+                user_id=uuid.UUID(data["u"]),
+                kind=EventKind(data["k"]),
+                entity_id=uuid.UUID(data["e"]),
+                at=datetime.now(UTC),
+            )
+        except (ValueError, KeyError, TypeError):
+            logger.warning("ignored a malformed event: %r", payload)
+            return
+        for queue in self._queues.get(event.user_id, ()):
+            self._offer(queue, event)
+
+    def _tell_everyone_to_resync(self) -> None:
+        now = datetime.now(UTC)
+        for user_id, queues in self._queues.items():
+            for queue in queues:
+                self._offer(queue, Event(user_id, None, None, now))
+
+    @staticmethod
+    def _offer(queue: asyncio.Queue[Event], event: Event) -> None:
+        """A subscriber too slow to keep up is told to resync instead of growing forever."""
+        try:
+            queue.put_nowait(event)
+        except asyncio.QueueFull:
+            while not queue.empty():
+                queue.get_nowait()
+            queue.put_nowait(Event(event.user_id, None, None, event.at))

@@ -90,6 +90,7 @@ class Principal:
     timezone: str = "UTC"
     currency: str = "USD"
     week_start: int = 1
+    expires_at: datetime | None = None  # of the credentials; a live subscription ends then
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID) -> User | None:

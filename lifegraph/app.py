@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -19,6 +20,7 @@ from lifegraph.context import Context, Services
 from lifegraph.http import BodySizeLimit, RequirePreflightForUploads, healthz, readyz
 from lifegraph.services import build_services, prepare_storage
 from lifegraph.settings import Settings
+from lifegraph.websockets import TransportWSHandler, on_connect
 from lifegraph.worker import run_worker
 from resolvers.loaders import build_loaders
 from schema.root import build_schema
@@ -27,6 +29,8 @@ from storage.local_routes import local_storage_routes
 
 
 class GraphQLApp(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+
     def __init__(self, services: Services) -> None:
         settings = services.settings
         super().__init__(
@@ -34,8 +38,12 @@ class GraphQLApp(GraphQL[Context, None]):
             graphql_ide="graphiql" if settings.is_development else None,
             allow_queries_via_get=settings.is_development,
             multipart_uploads_enabled=True,
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
         )
         self.services = services
+
+    async def on_ws_connect(self, context: Context) -> None:
+        await on_connect(context)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -67,6 +75,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+            await services.events.close()
             await services.jobs.close()
             await services.engine.dispose()
 

@@ -18,10 +18,11 @@ from auth.authenticate import Authenticator
 from auth.passwords import PasswordHasher
 from auth.tokens import TokenService
 from db.engine import Sessionmaker
+from db.events import EventHub
 from db.users import Principal
 from lifegraph.jobs import JobQueue
 from lifegraph.settings import Settings
-from resolvers.loaders import Loaders
+from resolvers.loaders import Loaders, build_loaders
 from storage.objects import ObjectStore
 from storage.ocr.base import OcrEngine
 
@@ -39,6 +40,7 @@ class Services:
     storage: ObjectStore
     ocr: OcrEngine
     jobs: JobQueue
+    events: EventHub
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -50,6 +52,7 @@ class Context:
     request: Request | WebSocket
     authorization: str | None
     loaders: Loaders
+    connection_params: dict[str, object] | None = None
     _principal: asyncio.Future[Principal] | None = field(default=None, repr=False)
 
     @property
@@ -63,6 +66,15 @@ class Context:
     def today(self, timezone: str) -> date:
         """The date now in ``timezone``, by the services' clock (tests set it)."""
         return self.services.clock().astimezone(ZoneInfo(timezone)).date()
+
+    def refresh_loaders(self) -> None:
+        """A subscription lives long: each event it sends reads afresh, not from a cache."""
+        self.loaders = build_loaders(self.sessionmaker)
+
+    def reauthenticate(self, authorization: str | None) -> None:
+        """A websocket's credentials arrive after the connection opens (connection_init)."""
+        self.authorization = authorization
+        self._principal = None
 
     async def principal(self) -> Principal:
         """The signed-in user, authenticated once per request; raises UNAUTHENTICATED."""

@@ -10,6 +10,7 @@ from auth.oidc import ExternalIssuer
 from auth.passwords import PasswordHasher
 from auth.tokens import TokenService
 from db.engine import create_engine, create_sessionmaker
+from db.events import EventHub
 from lifegraph.context import Services
 from lifegraph.jobs import JobQueue
 from lifegraph.settings import Settings
@@ -42,6 +43,7 @@ def build_services(settings: Settings) -> Services:
         storage=object_store(settings),
         ocr=ocr_engine(settings),
         jobs=JobQueue(settings.database_url),
+        events=EventHub(settings.database_url),
     )
 
 

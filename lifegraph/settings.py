@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     in_process_worker: bool = False
     job_stalled_after_seconds: float = Field(default=60.0, gt=0)
 
+    dashboard_coalesce_seconds: float = Field(default=0.25, ge=0)
+    ws_init_timeout_seconds: float = Field(default=10.0, gt=0)
+
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_query_depth: int = Field(default=12, ge=2)

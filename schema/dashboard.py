@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+from datetime import datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Self
 
 import strawberry
 
-from auth.permissions import SignedIn, requires
+from auth.permissions import RECEIPTS, Allowed, SignedIn, requires
 from lifegraph.context import Info
 from resolvers import dashboard as resolvers
 from resolvers.money import quantize
 from schema.purchases import Purchase
+from schema.receipts import Receipt
 
 
 @strawberry.type
@@ -63,3 +67,58 @@ class Query:
     @strawberry.field(extensions=requires(SignedIn()))
     async def dashboard(self, info: Info) -> Dashboard:
         return Dashboard.of(await resolvers.dashboard_of(info.context))
+
+
+@strawberry.enum
+class ActivityKind(Enum):
+    RECEIPT_PROCESSED = "RECEIPT_PROCESSED"
+    PURCHASE_CREATED = "PURCHASE_CREATED"
+    PURCHASE_UPDATED = "PURCHASE_UPDATED"
+    PURCHASE_DELETED = "PURCHASE_DELETED"
+    TASK_CREATED = "TASK_CREATED"
+    TASK_UPDATED = "TASK_UPDATED"
+    TASK_DELETED = "TASK_DELETED"
+    HABIT_CHECKED_IN = "HABIT_CHECKED_IN"
+    NOTE_CREATED = "NOTE_CREATED"
+    NOTE_UPDATED = "NOTE_UPDATED"
+    NOTE_DELETED = "NOTE_DELETED"
+
+
+@strawberry.type
+class Activity:
+    kind: ActivityKind
+    entity_id: strawberry.ID
+    at: datetime
+    summary: str
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        extensions=requires(SignedIn()),
+        description="The dashboard now, then after every burst of changes that moves it.",
+    )
+    async def dashboard_updated(self, info: Info) -> AsyncGenerator[Dashboard, None]:
+        async for board in resolvers.dashboard_updates(info.context):
+            yield Dashboard.of(board)
+
+    @strawberry.subscription(
+        extensions=requires(Allowed(RECEIPTS)),
+        description="Every status change of your receipts, with OCR fields once read.",
+    )
+    async def receipt_updated(self, info: Info) -> AsyncGenerator[Receipt, None]:
+        async for row in resolvers.receipt_updates(info.context):
+            yield Receipt.from_row(row)
+
+    @strawberry.subscription(extensions=requires(SignedIn()))
+    async def activity(
+        self, info: Info, kinds: list[ActivityKind] | None = None
+    ) -> AsyncGenerator[Activity, None]:
+        wanted = {kind.value for kind in kinds} if kinds else None
+        async for item in resolvers.activity(info.context, wanted):
+            yield Activity(
+                kind=ActivityKind(item.kind.value),
+                entity_id=strawberry.ID(item.entity_id),
+                at=item.at,
+                summary=item.summary,
+            )

@@ -25,7 +25,7 @@ from schema import (
     tasks,
     users,
 )
-from schema.extensions import ErrorCodes
+from schema.extensions import shape_error
 from schema.node import Node, resolve_node
 from schema.scalars import SCALAR_MAP
 
@@ -50,15 +50,19 @@ class LifegraphSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Server faults are logged by ErrorCodes; the client's own errors are not logged."""
+        """Codes every error and masks server faults (logging them); the client's own
+        errors are not logged."""
+        for error in errors:
+            shape_error(error)
 
 
 def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
     return LifegraphSchema(
         query=Query,
         mutation=Mutation,
+        subscription=dashboard.Subscription,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
-        extensions=[lambda: QueryDepthLimiter(max_depth=max_depth), ErrorCodes],
+        extensions=[lambda: QueryDepthLimiter(max_depth=max_depth)],
     )
 
 

@@ -1,0 +1,54 @@
+"""Websocket sign-in for subscriptions: the access token comes in ``connection_init``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+
+from lifegraph.context import Context
+from lifegraph.errors import Unauthenticated
+
+UNAUTHORIZED = 4401
+
+
+def authorization_of(params: object) -> str | None:
+    if not isinstance(params, dict):
+        return None
+    value = params.get("Authorization", params.get("authorization"))
+    return value if isinstance(value, str) else None
+
+
+async def authenticate(context: Context, params: object) -> None:
+    """Signs the connection in with the token of its ``connection_init`` payload."""
+    context.reauthenticate(authorization_of(params))
+    await context.principal()
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, closing with 4401 when the token is missing or bad (the
+    protocol's own rejection is 4403, which this server keeps for what is forbidden)."""
+
+    async def handle_connection_init(self, message: Any) -> None:
+        payload = message.get("payload") or {}
+        if not self.connection_init_received and isinstance(payload, dict):
+            try:
+                await authenticate(self.context, payload)
+            except Unauthenticated:
+                self.connection_init_received = True
+                if self.connection_init_timeout_task:
+                    self.connection_init_timeout_task.cancel()
+                await self.websocket.close(code=UNAUTHORIZED, reason="Unauthorized")
+                return
+        await super().handle_connection_init(message)
+
+
+async def on_connect(context: Context) -> None:
+    """For the legacy graphql-ws protocol, which can only reject a connection."""
+    try:
+        await authenticate(context, context.connection_params)
+    except Unauthenticated as error:
+        raise ConnectionRejectionError({"message": str(error)}) from error

@@ -1,0 +1,249 @@
+"""Subscriptions over graphql-transport-ws, against a real server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import socket
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from conftest import Api
+from contract import Contract
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+from lifegraph.app import create_app
+from lifegraph.context import Services
+from lifegraph.services import build_services
+from lifegraph.settings import Settings
+from storage.ocr import OcrEngine
+
+PROTOCOL = "graphql-transport-ws"
+
+
+@pytest.fixture
+def services(settings: Settings, local_ocr: OcrEngine) -> Services:
+    tuned = settings.model_copy(
+        update={"dashboard_coalesce_seconds": 0.3, "ws_init_timeout_seconds": 1.0}
+    )
+    return dataclasses.replace(build_services(tuned), ocr=local_ocr)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+async def server(services: Services) -> AsyncIterator[str]:
+    """The app served by Uvicorn on a loopback port, in this test's event loop."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(services=services), host="127.0.0.1", port=port, log_level="warning"
+    )
+    instance = uvicorn.Server(config)
+    task = asyncio.create_task(instance.serve())
+    for _ in range(500):
+        if instance.started:
+            break
+        await asyncio.sleep(0.02)
+    yield f"127.0.0.1:{port}"
+    instance.should_exit = True
+    await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def http(server: str, contract: Contract) -> AsyncIterator[Api]:
+    async with httpx.AsyncClient(base_url=f"http://{server}", trust_env=False) as client:
+        yield Api(client, contract)
+
+
+class Socket:
+    """A graphql-transport-ws client: connection_init, subscribe, next, complete."""
+
+    def __init__(self, connection: ClientConnection, contract: Contract) -> None:
+        self.connection = connection
+        self.contract = contract
+
+    async def subscribe(self, name: str, variables: dict[str, Any] | None = None) -> str:
+        await self.send(
+            {
+                "id": name,
+                "type": "subscribe",
+                "payload": {
+                    "query": self.contract.document_of(name),
+                    "operationName": name,
+                    "variables": variables or {},
+                },
+            }
+        )
+        return name
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.connection.send(json.dumps(message))
+
+    async def receive(self, within: float = 10) -> dict[str, Any]:
+        message: dict[str, Any] = json.loads(await asyncio.wait_for(self.connection.recv(), within))
+        return message
+
+    async def next_data(self, within: float = 10) -> dict[str, Any]:
+        message = await self.receive(within)
+        assert message["type"] == "next", message
+        assert "errors" not in message["payload"], message
+        data: dict[str, Any] = message["payload"]["data"]
+        return data
+
+    async def quiet(self, seconds: float) -> list[dict[str, Any]]:
+        """Everything that arrives within ``seconds``."""
+        received = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                received.append(await self.receive(seconds))
+        return received
+
+
+@contextlib.asynccontextmanager
+async def socket_for(
+    server: str, contract: Contract, payload: dict[str, Any] | None
+) -> AsyncIterator[Socket]:
+    async with connect(
+        f"ws://{server}/graphql", subprotocols=[Subprotocol(PROTOCOL)]
+    ) as connection:
+        client = Socket(connection, contract)
+        if payload is not None:
+            await client.send({"type": "connection_init", "payload": payload})
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def signed_in(server: str, contract: Contract, token: str) -> AsyncIterator[Socket]:
+    async with socket_for(server, contract, {"Authorization": f"Bearer {token}"}) as client:
+        assert (await client.receive())["type"] == "connection_ack"
+        yield client
+
+
+async def close_code(client: Socket) -> int | None:
+    with pytest.raises(ConnectionClosed) as closed:
+        await client.receive()
+    return closed.value.rcvd.code if closed.value.rcvd else None
+
+
+async def test_sockets_need_a_valid_token(server: str, contract: Contract, http: Api) -> None:
+    async with socket_for(server, contract, {}) as client:
+        assert await close_code(client) == 4401
+    async with socket_for(server, contract, {"Authorization": "Bearer garbage"}) as client:
+        assert await close_code(client) == 4401
+    async with socket_for(server, contract, None) as client:
+        assert await close_code(client) == 4408  # no connection_init in time
+    token = (await http.register("ws@example.com"))["accessToken"]
+    async with signed_in(server, contract, token) as client:
+        await client.subscribe("DashboardUpdates")
+        assert (await client.next_data())["dashboardUpdated"]["notesCount"] == 0
+
+
+async def test_dashboard_follows_changes_and_bursts_are_coalesced(
+    server: str, contract: Contract, http: Api
+) -> None:
+    token = (await http.register("live@example.com"))["accessToken"]
+    async with signed_in(server, contract, token) as client:
+        await client.subscribe("DashboardUpdates")
+        assert (await client.next_data())["dashboardUpdated"]["openTasks"] == 0
+
+        await http.op("CreateTask", {"input": {"title": "one"}}, token)
+        assert (await client.next_data())["dashboardUpdated"]["openTasks"] == 1
+
+        for index in range(100):
+            await http.op("CreateTask", {"input": {"title": f"burst {index}"}}, token)
+        frames = [m for m in await client.quiet(1.5) if m["type"] == "next"]
+        assert 1 <= len(frames) <= 10, len(frames)
+        assert frames[-1]["payload"]["data"]["dashboardUpdated"]["openTasks"] == 101
+
+
+async def test_users_see_only_their_own_events(server: str, contract: Contract, http: Api) -> None:
+    mine = (await http.register("mine@example.com"))["accessToken"]
+    yours = (await http.register("yours@example.com"))["accessToken"]
+    async with signed_in(server, contract, mine) as me, signed_in(server, contract, yours) as you:
+        await me.subscribe("Activity")
+        await you.subscribe("Activity")
+        await asyncio.sleep(0.3)
+        created = await http.op("CreateNote", {"input": {"title": "secret"}}, mine)
+        note_id = created["data"]["createNote"]["note"]["id"]
+        event = (await me.next_data())["activity"]
+        assert (event["kind"], event["entityId"], event["summary"]) == (
+            "NOTE_CREATED",
+            note_id,
+            "Note created",
+        )
+        assert await you.quiet(1.0) == []
+
+
+async def test_activity_filters_by_kind_and_receipt_updates(
+    server: str, contract: Contract, http: Api
+) -> None:
+    token = (await http.register("kinds@example.com"))["accessToken"]
+    async with signed_in(server, contract, token) as client:
+        await client.subscribe("Activity", {"kinds": ["TASK_DELETED"]})
+        await asyncio.sleep(0.3)
+        task = await http.op("CreateTask", {"input": {"title": "short-lived"}}, token)
+        task_id = task["data"]["createTask"]["task"]["id"]
+        await http.op("DeleteTask", {"id": task_id}, token)
+        event = (await client.next_data())["activity"]
+        assert (event["kind"], event["entityId"]) == ("TASK_DELETED", task_id)
+
+
+async def test_a_dropped_listener_reconnects_and_refreshes_dashboards(
+    server: str, contract: Contract, http: Api, services: Services
+) -> None:
+    token = (await http.register("resync@example.com"))["accessToken"]
+    async with signed_in(server, contract, token) as client:
+        await client.subscribe("DashboardUpdates")
+        await client.next_data()
+        await asyncio.wait_for(services.events.listening.wait(), 10)
+        await services.events.drop_connection()
+        # A fresh dashboard arrives once the listener is back, with no change made.
+        assert (await client.next_data(within=15))["dashboardUpdated"]["notesCount"] == 0
+        await http.op("CreateNote", {"input": {"title": "after"}}, token)
+        assert (await client.next_data())["dashboardUpdated"]["notesCount"] == 1
+
+
+async def test_an_expired_token_ends_the_subscription(
+    server: str, contract: Contract, http: Api, services: Services
+) -> None:
+    token = (await http.register("expiry@example.com"))["accessToken"]
+    async with signed_in(server, contract, token) as client:
+        original = services.clock
+        object.__setattr__(services, "clock", lambda: original() + timedelta(hours=1))
+        try:
+            await client.subscribe("DashboardUpdates")
+            await client.next_data()
+            await http.op("CreateNote", {"input": {"title": "x"}}, token)
+            message = await client.receive()
+        finally:
+            object.__setattr__(services, "clock", original)
+        assert message["type"] in ("next", "error"), message
+
+        errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
+        assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_no_listener_or_task_is_left_behind(
+    server: str, contract: Contract, http: Api, services: Services
+) -> None:
+    token = (await http.register("cycles@example.com"))["accessToken"]
+    before = len(asyncio.all_tasks())
+    for _ in range(200):
+        async with signed_in(server, contract, token) as client:
+            await client.subscribe("DashboardUpdates")
+            await client.next_data()
+    await asyncio.sleep(0.5)
+    assert services.events.subscriber_count == 0
+    assert len(asyncio.all_tasks()) <= before + 2
