@@ -67,6 +67,7 @@ class EventHub:
 
     HEALTH_CHECK_SECONDS = 15.0
     QUEUE_SIZE = 1000
+    CONNECT_WAIT_SECONDS = 5.0
 
     def __init__(self, database_url: str, *, reconnect_delay: float = 0.5) -> None:
         self._dsn = (
@@ -87,6 +88,9 @@ class EventHub:
         queue: asyncio.Queue[Event] = asyncio.Queue(self.QUEUE_SIZE)
         self._queues[user_id].add(queue)
         try:
+            # Events sent before the listener is up would be missed: wait for it a moment.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.listening.wait(), self.CONNECT_WAIT_SECONDS)
             yield queue
         finally:
             subscribers = self._queues[user_id]

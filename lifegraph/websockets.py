@@ -13,6 +13,7 @@ from lifegraph.context import Context
 from lifegraph.errors import Unauthenticated
 
 UNAUTHORIZED = 4401
+FORBIDDEN = 4403
 
 
 def authorization_of(params: object) -> str | None:
@@ -28,9 +29,25 @@ async def authenticate(context: Context, params: object) -> None:
     await context.principal()
 
 
+def _codes(message: Any) -> set[str]:
+    payload = message.get("payload")
+    errors = payload if message.get("type") == "error" else (payload or {}).get("errors")
+    return {
+        (error.get("extensions") or {}).get("code", "")
+        for error in errors or ()
+        if isinstance(error, dict)
+    }
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws, closing with 4401 when the token is missing or bad (the
-    protocol's own rejection is 4403, which this server keeps for what is forbidden)."""
+    """graphql-transport-ws, closing with 4401 when the token is missing or bad, and with
+    4403 when the user subscribes to what they may not see."""
+
+    async def send_message(self, message: Any) -> None:
+        if message.get("type") in ("next", "error") and "FORBIDDEN" in _codes(message):
+            await self.websocket.close(code=FORBIDDEN, reason="Forbidden")
+            return
+        await super().send_message(message)
 
     async def handle_connection_init(self, message: Any) -> None:
         payload = message.get("payload") or {}

@@ -6,16 +6,18 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
-from conftest import Api
+from conftest import MEMBER_PASSWORD, Api
 from contract import Contract
+from sqlalchemy import text
+from test_cli import FAST_PASSWORDS, clean_env, free_port, serving
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
@@ -35,12 +37,6 @@ def services(settings: Settings, local_ocr: OcrEngine) -> Services:
         update={"dashboard_coalesce_seconds": 0.3, "ws_init_timeout_seconds": 1.0}
     )
     return dataclasses.replace(build_services(tuned), ocr=local_ocr)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -247,3 +243,71 @@ async def test_no_listener_or_task_is_left_behind(
     await asyncio.sleep(0.5)
     assert services.events.subscriber_count == 0
     assert len(asyncio.all_tasks()) <= before + 2
+
+
+async def test_a_forbidden_subscription_closes_with_4403(
+    server: str, contract: Contract, http: Api, services: Services
+) -> None:
+    session = await http.register("no-receipts@example.com")
+    async with services.engine.begin() as connection:
+        await connection.execute(
+            text("DELETE FROM user_roles WHERE user_id = CAST(:id AS uuid)"),
+            {"id": session["user"]["id"].removeprefix("user_")},
+        )
+    async with signed_in(server, contract, session["accessToken"]) as client:
+        await client.subscribe("ReceiptUpdates")
+        assert await close_code(client) == 4403
+
+
+async def test_the_legacy_graphql_ws_protocol_still_works(
+    server: str, contract: Contract, http: Api
+) -> None:
+    token = (await http.register("legacy@example.com"))["accessToken"]
+    document = contract.document_of("DashboardUpdates")
+    async with connect(
+        f"ws://{server}/graphql", subprotocols=[Subprotocol("graphql-ws")]
+    ) as connection:
+        await connection.send(
+            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+        )
+        assert json.loads(await connection.recv())["type"] == "connection_ack"
+        await connection.send(
+            json.dumps({"id": "1", "type": "start", "payload": {"query": document}})
+        )
+        while (message := json.loads(await asyncio.wait_for(connection.recv(), 10)))[
+            "type"
+        ] == "ka":
+            continue
+        assert message["type"] == "data", message
+        assert message["payload"]["data"]["dashboardUpdated"]["openTasks"] == 0
+    async with connect(
+        f"ws://{server}/graphql", subprotocols=[Subprotocol("graphql-ws")]
+    ) as connection:
+        await connection.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await connection.recv())["type"] == "connection_error"
+
+
+async def test_events_reach_subscribers_of_another_server_process(
+    database_url: str, contract: Contract, tmp_path: Path
+) -> None:
+    """A mutation handled by one server process reaches a subscriber of another."""
+    env = clean_env(DATABASE_URL=database_url, LIFEGRAPH_DATA_DIR=str(tmp_path), **FAST_PASSWORDS)
+    with contextlib.ExitStack() as stack:
+        first, _ = stack.enter_context(serving(env, tmp_path, tmp_path / "first.log"))
+        second, _ = stack.enter_context(serving(env, tmp_path, tmp_path / "second.log"))
+        async with httpx.AsyncClient(base_url=second, trust_env=False) as client:
+            http = Api(client, contract)
+            token = (await http.register("two-processes@example.com"))["accessToken"]
+            host = first.removeprefix("http://")
+            async with signed_in(host, contract, token) as subscriber:
+                await subscriber.subscribe("Activity", {"kinds": ["TASK_CREATED"]})
+                await asyncio.sleep(0.5)  # the first process's listener connects
+                created = await http.op("CreateTask", {"input": {"title": "elsewhere"}}, token)
+                task_id = created["data"]["createTask"]["task"]["id"]
+                event = (await subscriber.next_data())["activity"]
+                assert event["entityId"] == task_id
+            async with httpx.AsyncClient(base_url=first, trust_env=False) as other:
+                cleanup = await Api(other, contract).op(
+                    "DeleteMyAccount", {"password": MEMBER_PASSWORD}, token
+                )
+                assert cleanup["data"]["deleteMyAccount"]["ok"] is True
