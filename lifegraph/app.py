@@ -17,6 +17,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from lifegraph.context import Context, Services
+from lifegraph.dashboard_page import dashboard_routes
 from lifegraph.http import BodySizeLimit, RequirePreflightForUploads, healthz, readyz
 from lifegraph.services import build_services, prepare_storage
 from lifegraph.settings import Settings
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        *dashboard_routes,
     ]
     if isinstance(services.storage, LocalObjectStore):
         routes += local_storage_routes(services.storage)

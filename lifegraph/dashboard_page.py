@@ -1,0 +1,59 @@
+"""The live dashboard page at /dashboard: static HTML, CSS and JavaScript, no build step.
+
+The page signs in with the ``Login`` mutation and follows ``DashboardUpdates`` over
+graphql-transport-ws; all of it runs in the browser, from the files in ``static/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Route
+
+STATIC = Path(__file__).parent / "static"
+
+ASSETS = {
+    "dashboard.js": "text/javascript; charset=utf-8",
+    "dashboard.css": "text/css; charset=utf-8",
+}
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "connect-src 'self' ws: wss:",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+async def dashboard_page(request: Request) -> Response:
+    return FileResponse(
+        STATIC / "dashboard.html", media_type="text/html; charset=utf-8", headers=HEADERS
+    )
+
+
+async def dashboard_asset(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name not in ASSETS:
+        raise HTTPException(404)
+    return FileResponse(STATIC / name, media_type=ASSETS[name], headers=HEADERS)
+
+
+dashboard_routes: list[BaseRoute] = [
+    Route("/dashboard", dashboard_page, methods=["GET"]),
+    Route("/dashboard/static/{name}", dashboard_asset, methods=["GET"]),
+]

@@ -1,0 +1,329 @@
+// The live dashboard: signs in with the contract's Login mutation, then follows
+// DashboardUpdates over graphql-transport-ws. No framework and no build step. Data only
+// ever reaches the page through textContent and attributes, never as HTML.
+"use strict";
+
+(() => {
+  // The documents below are copied from ../shared/contract/operations/ (auth.graphql and
+  // dashboard.graphql); tests/test_dashboard_page.py checks that they still match.
+  const LOGIN = `
+mutation Login($input: LoginInput!) {
+  login(input: $input) { session { ...SessionFields } userErrors { field message code } }
+}
+
+fragment SessionFields on AuthSession {
+  accessToken
+  refreshToken
+  accessTokenExpiresAt
+  user { id email displayName roles { name } }
+}`;
+
+  const LOGOUT = `
+mutation Logout($refreshToken: String!) {
+  logout(refreshToken: $refreshToken) { ok }
+}`;
+
+  const DASHBOARD_UPDATES = `
+subscription DashboardUpdates {
+  dashboardUpdated { ...DashboardFields }
+}
+
+fragment DashboardFields on Dashboard {
+  spendingThisMonth { total currency count }
+  openTasks
+  overdueTasks
+  dueToday
+  habitsDoneToday
+  habitsActive
+  notesCount
+  receiptsPending
+  recentPurchases(limit: 5) { id merchant amount currency purchasedAt }
+}`;
+
+  const PROTOCOL = "graphql-transport-ws";
+  const SUBSCRIPTION_ID = "dashboard";
+  const UNAUTHORIZED = 4401;
+  const ACK_TIMEOUT_MS = 10000;
+  const FIRST_RETRY_MS = 500;
+  const LONGEST_RETRY_MS = 30000;
+  const COUNTS = [
+    "openTasks",
+    "overdueTasks",
+    "dueToday",
+    "habitsDoneToday",
+    "habitsActive",
+    "notesCount",
+    "receiptsPending",
+  ];
+  const DATE = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+  const TIME = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
+
+  const byId = (id) => document.getElementById(id);
+  const figure = (name) => document.querySelector(`[data-figure="${name}"]`);
+
+  // Held in memory only: a reload signs out.
+  let session = null;
+  let socket = null;
+  let failures = 0;
+  let retryTimer = null;
+  let ackTimer = null;
+
+  // ---- GraphQL over HTTP ----------------------------------------------------------
+
+  async function graphql(query, operationName, variables) {
+    const response = await fetch("/graphql", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ query, operationName, variables }),
+      credentials: "omit",
+      cache: "no-store",
+    });
+    const type = response.headers.get("Content-Type") || "";
+    if (!type.includes("json")) {
+      throw new Error(`The server answered ${response.status}.`);
+    }
+    return response.json();
+  }
+
+  async function signIn(event) {
+    event.preventDefault();
+    const button = byId("sign-in-button");
+    button.disabled = true;
+    setSignInError("");
+    try {
+      const result = await graphql(LOGIN, "Login", {
+        input: { email: byId("email").value.trim(), password: byId("password").value },
+      });
+      const payload = result.data && result.data.login;
+      if (!payload) {
+        throw new Error((result.errors && result.errors[0].message) || "Sign-in failed.");
+      }
+      if (payload.userErrors.length > 0) {
+        setSignInError(payload.userErrors.map((error) => error.message).join(" "));
+        return;
+      }
+      session = payload.session;
+      byId("sign-in-form").reset();
+      showDashboard();
+      connect();
+    } catch (error) {
+      setSignInError(`Could not sign in: ${error.message}`);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function signOut(message) {
+    const ended = session;
+    session = null;
+    clearTimeout(retryTimer);
+    clearTimeout(ackTimer);
+    if (socket) {
+      const closing = socket;
+      socket = null;
+      closing.close(1000, "Signed out");
+    }
+    resetFigures();
+    showSignIn(message);
+    return ended;
+  }
+
+  function signOutByHand() {
+    const ended = signOut("");
+    if (ended && ended.refreshToken) {
+      // Ends the session on the server too; the page is signed out either way.
+      graphql(LOGOUT, "Logout", { refreshToken: ended.refreshToken }).catch(() => {});
+    }
+  }
+
+  // ---- graphql-transport-ws --------------------------------------------------------
+
+  function connect() {
+    clearTimeout(retryTimer);
+    clearTimeout(ackTimer);
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${scheme}//${location.host}/graphql`, PROTOCOL);
+    socket = ws;
+    setConnection("connecting", "Connecting…");
+    ackTimer = setTimeout(() => ws.close(4408, "No connection_ack"), ACK_TIMEOUT_MS);
+    ws.addEventListener("open", () => {
+      if (ws !== socket) return;
+      send(ws, {
+        type: "connection_init",
+        payload: { Authorization: `Bearer ${session.accessToken}` },
+      });
+    });
+    ws.addEventListener("message", (event) => {
+      if (ws === socket) receive(ws, event.data);
+    });
+    ws.addEventListener("close", (event) => {
+      if (ws === socket) closed(event);
+    });
+  }
+
+  function send(ws, message) {
+    ws.send(JSON.stringify(message));
+  }
+
+  function receive(ws, data) {
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      ws.close(4400, "Invalid message");
+      return;
+    }
+    switch (message.type) {
+      case "connection_ack":
+        clearTimeout(ackTimer);
+        setConnection("live", "Live");
+        send(ws, {
+          id: SUBSCRIPTION_ID,
+          type: "subscribe",
+          payload: { query: DASHBOARD_UPDATES, operationName: "DashboardUpdates", variables: {} },
+        });
+        break;
+      case "ping":
+        send(ws, { type: "pong" });
+        break;
+      case "next": {
+        const { data: result, errors } = message.payload || {};
+        if (errors && errors.length > 0) {
+          failed(ws, errors);
+        } else if (result && result.dashboardUpdated) {
+          failures = 0;
+          render(result.dashboardUpdated);
+        }
+        break;
+      }
+      case "error":
+        failed(ws, message.payload || []);
+        break;
+      case "complete":
+        // The server ended the subscription: start again on a fresh connection.
+        ws.close(1000, "Subscription completed");
+        break;
+      default:
+        break;
+    }
+  }
+
+  function failed(ws, errors) {
+    const codes = errors.map((error) => error.extensions && error.extensions.code);
+    if (codes.includes("UNAUTHENTICATED")) {
+      signOut("Your session has ended. Please sign in again.");
+    } else {
+      ws.close(4500, "Subscription failed");
+    }
+  }
+
+  function closed(event) {
+    clearTimeout(ackTimer);
+    socket = null;
+    if (!session) return;
+    if (event.code === UNAUTHORIZED) {
+      signOut("Your session has ended. Please sign in again.");
+      return;
+    }
+    // Exponential backoff with jitter, so that many pages do not return all at once.
+    const ceiling = Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** failures);
+    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    failures += 1;
+    const seconds = Math.max(1, Math.round(delay / 1000));
+    setConnection("closed", `Closed (code ${event.code}), reconnecting in ${seconds} s`);
+    retryTimer = setTimeout(connect, delay);
+  }
+
+  // ---- Rendering -------------------------------------------------------------------
+
+  function setConnection(state, text) {
+    byId("connection").dataset.state = state;
+    byId("connection-text").textContent = text;
+  }
+
+  function setFigure(name, value) {
+    figure(name).textContent = String(value);
+  }
+
+  function render(board) {
+    const spending = board.spendingThisMonth;
+    setFigure("spendingTotal", spending.total);
+    setFigure("spendingCurrency", spending.currency);
+    setFigure("spendingCount", spending.count);
+    byId("spending-count-unit").textContent = spending.count === 1 ? "purchase" : "purchases";
+    for (const name of COUNTS) setFigure(name, board[name]);
+    byId("overdue").classList.toggle("alert", board.overdueTasks > 0);
+    const progress = byId("habits-progress");
+    progress.max = Math.max(1, board.habitsActive);
+    progress.value = board.habitsDoneToday;
+    renderPurchases(board.recentPurchases);
+    const now = new Date();
+    const updated = byId("updated-at");
+    updated.dateTime = now.toISOString();
+    updated.textContent = TIME.format(now);
+    byId("cards").setAttribute("aria-busy", "false");
+  }
+
+  function renderPurchases(purchases) {
+    const rows = purchases.map((purchase) => {
+      const row = document.createElement("tr");
+      row.dataset.id = purchase.id;
+      const when = document.createElement("time");
+      when.dateTime = purchase.purchasedAt;
+      when.textContent = DATE.format(new Date(purchase.purchasedAt));
+      row.append(
+        cell("merchant", purchase.merchant),
+        cell("amount", `${purchase.amount} ${purchase.currency}`),
+        cell("purchasedAt", when),
+      );
+      return row;
+    });
+    figure("recentPurchases").replaceChildren(...rows);
+    byId("purchases-table").hidden = rows.length === 0;
+    byId("no-purchases").hidden = rows.length > 0;
+  }
+
+  function cell(field, content) {
+    const td = document.createElement("td");
+    td.dataset.field = field;
+    if (field === "amount") td.className = "amount";
+    if (typeof content === "string") td.textContent = content;
+    else td.append(content);
+    return td;
+  }
+
+  function resetFigures() {
+    for (const element of document.querySelectorAll("[data-figure]")) {
+      if (element.dataset.figure !== "recentPurchases") element.textContent = "–";
+    }
+    figure("recentPurchases").replaceChildren();
+    byId("updated-at").textContent = "not yet";
+    byId("cards").setAttribute("aria-busy", "true");
+  }
+
+  function showDashboard() {
+    byId("sign-in").hidden = true;
+    byId("dashboard").hidden = false;
+    byId("account").hidden = false;
+    byId("account-name").textContent = session.user.displayName || session.user.email;
+  }
+
+  function showSignIn(message) {
+    setConnection("signed-out", "Signed out");
+    byId("dashboard").hidden = true;
+    byId("account").hidden = true;
+    byId("sign-in").hidden = false;
+    setSignInError(message);
+    byId("email").focus();
+  }
+
+  function setSignInError(message) {
+    byId("sign-in-error").textContent = message;
+  }
+
+  byId("sign-in-form").addEventListener("submit", signIn);
+  byId("sign-out").addEventListener("click", signOutByHand);
+  window.addEventListener("online", () => {
+    if (session && !socket) connect();
+  });
+})();

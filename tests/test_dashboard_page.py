@@ -1,0 +1,248 @@
+"""The live dashboard page at /dashboard: served with a strict policy, and live in a real
+headless Chromium against a real server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from conftest import MEMBER_PASSWORD, RESET, Api
+from contract import Contract
+from devtools import Page, chromium, find_chromium
+from graphql import parse, print_ast
+from sqlalchemy import text
+
+from lifegraph.app import create_app
+from lifegraph.context import Services
+
+CHROMIUM = find_chromium()
+SCRIPT = "/dashboard/static/dashboard.js"
+STYLESHEET = "/dashboard/static/dashboard.css"
+# Rendered as text, this must come back exactly and never become markup.
+PLACEHOLDER = "\N{EN DASH}"  # what a figure shows before any data
+MERCHANT = "<img src=x onerror=\"document.title='owned'\"> Café & Co"
+
+
+class Markup(HTMLParser):
+    """What a page loads, and anything inline that a strict policy would block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[str] = []
+        self.stylesheets: list[str] = []
+        self.inline: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        self.inline += [f"{tag} {name}" for name in values if name.startswith("on")]
+        if "style" in values or tag == "style":
+            self.inline.append(f"{tag} style")
+        if tag == "script":
+            self.scripts.append(values.get("src") or "")
+        if tag == "link" and values.get("rel") == "stylesheet":
+            self.stylesheets.append(values.get("href") or "")
+
+
+def definitions(document: str) -> list[str]:
+    return sorted(print_ast(definition) for definition in parse(document).definitions)
+
+
+async def test_the_page_and_its_files_are_served_with_a_strict_policy(
+    api: Api, contract: Contract
+) -> None:
+    page = await api.client.get("/dashboard")
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "connect-src 'self' ws: wss:" in policy
+    assert "unsafe" not in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
+
+    markup = Markup()
+    markup.feed(page.text)
+    assert markup.scripts == [SCRIPT]
+    assert markup.stylesheets == [STYLESHEET]
+    assert markup.inline == []
+    assert "<script>" not in page.text
+
+    for path, media_type in ((SCRIPT, "text/javascript"), (STYLESHEET, "text/css")):
+        asset = await api.client.get(path)
+        assert asset.status_code == 200, path
+        assert asset.headers["content-type"] == f"{media_type}; charset=utf-8"
+        assert asset.headers["x-content-type-options"] == "nosniff"
+        assert asset.text.strip()
+
+    script = (await api.client.get(SCRIPT)).text
+    assert "innerHTML" not in script
+    assert "localStorage" not in script
+    assert "sessionStorage" not in script
+    # The page's documents are the contract's own.
+    for name, constant in (
+        ("Login", "LOGIN"),
+        ("Logout", "LOGOUT"),
+        ("DashboardUpdates", "DASHBOARD_UPDATES"),
+    ):
+        found = re.search(rf"const {constant} = `([^`]*)`", script)
+        assert found, constant
+        assert definitions(found.group(1)) == definitions(contract.document_of(name)), name
+
+    for path in ("/dashboard/static/dashboard.html", "/dashboard/static/..%2Fapp.py"):
+        assert (await api.client.get(path)).status_code == 404, path
+
+
+@pytest.fixture
+async def server(services: Services) -> AsyncIterator[str]:
+    """The app served by Uvicorn on a free loopback port, in this test's event loop."""
+    config = uvicorn.Config(
+        create_app(services=services), host="127.0.0.1", port=0, log_level="warning"
+    )
+    instance = uvicorn.Server(config)
+    task = asyncio.create_task(instance.serve())
+    for _ in range(500):
+        if instance.started:
+            break
+        await asyncio.sleep(0.02)
+    assert instance.started, "Uvicorn did not start within 10 s"
+    port = instance.servers[0].sockets[0].getsockname()[1]
+    yield f"127.0.0.1:{port}"
+    instance.should_exit = True
+    await asyncio.wait_for(task, 10)
+    async with services.engine.begin() as connection:
+        await connection.execute(text(RESET))
+    await services.engine.dispose()
+
+
+@pytest.fixture
+async def http(server: str, contract: Contract) -> AsyncIterator[Api]:
+    async with httpx.AsyncClient(base_url=f"http://{server}", trust_env=False) as client:
+        yield Api(client, contract)
+
+
+def figure(name: str) -> str:
+    """A JavaScript expression: the text of the page's figure ``name``."""
+    return f"document.querySelector('[data-figure=\"{name}\"]').textContent"
+
+
+async def sign_in(page: Page, email: str, password: str) -> None:
+    await page.evaluate(
+        f"""(() => {{
+            document.getElementById("email").value = {json.dumps(email)};
+            document.getElementById("password").value = {json.dumps(password)};
+            document.getElementById("sign-in-form").requestSubmit();
+        }})()"""
+    )
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="no Chromium binary found: apt-get install chromium (or set CHROMIUM to one)",
+)
+async def test_the_dashboard_signs_in_and_follows_changes_live(
+    server: str, http: Api, tmp_path: Path
+) -> None:
+    assert CHROMIUM is not None
+    email = "dashboard-page@example.com"
+    token = (await http.register(email, name="Dana"))["accessToken"]
+    bought = {"merchant": MERCHANT, "amount": "12.50", "purchasedAt": datetime.now(UTC).isoformat()}
+    created = await http.op("CreatePurchase", {"input": bought}, token)
+    assert created["data"]["createPurchase"]["userErrors"] == [], created
+
+    async with chromium(CHROMIUM) as page:
+        await page.navigate(f"http://{server}/dashboard")
+        assert await page.evaluate("document.getElementById('sign-in').hidden") is False
+
+        await sign_in(page, email, "not-the-password")
+        assert await page.wait_for("document.getElementById('sign-in-error').textContent")
+        assert await page.evaluate("document.getElementById('dashboard').hidden") is True
+
+        await sign_in(page, email, MEMBER_PASSWORD)
+        await page.wait_for("document.getElementById('connection').dataset.state === 'live'")
+        await page.wait_for(f"{figure('openTasks')} === '0'")
+        assert await page.evaluate(figure("spendingTotal")) == "12.50"
+        assert await page.evaluate(figure("spendingCount")) == "1"
+        assert await page.evaluate(figure("notesCount")) == "0"
+        assert await page.evaluate("document.getElementById('account-name').textContent") == "Dana"
+        merchant = "[data-figure=recentPurchases] td[data-field=merchant]"
+        assert await page.evaluate(f"document.querySelector('{merchant}').textContent") == MERCHANT
+        assert await page.evaluate("document.querySelectorAll('main img').length") == 0
+
+        created = await http.op("CreateTask", {"input": {"title": "water the plants"}}, token)
+        assert created["data"]["createTask"]["userErrors"] == [], created
+        await page.wait_for(f"{figure('openTasks')} === '1'", within=5)
+
+        screenshot = Path(os.environ.get("DASHBOARD_SCREENSHOT", tmp_path / "dashboard.png"))
+        assert (await page.screenshot(screenshot)).startswith(b"\x89PNG")
+
+        await page.evaluate("document.getElementById('sign-out').click()")
+        await page.wait_for("!document.getElementById('sign-in').hidden")
+        assert await page.evaluate(figure("openTasks")) == PLACEHOLDER
+        assert await page.evaluate("document.title") != "owned"
+        assert page.errors == []
+
+
+# Runs before the page's own script: keeps its sockets reachable and records their close
+# codes and every text of the connection line, so a test can drop a socket and follow.
+SPY = """
+window.spy = { sockets: [], closes: [], states: [] };
+window.WebSocket = class extends WebSocket {
+  constructor(...args) {
+    super(...args);
+    window.spy.sockets.push(this);
+    this.addEventListener("close", (event) => window.spy.closes.push(event.code));
+  }
+};
+document.addEventListener("DOMContentLoaded", () => {
+  const line = document.getElementById("connection");
+  new MutationObserver(() => window.spy.states.push(line.textContent.trim())).observe(
+    line, { subtree: true, childList: true, characterData: true, attributes: true });
+});
+"""
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="no Chromium binary found: apt-get install chromium (or set CHROMIUM to one)",
+)
+async def test_the_dashboard_reconnects_and_asks_to_sign_in_again_on_4401(
+    server: str, http: Api
+) -> None:
+    assert CHROMIUM is not None
+    email = "reconnect@example.com"
+    token = (await http.register(email))["accessToken"]
+    async with chromium(CHROMIUM) as page:
+        await page.send("Page.addScriptToEvaluateOnNewDocument", {"source": SPY})
+        await page.navigate(f"http://{server}/dashboard")
+        await sign_in(page, email, MEMBER_PASSWORD)
+        await page.wait_for(f"{figure('notesCount')} === '0'")
+
+        # A dropped connection comes back on its own, and the figures follow again.
+        await page.evaluate("spy.sockets[0].close(4000, 'test')")
+        await page.wait_for("spy.sockets.length === 2 && spy.sockets[1].readyState === 1")
+        await page.wait_for("document.getElementById('connection').dataset.state === 'live'")
+        states = await page.evaluate("spy.states")
+        assert any(state.startswith("Closed (code 4000), reconnecting in") for state in states)
+        await http.op("CreateNote", {"input": {"title": "after the drop"}}, token)
+        await page.wait_for(f"{figure('notesCount')} === '1'", within=5)
+
+        # Once the sessions are gone the server refuses the token (4401): sign in again.
+        await http.op("LogoutEverywhere", {}, token)
+        await page.evaluate("spy.sockets[1].close(4000, 'test')")
+        await page.wait_for("!document.getElementById('sign-in').hidden")
+        assert await page.evaluate("spy.closes") == [4000, 4000, 4401]
+        assert "sign in again" in await page.evaluate(
+            "document.getElementById('sign-in-error').textContent"
+        )
+        await asyncio.sleep(1.5)  # and it does not try again by itself
+        assert await page.evaluate("spy.sockets.length") == 3
+        assert await page.evaluate(figure("notesCount")) == PLACEHOLDER
+        assert page.errors == []
