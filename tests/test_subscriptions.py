@@ -8,16 +8,19 @@ import dataclasses
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
-from conftest import MEMBER_PASSWORD, Api
+from conftest import MEMBER_PASSWORD, Api, run_jobs
 from contract import Contract
+from receipt_images import Receipt, render
 from sqlalchemy import text
 from test_cli import FAST_PASSWORDS, clean_env, free_port, serving
+from test_receipts import upload
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
@@ -182,7 +185,7 @@ async def test_users_see_only_their_own_events(server: str, contract: Contract, 
         assert await you.quiet(1.0) == []
 
 
-async def test_activity_filters_by_kind_and_receipt_updates(
+async def test_activity_filters_by_kind(
     server: str, contract: Contract, http: Api
 ) -> None:
     token = (await http.register("kinds@example.com"))["accessToken"]
@@ -311,3 +314,23 @@ async def test_events_reach_subscribers_of_another_server_process(
                     "DeleteMyAccount", {"password": MEMBER_PASSWORD}, token
                 )
                 assert cleanup["data"]["deleteMyAccount"]["ok"] is True
+
+
+async def test_receipt_updates_follow_every_status_with_ocr_once_read(
+    server: str, contract: Contract, http: Api, services: Services
+) -> None:
+    token = (await http.register("receipt-live@example.com"))["accessToken"]
+    printed = Receipt()
+    async with signed_in(server, contract, token) as client:
+        await client.subscribe("ReceiptUpdates")
+        await asyncio.sleep(0.3)
+        response = await upload(http, token, render(printed))
+        receipt_id = response.json()["data"]["uploadReceipt"]["receipt"]["id"]
+        await run_jobs(services)
+        seen = []
+        while not seen or seen[-1]["status"] != "PROCESSED":
+            seen.append((await client.next_data())["receiptUpdated"])
+        assert [r["status"] for r in seen] == ["PENDING", "PROCESSING", "PROCESSED"]
+        assert {r["id"] for r in seen} == {receipt_id}
+        assert seen[0]["ocr"] is None
+        assert Decimal(seen[-1]["ocr"]["total"]) == printed.total
