@@ -23,7 +23,6 @@ from lifegraph.services import build_services, prepare_storage
 from lifegraph.settings import Settings
 from lifegraph.websockets import TransportWSHandler, on_connect
 from lifegraph.worker import run_worker
-from resolvers.loaders import build_loaders
 from schema.root import build_schema
 from storage.local import LocalObjectStore
 from storage.local_routes import local_storage_routes
@@ -53,7 +52,6 @@ class GraphQLApp(GraphQL[Context, None]):
             services=self.services,
             request=request,
             authorization=request.headers.get("authorization"),
-            loaders=build_loaders(self.services.sessionmaker),
         )
 
 

@@ -55,6 +55,8 @@ def serve(args: argparse.Namespace) -> int:
         port=port,
         workers=args.workers,
         proxy_headers=True,
+        # Events are small: per-message compression would cost ~40 KiB per socket.
+        ws_per_message_deflate=False,
         log_level="info",
     )
     return 0

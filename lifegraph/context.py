@@ -46,14 +46,21 @@ class Services:
 
 @dataclass(eq=False)
 class Context:
-    """Built per request. Loaders are per request too, so nothing is cached across users."""
+    """Built per request. Loaders are per request too, so nothing is cached across users;
+    they are built on first use, since many requests (and most websockets) need none."""
 
     services: Services
     request: Request | WebSocket
     authorization: str | None
-    loaders: Loaders
     connection_params: dict[str, object] | None = None
     _principal: asyncio.Future[Principal] | None = field(default=None, repr=False)
+    _loaders: Loaders | None = field(default=None, repr=False)
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            self._loaders = build_loaders(self.sessionmaker)
+        return self._loaders
 
     @property
     def settings(self) -> Settings:
@@ -69,7 +76,7 @@ class Context:
 
     def refresh_loaders(self) -> None:
         """A subscription lives long: each event it sends reads afresh, not from a cache."""
-        self.loaders = build_loaders(self.sessionmaker)
+        self._loaders = None
 
     def reauthenticate(self, authorization: str | None) -> None:
         """A websocket's credentials arrive after the connection opens (connection_init)."""

@@ -6,7 +6,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import QueryDepthLimiter
+from strawberry.extensions import ParserCache, QueryDepthLimiter, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -62,7 +62,11 @@ def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
         mutation=Mutation,
         subscription=dashboard.Subscription,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
-        extensions=[lambda: QueryDepthLimiter(max_depth=max_depth)],
+        extensions=[
+            lambda: QueryDepthLimiter(max_depth=max_depth),
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
+        ],
     )
 
 

@@ -185,9 +185,7 @@ async def test_users_see_only_their_own_events(server: str, contract: Contract, 
         assert await you.quiet(1.0) == []
 
 
-async def test_activity_filters_by_kind(
-    server: str, contract: Contract, http: Api
-) -> None:
+async def test_activity_filters_by_kind(server: str, contract: Contract, http: Api) -> None:
     token = (await http.register("kinds@example.com"))["accessToken"]
     async with signed_in(server, contract, token) as client:
         await client.subscribe("Activity", {"kinds": ["TASK_DELETED"]})
@@ -327,7 +325,7 @@ async def test_receipt_updates_follow_every_status_with_ocr_once_read(
         response = await upload(http, token, render(printed))
         receipt_id = response.json()["data"]["uploadReceipt"]["receipt"]["id"]
         await run_jobs(services)
-        seen = []
+        seen: list[dict[str, Any]] = []
         while not seen or seen[-1]["status"] != "PROCESSED":
             seen.append((await client.next_data())["receiptUpdated"])
         assert [r["status"] for r in seen] == ["PENDING", "PROCESSING", "PROCESSED"]
