@@ -69,10 +69,6 @@ class CheckIn(Base):
     created_at: Mapped[datetime] = created_at()
 
 
-async def get(session: AsyncSession, habit_id: uuid.UUID, *, lock: bool = False) -> Habit | None:
-    return await session.get(Habit, habit_id, with_for_update=lock)
-
-
 async def of_user(
     session: AsyncSession, user_id: uuid.UUID, *, include_archived: bool, lock: bool = False
 ) -> list[Habit]:

@@ -74,10 +74,6 @@ class TaskFilter:
     search: str | None = None
 
 
-async def get(session: AsyncSession, task_id: uuid.UUID, *, lock: bool = False) -> Task | None:
-    return await session.get(Task, task_id, with_for_update=lock)
-
-
 async def owned(
     session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID, *, lock: bool = False
 ) -> Task | None:

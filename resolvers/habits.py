@@ -167,14 +167,10 @@ async def habit_list(ctx: Context, include_archived: bool) -> list[HabitState]:
 
 
 async def habit(ctx: Context, global_id: str) -> HabitState | None:
-    principal = await ctx.principal()
-    record_id = ids.decode_as(KIND, global_id)
-    if record_id is None:
+    row = await records.read(ctx, global_id, KIND, habits.owned)
+    if row is None:
         return None
     async with ctx.sessionmaker() as session:
-        row = await habits.get(session, record_id)
-        if row is None or row.user_id != principal.user_id:
-            return None
         days = await habits.days_of(session, [row.id])
     return await _state(ctx, row, days.get(row.id, []))
 
@@ -282,11 +278,7 @@ async def _state(ctx: Context, row: Habit, days: Sequence[date]) -> HabitState:
 
 
 async def _locked(session: AsyncSession, user_id: uuid.UUID, global_id: str) -> Habit:
-    record_id = ids.decode_as(KIND, global_id)
-    row = await lock_owned(session, user_id, record_id) if record_id else None
-    if row is None:
-        raise UserErrors.one(("id",), NOT_FOUND, "NOT_FOUND")
-    return row
+    return await records.locked(session, user_id, global_id, KIND, habits.owned, NOT_FOUND)
 
 
 @contextlib.asynccontextmanager

@@ -94,13 +94,7 @@ async def lock_owned(
 
 
 async def note(ctx: Context, global_id: str) -> Note | None:
-    principal = await ctx.principal()
-    record_id = ids.decode_as(KIND, global_id)
-    if record_id is None:
-        return None
-    async with ctx.sessionmaker() as session:
-        row = await notes.get(session, record_id)
-    return row if row is not None and row.user_id == principal.user_id else None
+    return await records.read(ctx, global_id, KIND, notes.owned)
 
 
 async def note_image(ctx: Context, global_id: str) -> NoteImage | None:
@@ -266,8 +260,4 @@ async def _image_room(
 
 
 async def _locked(session: AsyncSession, user_id: uuid.UUID, global_id: str) -> Note:
-    record_id = ids.decode_as(KIND, global_id)
-    row = await lock_owned(session, user_id, record_id) if record_id else None
-    if row is None:
-        raise UserErrors.one(("id",), NOT_FOUND, "NOT_FOUND")
-    return row
+    return await records.locked(session, user_id, global_id, KIND, notes.owned, NOT_FOUND)

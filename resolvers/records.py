@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -18,10 +18,13 @@ from db import events, sync
 from db.events import EventKind
 from db.sync import Collection
 from lifegraph.errors import BadUserInput, Problems, UserErrors
+from resolvers import ids
 from schema.scalars import parse_datetime
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
+
+    from lifegraph.context import Context
 
 E = TypeVar("E", bound=Enum)
 Path = tuple[str, ...]
@@ -91,6 +94,36 @@ async def changed(
         deleted=deleted,
     )
     await events.publish(session, row.user_id, kind, row.id)
+
+
+Row = TypeVar("Row")
+Owned = Callable[..., Awaitable[Row | None]]
+
+
+async def locked(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    global_id: str,
+    kind: str,
+    owned: Owned[Row],
+    not_found: str,
+) -> Row:
+    """The user's record of this global ID, locked for the transaction, or NOT_FOUND."""
+    record_id = ids.decode_as(kind, global_id)
+    row = await owned(session, user_id, record_id, lock=True) if record_id else None
+    if row is None:
+        raise UserErrors.one(("id",), not_found, "NOT_FOUND")
+    return row
+
+
+async def read(ctx: Context, global_id: str, kind: str, owned: Owned[Row]) -> Row | None:
+    """The user's record of this global ID; None for anyone else's."""
+    principal = await ctx.principal()
+    record_id = ids.decode_as(kind, global_id)
+    if record_id is None:
+        return None
+    async with ctx.sessionmaker() as session:
+        return await owned(session, principal.user_id, record_id)
 
 
 def normal_tag(tag: str) -> str:

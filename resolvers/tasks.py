@@ -12,8 +12,8 @@ from db.events import EventKind
 from db.pagination import Page
 from db.sync import Collection
 from db.tasks import Task, TaskFilter, TaskPriority, TaskStatus
-from lifegraph.errors import Problems, UserErrors
-from resolvers import ids, records
+from lifegraph.errors import Problems
+from resolvers import records
 from resolvers.pagination import cursor_checked, page_size
 from schema.scalars import serialize_datetime
 
@@ -106,13 +106,7 @@ async def lock_owned(
 
 
 async def task(ctx: Context, global_id: str) -> Task | None:
-    principal = await ctx.principal()
-    record_id = ids.decode_as(KIND, global_id)
-    if record_id is None:
-        return None
-    async with ctx.sessionmaker() as session:
-        row = await tasks.get(session, record_id)
-    return row if row is not None and row.user_id == principal.user_id else None
+    return await records.read(ctx, global_id, KIND, tasks.owned)
 
 
 async def task_page(
@@ -159,8 +153,4 @@ async def delete(ctx: Context, global_id: str) -> str:
 
 
 async def _locked(session: AsyncSession, user_id: uuid.UUID, global_id: str) -> Task:
-    record_id = ids.decode_as(KIND, global_id)
-    row = await lock_owned(session, user_id, record_id) if record_id else None
-    if row is None:
-        raise UserErrors.one(("id",), NOT_FOUND, "NOT_FOUND")
-    return row
+    return await records.locked(session, user_id, global_id, KIND, tasks.owned, NOT_FOUND)
