@@ -9,7 +9,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -90,3 +100,39 @@ async def count_for_user(session: AsyncSession, user_id: uuid.UUID) -> int:
         select(func.count()).select_from(AuthSession).where(AuthSession.user_id == user_id)
     )
     return count or 0
+
+
+class SignInFailure(Base):
+    """Failed sign-ins per email, for throttling password guessing across all processes."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_email_at", "email", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320))
+    at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+async def failures_since(session: AsyncSession, email: str, since: datetime) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(SignInFailure)
+        .where(SignInFailure.email == email, SignInFailure.at >= since)
+    )
+    return count or 0
+
+
+async def note_failure(session: AsyncSession, email: str) -> None:
+    session.add(SignInFailure(email=email))
+    await session.flush()
+
+
+async def forget_failures(
+    session: AsyncSession, email: str | None = None, *, before: datetime | None = None
+) -> None:
+    statement = delete(SignInFailure)
+    if email is not None:
+        statement = statement.where(SignInFailure.email == email)
+    if before is not None:
+        statement = statement.where(SignInFailure.at < before)
+    await session.execute(statement)

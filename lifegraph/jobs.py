@@ -18,7 +18,7 @@ import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.engine import make_url
 
-from db import objects, uploads
+from db import objects, sessions, uploads
 
 if TYPE_CHECKING:
     from lifegraph.context import Services
@@ -77,6 +77,9 @@ async def recover(services: Services) -> None:
         await objects.schedule_deletion(session, expired)
     async with services.sessionmaker() as session:
         overdue = await objects.overdue(session, cutoff)
+    window = timedelta(seconds=services.settings.sign_in_window_seconds)
+    async with services.sessionmaker.begin() as session:
+        await sessions.forget_failures(session, before=datetime.now(UTC) - window)
     await queue.delete_objects([*expired, *overdue])
     if stalled:
         logger.info("retried %d stalled jobs", stalled)

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     password_time_cost: int = Field(default=3, ge=OWASP_MIN_TIME_COST)
     password_parallelism: int = Field(default=4, ge=1)
 
+    sign_in_max_failures: int = Field(default=10, ge=1)
+    sign_in_window_seconds: int = Field(default=900, ge=1)
+
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None

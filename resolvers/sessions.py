@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 EMAIL_TAKEN = "An account with this email exists already."
 SIGN_IN_FAILED = "The email or password is wrong."
 SESSION_ENDED = "This session has ended; sign in again."
+TOO_MANY_FAILURES = "Too many failed sign-ins for this email; try again later."
 
 
 @dataclass(frozen=True)
@@ -67,19 +68,30 @@ async def register(ctx: Context, data: RegisterInput) -> SignedIn:
 
 
 async def login(ctx: Context, data: LoginInput) -> SignedIn:
+    """Signs in; after too many failures for an email, it refuses for a while (RATE_LIMITED)."""
     email = normalise_email(data.email)
+    settings = ctx.settings
+    window = timedelta(seconds=settings.sign_in_window_seconds)
+    async with ctx.sessionmaker() as session:
+        failures = await sessions.failures_since(session, email, datetime.now(UTC) - window)
+    if failures >= settings.sign_in_max_failures:
+        raise UserErrors.one(None, TOO_MANY_FAILURES, "RATE_LIMITED")
     async with ctx.sessionmaker.begin() as session:
         user = await users.get_by_email(session, email)
         password_hash = user.password_hash if user is not None else None
         matches = await asyncio.to_thread(
             ctx.services.passwords.verify, password_hash, data.password
         )
-        if user is None or not matches:
-            raise UserErrors.one(None, SIGN_IN_FAILED, "UNAUTHENTICATED")
-        if password_hash and ctx.services.passwords.needs_rehash(password_hash):
-            new_hash = await asyncio.to_thread(ctx.services.passwords.hash, data.password)
-            await users.update(session, user, password_hash=new_hash)
-        return await _start(ctx, session, user)
+        if user is not None and matches:
+            await sessions.forget_failures(session, email)
+            if password_hash and ctx.services.passwords.needs_rehash(password_hash):
+                new_hash = await asyncio.to_thread(ctx.services.passwords.hash, data.password)
+                await users.update(session, user, password_hash=new_hash)
+            return await _start(ctx, session, user)
+    # The failure is kept although the answer is an error: that is what throttles guessing.
+    async with ctx.sessionmaker.begin() as session:
+        await sessions.note_failure(session, email)
+    raise UserErrors.one(None, SIGN_IN_FAILED, "UNAUTHENTICATED")
 
 
 async def refresh(ctx: Context, refresh_token: str) -> SignedIn:

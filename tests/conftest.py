@@ -132,7 +132,8 @@ def services(settings: Settings, local_ocr: OcrEngine) -> Services:
 
 
 RESET = (
-    "TRUNCATE users, ocr_results, object_deletions, procrastinate_jobs, procrastinate_events, "
+    "TRUNCATE users, ocr_results, object_deletions, sign_in_failures, procrastinate_jobs, "
+    "procrastinate_events, "
     "procrastinate_periodic_defers, procrastinate_workers CASCADE"
 )
 

@@ -83,3 +83,30 @@ async def test_logout_ends_one_session_and_logout_everywhere_ends_all(api: Api) 
 async def test_only_sign_in_operations_work_without_a_token(api: Api) -> None:
     for name in ("Me", "LogoutEverywhere", "Roles"):
         assert errors_of(await api.op(name)) == ["UNAUTHENTICATED"], name
+
+
+async def test_repeated_failures_throttle_sign_in_for_that_email(api: Api) -> None:
+    await api.register("guessed@example.com")
+    await api.register("neighbour@example.com")
+    wrong = {"email": "guessed@example.com", "password": "not-the-password"}
+    for _ in range(10):
+        result = await api.op("Login", {"input": wrong})
+        assert result["data"]["login"]["userErrors"][0]["code"] == "UNAUTHENTICATED"
+    right = {"email": "GUESSED@example.com", "password": MEMBER_PASSWORD}
+    throttled = await api.op("Login", {"input": right})
+    assert throttled["data"]["login"]["session"] is None
+    assert throttled["data"]["login"]["userErrors"][0]["code"] == "RATE_LIMITED"
+    other = {"email": "neighbour@example.com", "password": MEMBER_PASSWORD}
+    assert (await api.op("Login", {"input": other}))["data"]["login"]["session"]
+
+
+async def test_a_successful_sign_in_clears_earlier_failures(api: Api) -> None:
+    await api.register("forgetful@example.com")
+    wrong = {"email": "forgetful@example.com", "password": "not-the-password"}
+    right = {"email": "forgetful@example.com", "password": MEMBER_PASSWORD}
+    for _ in range(9):
+        await api.op("Login", {"input": wrong})
+    assert (await api.op("Login", {"input": right}))["data"]["login"]["session"]
+    for _ in range(9):
+        await api.op("Login", {"input": wrong})
+    assert (await api.op("Login", {"input": right}))["data"]["login"]["session"]
