@@ -36,7 +36,7 @@ from lifegraph.services import build_services  # noqa: E402
 from lifegraph.settings import Settings  # noqa: E402
 
 PASSWORD = "bench-password-123"
-OPERATIONS = [
+OPERATIONS: list[tuple[str, dict[str, Any]]] = [
     ("Purchases", {"first": 50}),
     ("Tasks", {"first": 50}),
     ("Notes", {"first": 50}),
