@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     in_process_worker: bool = False
     job_stalled_after_seconds: float = Field(default=60.0, gt=0)
 
+    tune_gc: bool = Field(
+        default=True, description="Fewer, shorter garbage-collector pauses in server processes."
+    )
     dashboard_coalesce_seconds: float = Field(default=0.25, ge=0)
     ws_init_timeout_seconds: float = Field(default=10.0, gt=0)
 

@@ -87,6 +87,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "password_time_cost": OWASP_MIN_TIME_COST,
         "password_parallelism": 1,
         "cors_origins": ["http://app.test"],
+        "tune_gc": False,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
