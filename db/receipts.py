@@ -159,18 +159,6 @@ async def delete_receipt(session: AsyncSession, receipt: Receipt) -> None:
     await session.flush()
 
 
-async def count_pending(session: AsyncSession, user_id: uuid.UUID) -> int:
-    count = await session.scalar(
-        select(func.count())
-        .select_from(Receipt)
-        .where(
-            Receipt.user_id == user_id,
-            Receipt.status.in_([ReceiptStatus.PENDING, ReceiptStatus.PROCESSING]),
-        )
-    )
-    return count or 0
-
-
 async def stale_pending(session: AsyncSession, older_than: datetime) -> list[uuid.UUID]:
     """Receipts still PENDING long after upload: their job was lost before it was queued."""
     rows = await session.scalars(

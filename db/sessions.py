@@ -95,13 +95,6 @@ async def revoke_all(
     await session.execute(statement.values(revoked_at=func.now()))
 
 
-async def count_for_user(session: AsyncSession, user_id: uuid.UUID) -> int:
-    count = await session.scalar(
-        select(func.count()).select_from(AuthSession).where(AuthSession.user_id == user_id)
-    )
-    return count or 0
-
-
 class SignInFailure(Base):
     """Failed sign-ins per email, for throttling password guessing across all processes."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -103,11 +102,6 @@ async def get_for_update(session: AsyncSession, user_id: uuid.UUID) -> User | No
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(User.email == email))
-
-
-async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
-    rows = await session.scalars(select(User).where(User.id.in_(ids)))
-    return {user.id: user for user in rows.unique()}
 
 
 async def create(

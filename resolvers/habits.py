@@ -151,12 +151,6 @@ def fields_of(row: Habit) -> dict[str, Any]:
     }
 
 
-async def lock_owned(
-    session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID
-) -> Habit | None:
-    return await habits.owned(session, user_id, record_id, lock=True)
-
-
 async def habit_list(ctx: Context, include_archived: bool) -> list[HabitState]:
     """The user's habits in their order, with every check-in: two statements in all."""
     principal = await ctx.principal()

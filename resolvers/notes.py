@@ -87,12 +87,6 @@ def fields_of(row: Note) -> dict[str, Any]:
     }
 
 
-async def lock_owned(
-    session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID
-) -> Note | None:
-    return await notes.owned(session, user_id, record_id, lock=True)
-
-
 async def note(ctx: Context, global_id: str) -> Note | None:
     return await records.read(ctx, global_id, KIND, notes.owned)
 
@@ -202,7 +196,11 @@ async def remove_image(ctx: Context, global_id: str) -> Note:
     image_id = ids.decode_as(IMAGE_KIND, global_id)
     async with ctx.sessionmaker.begin() as session:
         image = await notes.image(session, image_id) if image_id else None
-        row = await lock_owned(session, principal.user_id, image.note_id) if image else None
+        row = (
+            await notes.owned(session, principal.user_id, image.note_id, lock=True)
+            if image
+            else None
+        )
         if image is None or row is None:
             raise UserErrors.one(("id",), "No such image.", "NOT_FOUND")
         await notes.remove_image(session, image)
@@ -248,7 +246,7 @@ async def _image_room(
     row = None
     if record_id is not None:
         row = (
-            await lock_owned(session, user_id, record_id)
+            await notes.owned(session, user_id, record_id, lock=True)
             if lock
             else await notes.get(session, record_id)
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -210,9 +210,8 @@ class Spending:
     count: int
     by_category: list[Bucket]
     by_month: list[Bucket]
-    range: tuple[Any, Any]
-    user_id: Any
-    timezone: str
+    range: tuple[datetime, datetime]
+    user_id: uuid.UUID
 
 
 async def spending(ctx: Context, first: date, last: date, currency: str | None) -> Spending:
@@ -245,7 +244,6 @@ async def spending(ctx: Context, first: date, last: date, currency: str | None) 
         months,
         (start, end),
         principal.user_id,
-        tz,
     )
 
 

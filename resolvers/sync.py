@@ -41,7 +41,7 @@ class Domain:
     create_row: Callable[[AsyncSession, uuid.UUID, uuid.UUID, dict[str, Any]], Awaitable[Any]]
     update_row: Callable[[AsyncSession, Any, dict[str, Any]], Awaitable[Any]]
     delete_row: Callable[[AsyncSession, Any], Awaitable[Any]]
-    lock_owned: Callable[[AsyncSession, uuid.UUID, uuid.UUID], Awaitable[Any]]
+    owned: Callable[..., Awaitable[Any]]
     owned_many: Callable[
         [AsyncSession, uuid.UUID, Sequence[uuid.UUID]], Awaitable[Mapping[uuid.UUID, Any]]
     ]
@@ -55,7 +55,7 @@ DOMAINS = {
         notes.create_row,
         notes.update_row,
         notes.delete_row,
-        notes.lock_owned,
+        note_rows.owned,
         note_rows.owned_many,
         notes.fields_of,
     ),
@@ -65,7 +65,7 @@ DOMAINS = {
         tasks.create_row,
         tasks.update_row,
         tasks.delete_row,
-        tasks.lock_owned,
+        task_rows.owned,
         task_rows.owned_many,
         tasks.fields_of,
     ),
@@ -75,7 +75,7 @@ DOMAINS = {
         habits.create_row,
         habits.update_row,
         habits.delete_row,
-        habits.lock_owned,
+        habit_rows.owned,
         habit_rows.owned_many,
         habits.fields_of,
     ),
@@ -215,7 +215,7 @@ async def _apply(
     if not isinstance(fields, dict):
         problems.add((*path, "fields"), "Send the record's fields as an object.")
         return None
-    row = await domain.lock_owned(session, user_id, record_id)
+    row = await domain.owned(session, user_id, record_id, lock=True)
     base = {"collection": collection.value, "id": change.id}
     if row is None and owner is not None:
         if change.deleted:

@@ -99,12 +99,6 @@ def fields_of(row: Task) -> dict[str, Any]:
     }
 
 
-async def lock_owned(
-    session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID
-) -> Task | None:
-    return await tasks.owned(session, user_id, record_id, lock=True)
-
-
 async def task(ctx: Context, global_id: str) -> Task | None:
     return await records.read(ctx, global_id, KIND, tasks.owned)
 
