@@ -1,4 +1,4 @@
-"""Turns an ``Authorization`` header into a Principal, or raises UNAUTHENTICATED."""
+"""Turns an ``Authorization`` header into a Principal, or raises NotAuthenticated."""
 
 from __future__ import annotations
 
@@ -9,14 +9,20 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 
 from auth.oidc import ExternalIdentity, ExternalIssuer, ExternalTokenError
-from auth.permissions import MEMBER_ROLE
+from auth.permissions import RoleName
 from auth.tokens import InvalidToken, TokenService
 from db import roles, users
 from db.engine import Sessionmaker
 from db.users import Principal
-from lifegraph.errors import Unauthenticated
 
 logger = logging.getLogger("lifegraph.auth")
+
+
+class NotAuthenticated(Exception):
+    """No valid credentials; ``str()`` says why, in words fit for the client."""
+
+    def __init__(self, reason: str = "Sign-in required.") -> None:
+        super().__init__(reason)
 
 
 class Authenticator:
@@ -29,21 +35,21 @@ class Authenticator:
 
     async def principal(self, authorization: str | None) -> Principal:
         if not authorization:
-            raise Unauthenticated()
+            raise NotAuthenticated()
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            raise Unauthenticated("Send 'Authorization: Bearer <accessToken>'.")
+            raise NotAuthenticated("Send 'Authorization: Bearer <accessToken>'.")
         if self._external is not None and self._external.claims_issuer(token):
             return await self._external_principal(token)
         try:
             claims = self._tokens.decode_access(token)
         except InvalidToken as error:
-            raise Unauthenticated(f"Access token rejected: {error}.") from error
+            raise NotAuthenticated(f"Access token rejected: {error}.") from error
         async with self._sessionmaker() as session:
             principal = await users.principal(session, claims.user_id, claims.session_id)
         if principal is None:
-            raise Unauthenticated("This session has ended; sign in again.")
+            raise NotAuthenticated("This session has ended; sign in again.")
         return dataclasses.replace(principal, expires_at=claims.expires_at)
 
     async def _external_principal(self, token: str) -> Principal:
@@ -51,7 +57,7 @@ class Authenticator:
         try:
             identity = await self._external.verify(token)
         except ExternalTokenError as error:
-            raise Unauthenticated(f"Access token rejected: {error}.") from error
+            raise NotAuthenticated(f"Access token rejected: {error}.") from error
         try:
             user_id = await self._provision(identity)
         except IntegrityError:
@@ -60,7 +66,7 @@ class Authenticator:
         async with self._sessionmaker() as session:
             principal = await users.principal(session, user_id, None)
         if principal is None:
-            raise Unauthenticated("This account no longer exists.")
+            raise NotAuthenticated("This account no longer exists.")
         return principal
 
     async def _provision(self, identity: ExternalIdentity) -> uuid.UUID:
@@ -74,13 +80,13 @@ class Authenticator:
             if user is not None:
                 return user.id
             if not identity.email:
-                raise Unauthenticated("The token carries no email to create an account with.")
+                raise NotAuthenticated("The token carries no email to create an account with.")
             email = identity.email.strip().casefold()
             user = await users.get_by_email(session, email)
             if user is not None and not identity.email_verified:
-                raise Unauthenticated("The issuer has not verified this email.")
+                raise NotAuthenticated("The issuer has not verified this email.")
             if user is None:
-                member = await roles.by_name(session, MEMBER_ROLE)
+                member = await roles.by_name(session, RoleName.MEMBER)
                 assert member is not None, "the member role is seeded by a migration"
                 user = await users.create(
                     session,

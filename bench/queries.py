@@ -28,7 +28,7 @@ from sqlalchemy import event
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(Path(__file__).parent)]
 
-from contract import Contract  # noqa: E402
+from client_contract import Contract  # noqa: E402
 from subscriptions import fresh_database  # noqa: E402
 
 from lifegraph.app import create_app  # noqa: E402

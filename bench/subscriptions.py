@@ -90,7 +90,7 @@ from lifegraph import embedded
 from lifegraph.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTRACT_DIR = Path(os.environ.get("LIFEGRAPH_CONTRACT_DIR", ROOT.parent / "shared" / "contract"))
+CONTRACT_DIR = ROOT / "contract"
 PROTOCOL = Subprotocol("graphql-transport-ws")
 PASSWORD = "bench-password-123"
 MAX_SUBSCRIBERS = 5000

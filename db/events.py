@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeAlias
 
 import asyncpg
 from sqlalchemy import func, select
@@ -25,7 +26,9 @@ logger = logging.getLogger("lifegraph.events")
 CHANNEL = "lifegraph_events"
 
 
-class EventKind(enum.StrEnum):
+class ActivityKind(enum.StrEnum):
+    """What a user did, as their activity feed shows it."""
+
     RECEIPT_PROCESSED = "RECEIPT_PROCESSED"
     PURCHASE_CREATED = "PURCHASE_CREATED"
     PURCHASE_UPDATED = "PURCHASE_UPDATED"
@@ -37,9 +40,24 @@ class EventKind(enum.StrEnum):
     NOTE_CREATED = "NOTE_CREATED"
     NOTE_UPDATED = "NOTE_UPDATED"
     NOTE_DELETED = "NOTE_DELETED"
-    # Not activities, but they move dashboard figures or receipt statuses.
+
+
+class Signal(enum.StrEnum):
+    """Changes that are no activity of their own but move dashboard figures or receipt
+    statuses."""
+
     RECEIPT_STATUS = "RECEIPT_STATUS"
     HABIT_CHANGED = "HABIT_CHANGED"
+
+
+EventKind: TypeAlias = ActivityKind | Signal
+
+
+def event_kind(value: str) -> EventKind:
+    """The kind named in a notification; raises ValueError for an unknown one."""
+    if value in Signal.__members__:
+        return Signal(value)
+    return ActivityKind(value)
 
 
 async def publish(
@@ -153,7 +171,7 @@ class EventHub:
             data = json.loads(payload)
             event = Event(
                 user_id=uuid.UUID(data["u"]),
-                kind=EventKind(data["k"]),
+                kind=event_kind(data["k"]),
                 entity_id=uuid.UUID(data["e"]),
                 at=datetime.now(UTC),
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from auth.passwords import PasswordHasher, password_problem
-from auth.permissions import ADMIN_ROLE, MEMBER_ROLE
+from auth.permissions import RoleName
 from db import roles, users
 from db.engine import create_engine, create_sessionmaker
 from lifegraph.settings import Settings
@@ -24,8 +24,8 @@ async def create_admin(settings: Settings, database_url: str, email: str, passwo
     engine = create_engine(database_url, pool_size=1)
     try:
         async with create_sessionmaker(engine).begin() as session:
-            admin = await roles.by_name(session, ADMIN_ROLE)
-            member = await roles.by_name(session, MEMBER_ROLE)
+            admin = await roles.by_name(session, RoleName.ADMIN)
+            member = await roles.by_name(session, RoleName.MEMBER)
             if admin is None or member is None:
                 raise AdminError("the database is not migrated; run `lifegraph migrate`")
             user = await users.get_by_email(session, email)

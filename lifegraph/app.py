@@ -17,13 +17,13 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from lifegraph.context import Context, Services
 from lifegraph.dashboard_page import dashboard_routes
 from lifegraph.http import BodySizeLimit, RequirePreflightForUploads, healthz, readyz
 from lifegraph.services import build_services, prepare_storage
 from lifegraph.settings import Settings
 from lifegraph.websockets import TransportWSHandler, on_connect
 from lifegraph.worker import run_worker
+from resolvers.context import Context, Services
 from schema.root import build_schema
 from storage.local import LocalObjectStore
 from storage.local_routes import local_storage_routes

@@ -9,6 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from resolvers.errors import ApiErrorCode
+
 logger = logging.getLogger("lifegraph.http")
 
 
@@ -84,7 +86,7 @@ class RequirePreflightForUploads:
                             {
                                 "message": "Multipart requests need the header "
                                 "'Apollo-Require-Preflight: true'.",
-                                "extensions": {"code": "BAD_USER_INPUT"},
+                                "extensions": {"code": ApiErrorCode.BAD_USER_INPUT},
                             }
                         ]
                     },

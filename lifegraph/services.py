@@ -11,9 +11,10 @@ from auth.passwords import PasswordHasher
 from auth.tokens import TokenService
 from db.engine import create_engine, create_sessionmaker
 from db.events import EventHub
-from lifegraph.context import Services
-from lifegraph.jobs import JobQueue
+from db.jobs import JobQueue
+from lifegraph import jobs
 from lifegraph.settings import Settings
+from resolvers.context import Services
 from storage.objects import ObjectStore
 from storage.ocr import OcrEngine
 
@@ -29,6 +30,8 @@ def build_services(settings: Settings) -> Services:
         audience=settings.token_audience,
         ttl=timedelta(seconds=settings.access_token_ttl_seconds),
     )
+    queue = JobQueue(settings.database_url)
+    queue.register(jobs.blueprint())
     return Services(
         settings=settings,
         engine=engine,
@@ -42,7 +45,7 @@ def build_services(settings: Settings) -> Services:
         authenticator=Authenticator(tokens, external_issuer(settings), sessionmaker),
         storage=object_store(settings),
         ocr=ocr_engine(settings),
-        jobs=JobQueue(settings.database_url),
+        jobs=queue,
         events=EventHub(settings.database_url),
     )
 

@@ -9,8 +9,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 
-from lifegraph.context import Context
-from lifegraph.errors import Unauthenticated
+from resolvers.context import Context
+from resolvers.errors import ApiErrorCode, Unauthenticated
 
 UNAUTHORIZED = 4401
 FORBIDDEN = 4403
@@ -44,7 +44,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     4403 when the user subscribes to what they may not see."""
 
     async def send_message(self, message: Any) -> None:
-        if message.get("type") in ("next", "error") and "FORBIDDEN" in _codes(message):
+        if message.get("type") in ("next", "error") and ApiErrorCode.FORBIDDEN in _codes(message):
             await self.websocket.close(code=FORBIDDEN, reason="Forbidden")
             return
         await super().send_message(message)

@@ -6,8 +6,8 @@ import asyncio
 import logging
 from typing import Any
 
-from lifegraph.context import Services
 from lifegraph.jobs import recover
+from resolvers.context import Services
 
 logger = logging.getLogger("lifegraph.worker")
 

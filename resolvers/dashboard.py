@@ -9,18 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from auth.permissions import PURCHASES
+from auth.permissions import Permission
 from db import dashboard, receipts
 from db.dashboard import Figures
-from db.events import Event, EventKind
+from db.events import ActivityKind, Event, Signal
 from db.purchases import Purchase
 from db.receipts import Receipt
-from lifegraph.errors import BadUserInput, Forbidden, Unauthenticated
 from resolvers import ids
 from resolvers.dates import start_of
+from resolvers.errors import BadUserInput, Forbidden, Unauthenticated
 
 if TYPE_CHECKING:
-    from lifegraph.context import Context
+    from resolvers.context import Context
 
 MAX_RECENT = 50
 
@@ -57,7 +57,7 @@ async def dashboard_of(ctx: Context) -> Dashboard:
 
 async def recent_purchases(ctx: Context, board: Dashboard, limit: int) -> list[Purchase]:
     principal = await ctx.principal()
-    if PURCHASES not in principal.permissions:
+    if Permission.PURCHASES not in principal.permissions:
         raise Forbidden()
     if not 1 <= limit <= MAX_RECENT:
         raise BadUserInput(f"'limit' must be between 1 and {MAX_RECENT}.")
@@ -65,13 +65,12 @@ async def recent_purchases(ctx: Context, board: Dashboard, limit: int) -> list[P
         return await dashboard.recent_purchases(session, board.user_id, limit)
 
 
-ACTIVITY_KINDS = frozenset(EventKind) - {EventKind.RECEIPT_STATUS, EventKind.HABIT_CHANGED}
 _ENTITY_TYPES = {"RECEIPT": "receipt", "PURCHASE": "purchase", "TASK": "task", "HABIT": "habit"}
 
 
 @dataclass(frozen=True)
 class Activity:
-    kind: EventKind
+    kind: ActivityKind
     entity_id: str
     at: datetime
     summary: str
@@ -98,7 +97,7 @@ async def receipt_updates(ctx: Context) -> AsyncIterator[Receipt]:
     async with ctx.services.events.subscribe(principal.user_id) as queue:
         while True:
             event = await _next(ctx, queue)
-            if event.kind is not EventKind.RECEIPT_STATUS or event.entity_id is None:
+            if event.kind is not Signal.RECEIPT_STATUS or event.entity_id is None:
                 continue
             async with ctx.sessionmaker() as session:
                 row = await receipts.owned(session, principal.user_id, event.entity_id)
@@ -107,16 +106,15 @@ async def receipt_updates(ctx: Context) -> AsyncIterator[Receipt]:
                 yield row
 
 
-async def activity(ctx: Context, kinds: set[str] | None) -> AsyncIterator[Activity]:
+async def activity(ctx: Context, kinds: set[ActivityKind] | None) -> AsyncIterator[Activity]:
     principal = await ctx.principal()
     async with ctx.services.events.subscribe(principal.user_id) as queue:
         while True:
             event = await _next(ctx, queue)
             kind = event.kind
-            if kind not in ACTIVITY_KINDS or event.entity_id is None:
+            if not isinstance(kind, ActivityKind) or event.entity_id is None:
                 continue
-            assert kind is not None
-            if kinds and kind.value not in kinds:
+            if kinds and kind not in kinds:
                 continue
             noun = kind.value.split("_", 1)[0]
             yield Activity(

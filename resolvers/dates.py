@@ -1,9 +1,26 @@
-"""Calendar days in the user's time zone, turned into UTC instants for queries."""
+"""Dates and times as the API reads and writes them: instants in ISO 8601 (always sent in
+UTC, accepted only with an offset), and calendar days in the user's time zone turned
+into UTC instants for queries."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
+
+
+def format_instant(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_instant(value: Any) -> datetime:
+    """An ISO 8601 string with an offset, as UTC; raises ValueError otherwise."""
+    if not isinstance(value, str):
+        raise ValueError("DateTime must be an ISO 8601 string")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("DateTime needs an offset, for example '2026-11-21T09:30:00Z'")
+    return parsed.astimezone(UTC)
 
 
 def start_of(day: date, timezone: str) -> datetime:

@@ -14,16 +14,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 
 from db import events, habits
-from db.events import EventKind
+from db.events import ActivityKind, Signal
 from db.habits import Habit, HabitFrequency
 from db.sync import Collection
-from lifegraph.errors import Problems, UserErrors
 from resolvers import ids, records, streaks
+from resolvers.errors import ErrorCode, Problems, UserErrors
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from lifegraph.context import Context
+    from resolvers.context import Context
     from schema.habits import CreateHabitInput, UpdateHabitInput
 
 KIND = "habit"
@@ -98,7 +98,7 @@ async def create_row(
 ) -> Habit:
     await habits.lock_names(session, user_id)
     if await habits.name_taken(session, user_id, cleaned["name"]):
-        raise UserErrors.one(("input", "name"), NAME_TAKEN, "CONFLICT")
+        raise UserErrors.one(("input", "name"), NAME_TAKEN, ErrorCode.CONFLICT)
     _daily_means_every_day(cleaned, cleaned["frequency"])
     position = await habits.next_position(session, user_id)
     row = await habits.add(
@@ -118,7 +118,7 @@ async def update_row(session: AsyncSession, row: Habit, cleaned: dict[str, Any])
         and not row.archived
         and await habits.name_taken(session, row.user_id, name, besides=row.id)
     ):
-        raise UserErrors.one(("input", "name"), NAME_TAKEN, "CONFLICT")
+        raise UserErrors.one(("input", "name"), NAME_TAKEN, ErrorCode.CONFLICT)
     row = await habits.save(session, row, **cleaned)
     await _log(session, row)
     return row
@@ -132,11 +132,11 @@ def _daily_means_every_day(cleaned: dict[str, Any], frequency: HabitFrequency) -
 
 async def delete_row(session: AsyncSession, row: Habit) -> None:
     await habits.remove(session, row)
-    await records.changed(session, Collection.HABITS, row, EventKind.HABIT_CHANGED, deleted=True)
+    await records.changed(session, Collection.HABITS, row, Signal.HABIT_CHANGED, deleted=True)
 
 
 async def _log(session: AsyncSession, row: Habit) -> None:
-    await records.changed(session, Collection.HABITS, row, EventKind.HABIT_CHANGED)
+    await records.changed(session, Collection.HABITS, row, Signal.HABIT_CHANGED)
 
 
 def fields_of(row: Habit) -> dict[str, Any]:
@@ -198,7 +198,7 @@ async def archive(ctx: Context, global_id: str, archived: bool) -> HabitState:
             and not archived
             and await habits.name_taken(session, row.user_id, row.name)
         ):
-            raise UserErrors.one(("id",), NAME_TAKEN, "CONFLICT")
+            raise UserErrors.one(("id",), NAME_TAKEN, ErrorCode.CONFLICT)
         if row.archived != archived:
             row = await habits.save(session, row, archived=archived)
             await _log(session, row)
@@ -214,7 +214,9 @@ async def reorder(ctx: Context, global_ids: Sequence[str]) -> list[HabitState]:
         rows = await habits.of_user(session, principal.user_id, include_archived=True, lock=True)
         if sorted(map(str, wanted)) != sorted(str(row.id) for row in rows):
             raise UserErrors.one(
-                ("ids",), "List each of your habits once, archived ones included.", "INVALID"
+                ("ids",),
+                "List each of your habits once, archived ones included.",
+                ErrorCode.INVALID,
             )
         order = [w for w in wanted if w is not None]
         by_id = {row.id: row for row in rows}
@@ -234,11 +236,11 @@ async def check_in(ctx: Context, global_id: str, day: date | None) -> HabitState
     today = ctx.today(principal.timezone)
     day = day or today
     if day > today:
-        raise UserErrors.one(("date",), "A check-in cannot be in the future.", "INVALID")
+        raise UserErrors.one(("date",), "A check-in cannot be in the future.", ErrorCode.INVALID)
     async with ctx.sessionmaker.begin() as session:
         row = await _locked(session, principal.user_id, global_id)
         if await habits.check_in(session, row.id, day):
-            await events.publish(session, row.user_id, EventKind.HABIT_CHECKED_IN, row.id)
+            await events.publish(session, row.user_id, ActivityKind.HABIT_CHECKED_IN, row.id)
         days = await habits.days_of(session, [row.id])
     return await _state(ctx, row, days.get(row.id, []))
 
@@ -248,7 +250,7 @@ async def undo_check_in(ctx: Context, global_id: str, day: date) -> HabitState:
     async with ctx.sessionmaker.begin() as session:
         row = await _locked(session, principal.user_id, global_id)
         if await habits.undo_check_in(session, row.id, day):
-            await events.publish(session, row.user_id, EventKind.HABIT_CHANGED, row.id)
+            await events.publish(session, row.user_id, Signal.HABIT_CHANGED, row.id)
         days = await habits.days_of(session, [row.id])
     return await _state(ctx, row, days.get(row.id, []))
 
@@ -283,4 +285,4 @@ async def _unique_names(field: records.Path = ("input", "name")) -> AsyncIterato
     except IntegrityError as error:
         if "uq_habits_active_name" not in str(error):
             raise
-        raise UserErrors.one(field, NAME_TAKEN, "CONFLICT") from error
+        raise UserErrors.one(field, NAME_TAKEN, ErrorCode.CONFLICT) from error

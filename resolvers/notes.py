@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from db import notes, objects
-from db.events import EventKind
+from db.events import ActivityKind
 from db.notes import Note, NoteFilter, NoteImage
 from db.pagination import Page
 from db.sync import Collection
-from lifegraph.errors import Problems, UserErrors
 from resolvers import ids, records, uploads
+from resolvers.errors import ErrorCode, Problems, UserErrors
 from resolvers.pagination import cursor_checked, page_size
 from storage.objects import PresignedPost
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
     from starlette.datastructures import UploadFile
 
-    from lifegraph.context import Context
+    from resolvers.context import Context
     from schema.notes import CreateNoteInput, NoteFilterInput, UpdateNoteInput
 
 KIND = "note"
@@ -60,13 +60,13 @@ async def create_row(
     session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID, cleaned: dict[str, Any]
 ) -> Note:
     row = await notes.add(session, Note(id=record_id, user_id=user_id, **cleaned))
-    await records.changed(session, Collection.NOTES, row, EventKind.NOTE_CREATED)
+    await records.changed(session, Collection.NOTES, row, ActivityKind.NOTE_CREATED)
     return row
 
 
 async def update_row(session: AsyncSession, row: Note, cleaned: dict[str, Any]) -> Note:
     row = await notes.save(session, row, **cleaned)
-    await records.changed(session, Collection.NOTES, row, EventKind.NOTE_UPDATED)
+    await records.changed(session, Collection.NOTES, row, ActivityKind.NOTE_UPDATED)
     return row
 
 
@@ -74,7 +74,7 @@ async def delete_row(session: AsyncSession, row: Note) -> list[str]:
     """Deletes the note; its images are listed for deletion from storage by a job."""
     keys = await notes.remove(session, row)
     await objects.schedule_deletion(session, keys)
-    await records.changed(session, Collection.NOTES, row, EventKind.NOTE_DELETED, deleted=True)
+    await records.changed(session, Collection.NOTES, row, ActivityKind.NOTE_DELETED, deleted=True)
     return keys
 
 
@@ -139,7 +139,7 @@ async def update(
             raise UserErrors.one(
                 ("expectedVersion",),
                 f"The note changed since version {expected_version}; it is at {row.version}.",
-                "CONFLICT",
+                ErrorCode.CONFLICT,
             )
         return await update_row(session, row, cleaned)
 
@@ -202,7 +202,7 @@ async def remove_image(ctx: Context, global_id: str) -> Note:
             else None
         )
         if image is None or row is None:
-            raise UserErrors.one(("id",), "No such image.", "NOT_FOUND")
+            raise UserErrors.one(("id",), "No such image.", ErrorCode.NOT_FOUND)
         await notes.remove_image(session, image)
         await objects.schedule_deletion(session, [image.object_key])
         row = await update_row(session, row, {})
@@ -251,9 +251,11 @@ async def _image_room(
             else await notes.get(session, record_id)
         )
     if row is None or row.user_id != user_id:
-        raise UserErrors.one(field, NOT_FOUND, "NOT_FOUND")
+        raise UserErrors.one(field, NOT_FOUND, ErrorCode.NOT_FOUND)
     if await notes.count_images(session, row.id) >= MAX_IMAGES:
-        raise UserErrors.one(field, f"A note holds at most {MAX_IMAGES} images.", "LIMIT_REACHED")
+        raise UserErrors.one(
+            field, f"A note holds at most {MAX_IMAGES} images.", ErrorCode.LIMIT_REACHED
+        )
     return row
 
 

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 from db.pagination import InvalidCursor
-from lifegraph.errors import BadUserInput
+from resolvers.errors import BadUserInput
 
 DEFAULT_FIRST = 20
 MAX_FIRST = 100

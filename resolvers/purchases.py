@@ -12,13 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from strawberry import UNSET
 
 from db import events, purchases, receipts
-from db.events import EventKind
+from db.events import ActivityKind
 from db.pagination import Page
 from db.purchases import Bucket, Purchase, PurchaseFilter, PurchaseItem
 from db.receipts import ReceiptStatus
-from lifegraph.errors import BadUserInput, Problems, UserErrors
 from resolvers import ids
 from resolvers.dates import noon_of, start_of
+from resolvers.errors import BadUserInput, ErrorCode, Problems, UserErrors
 from resolvers.money import amount_problem
 from resolvers.pagination import cursor_checked, page_size
 from resolvers.validation import is_currency
@@ -26,7 +26,7 @@ from resolvers.validation import is_currency
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from lifegraph.context import Context
+    from resolvers.context import Context
     from schema.purchases import (
         CreatePurchaseInput,
         PurchaseFilterInput,
@@ -98,13 +98,13 @@ async def create(ctx: Context, data: CreatePurchaseInput) -> Purchase:
     if data.receipt_id:
         receipt_id = ids.decode_as("receipt", data.receipt_id)
         if receipt_id is None:
-            problems.add(("input", "receiptId"), "No such receipt.", "NOT_FOUND")
+            problems.add(("input", "receiptId"), "No such receipt.", ErrorCode.NOT_FOUND)
     problems.raise_if_any()
     async with ctx.sessionmaker.begin() as session:
         if receipt_id is not None and not await receipts.owned(
             session, principal.user_id, receipt_id
         ):
-            raise UserErrors.one(("input", "receiptId"), "No such receipt.", "NOT_FOUND")
+            raise UserErrors.one(("input", "receiptId"), "No such receipt.", ErrorCode.NOT_FOUND)
         row = Purchase(
             user_id=principal.user_id,
             receipt_id=receipt_id,
@@ -128,16 +128,18 @@ async def create_from_receipt(ctx: Context, global_id: str) -> Purchase:
             await receipts.owned(session, principal.user_id, receipt_id) if receipt_id else None
         )
         if receipt is None:
-            raise UserErrors.one(field, "No such receipt.", "NOT_FOUND")
+            raise UserErrors.one(field, "No such receipt.", ErrorCode.NOT_FOUND)
         ocr = (
             await receipts.cached_ocr(session, receipt.sha256, receipt.ocr_engine)
             if receipt.status is ReceiptStatus.PROCESSED and receipt.ocr_engine
             else None
         )
         if ocr is None:
-            raise UserErrors.one(field, "This receipt has not been read yet.", "INVALID")
+            raise UserErrors.one(field, "This receipt has not been read yet.", ErrorCode.INVALID)
         if ocr.total is None:
-            raise UserErrors.one(field, "No total could be read from this receipt.", "INVALID")
+            raise UserErrors.one(
+                field, "No total could be read from this receipt.", ErrorCode.INVALID
+            )
         currency = (
             ocr.currency if ocr.currency and is_currency(ocr.currency) else principal.currency
         )
@@ -190,7 +192,7 @@ async def update(ctx: Context, global_id: str, data: UpdatePurchaseInput) -> Pur
             changes["purchased_at"] = data.purchased_at
         problems.raise_if_any()
         row = await purchases.update(session, row, **changes)
-        await events.publish(session, row.user_id, EventKind.PURCHASE_UPDATED, row.id)
+        await events.publish(session, row.user_id, ActivityKind.PURCHASE_UPDATED, row.id)
         return row
 
 
@@ -199,7 +201,7 @@ async def delete(ctx: Context, global_id: str) -> str:
     async with ctx.sessionmaker.begin() as session:
         row = await _lock_owned(session, principal.user_id, global_id)
         await purchases.delete_purchase(session, row)
-        await events.publish(session, row.user_id, EventKind.PURCHASE_DELETED, row.id)
+        await events.publish(session, row.user_id, ActivityKind.PURCHASE_DELETED, row.id)
     return global_id
 
 
@@ -265,7 +267,7 @@ async def _lock_owned(session: AsyncSession, user_id: uuid.UUID, global_id: str)
     purchase_id = ids.decode_as("purchase", global_id)
     row = await purchases.owned(session, user_id, purchase_id, lock=True) if purchase_id else None
     if row is None:
-        raise UserErrors.one(("id",), NOT_FOUND, "NOT_FOUND")
+        raise UserErrors.one(("id",), NOT_FOUND, ErrorCode.NOT_FOUND)
     return row
 
 
@@ -275,9 +277,9 @@ async def _add(session: AsyncSession, row: Purchase, items: list[PurchaseItem]) 
             row = await purchases.add(session, row, items)
     except IntegrityError as error:
         raise UserErrors.one(
-            ("input", "receiptId"), "This receipt already has a purchase.", "CONFLICT"
+            ("input", "receiptId"), "This receipt already has a purchase.", ErrorCode.CONFLICT
         ) from error
-    await events.publish(session, row.user_id, EventKind.PURCHASE_CREATED, row.id)
+    await events.publish(session, row.user_id, ActivityKind.PURCHASE_CREATED, row.id)
     return row
 
 

@@ -11,12 +11,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from db import events, objects, receipts
-from db.events import EventKind
+from db.events import ActivityKind, Signal
 from db.pagination import Page
 from db.receipts import OcrResult, Receipt, ReceiptStatus
-from lifegraph.errors import UserErrors
 from resolvers import ids, uploads
 from resolvers.dates import day_range
+from resolvers.errors import ErrorCode, UserErrors
 from resolvers.pagination import cursor_checked, page_size
 from storage.objects import PresignedPost
 from storage.ocr import OcrError
@@ -25,8 +25,9 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
     from starlette.datastructures import UploadFile
 
-    from lifegraph.context import Context, Services
-    from schema.receipts import CreateUploadInput, ReceiptFilter
+    from resolvers.context import Context, Services
+    from schema.receipts import ReceiptFilter
+    from schema.uploads import CreateUploadInput
 
 logger = logging.getLogger("lifegraph.receipts")
 PURPOSE = "receipts"
@@ -99,7 +100,7 @@ async def receipt_page(
 ) -> Page[Receipt]:
     principal = await ctx.principal()
     size = page_size(first)
-    status = ReceiptStatus(where.status.value) if where and where.status else None
+    status = where.status if where else None
     start, end = day_range(
         where.from_ if where else None, where.to if where else None, principal.timezone
     )
@@ -122,7 +123,9 @@ async def reprocess(ctx: Context, global_id: str) -> Receipt:
     async with ctx.sessionmaker.begin() as session:
         row = await _lock_owned(session, principal.user_id, global_id)
         if row.status is ReceiptStatus.PROCESSING:
-            raise UserErrors.one(("id",), "This receipt is being read right now.", "CONFLICT")
+            raise UserErrors.one(
+                ("id",), "This receipt is being read right now.", ErrorCode.CONFLICT
+            )
         await _set_state(
             session, row, status=ReceiptStatus.PENDING, failure_reason=None, processed_at=None
         )
@@ -137,7 +140,7 @@ async def delete(ctx: Context, global_id: str) -> str:
         row = await _lock_owned(session, principal.user_id, global_id)
         await receipts.delete_receipt(session, row)
         await objects.schedule_deletion(session, [row.object_key])
-        await events.publish(session, row.user_id, EventKind.RECEIPT_STATUS, row.id)
+        await events.publish(session, row.user_id, Signal.RECEIPT_STATUS, row.id)
     await ctx.services.jobs.delete_objects([row.object_key])
     return global_id
 
@@ -146,7 +149,7 @@ async def _lock_owned(session: AsyncSession, user_id: uuid.UUID, global_id: str)
     receipt_id = ids.decode_as("receipt", global_id)
     row = await receipts.lock_owned(session, user_id, receipt_id) if receipt_id else None
     if row is None:
-        raise UserErrors.one(("id",), NOT_FOUND, "NOT_FOUND")
+        raise UserErrors.one(("id",), NOT_FOUND, ErrorCode.NOT_FOUND)
     return row
 
 
@@ -165,7 +168,7 @@ async def process(services: Services, receipt_id: uuid.UUID, *, force: bool = Fa
         if row is None or (row.status is ReceiptStatus.PROCESSED and not force):
             return
         await receipts.mark_processing(session, receipt_id)
-        await events.publish(session, row.user_id, EventKind.RECEIPT_STATUS, row.id)
+        await events.publish(session, row.user_id, Signal.RECEIPT_STATUS, row.id)
         sha256, key, content_type = row.sha256, row.object_key, row.content_type
     async with services.sessionmaker() as session:
         cached = None if force else await receipts.cached_ocr(session, sha256, engine.name)
@@ -213,16 +216,16 @@ async def finish(
 
 async def _add(session: AsyncSession, row: Receipt) -> Receipt:
     row = await receipts.add(session, row)
-    await events.publish(session, row.user_id, EventKind.RECEIPT_STATUS, row.id)
+    await events.publish(session, row.user_id, Signal.RECEIPT_STATUS, row.id)
     return row
 
 
 async def _set_state(session: AsyncSession, row: Receipt, **values: Any) -> None:
     """Changes a receipt and tells live subscribers, when the transaction commits."""
     await receipts.set_state(session, row, **values)
-    await events.publish(session, row.user_id, EventKind.RECEIPT_STATUS, row.id)
+    await events.publish(session, row.user_id, Signal.RECEIPT_STATUS, row.id)
     if row.status is ReceiptStatus.PROCESSED:
-        await events.publish(session, row.user_id, EventKind.RECEIPT_PROCESSED, row.id)
+        await events.publish(session, row.user_id, ActivityKind.RECEIPT_PROCESSED, row.id)
 
 
 def ocr_values(sha256: str, result: Any) -> dict[str, Any]:

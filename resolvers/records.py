@@ -17,14 +17,14 @@ from strawberry import UNSET
 from db import events, sync
 from db.events import EventKind
 from db.sync import Collection
-from lifegraph.errors import BadUserInput, Problems, UserErrors
 from resolvers import ids
-from schema.scalars import parse_datetime
+from resolvers.dates import parse_instant
+from resolvers.errors import BadUserInput, ErrorCode, Problems, UserErrors
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from lifegraph.context import Context
+    from resolvers.context import Context
 
 E = TypeVar("E", bound=Enum)
 Path = tuple[str, ...]
@@ -72,7 +72,7 @@ async def ensure_new(
 ) -> None:
     """A minted ID must be unused, by anyone, now or before (deleted records keep theirs)."""
     if await sync.owner_of(session, collection, record_id) is not None:
-        raise UserErrors.one(("input", "id"), f"A {noun} with this ID exists.", "CONFLICT")
+        raise UserErrors.one(("input", "id"), f"A {noun} with this ID exists.", ErrorCode.CONFLICT)
 
 
 async def changed(
@@ -112,7 +112,7 @@ async def locked(
     record_id = ids.decode_as(kind, global_id)
     row = await owned(session, user_id, record_id, lock=True) if record_id else None
     if row is None:
-        raise UserErrors.one(("id",), not_found, "NOT_FOUND")
+        raise UserErrors.one(("id",), not_found, ErrorCode.NOT_FOUND)
     return row
 
 
@@ -196,7 +196,7 @@ def moment(values: Mapping[str, Any], name: str, problems: Problems, path: Path)
             problems.add((*path, name), "Give the time with an offset.")
         return value
     try:
-        return parse_datetime(value)
+        return parse_instant(value)
     except ValueError:
         problems.add((*path, name), "Use an ISO 8601 date and time with an offset.")
         return None

@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from auth.permissions import ADMIN_ROLE
+from auth.permissions import RoleName
 from db import roles, users
 from db.roles import Role
 from db.users import User
-from lifegraph.errors import UserErrors
 from resolvers import ids
+from resolvers.errors import ErrorCode, UserErrors
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from lifegraph.context import Context
+    from resolvers.context import Context
 
 
 async def all_roles(ctx: Context) -> Sequence[Role]:
@@ -32,16 +32,16 @@ async def assign(ctx: Context, user_global_id: str, role_name: str) -> User:
 
 async def revoke(ctx: Context, user_global_id: str, role_name: str) -> User:
     async with ctx.sessionmaker.begin() as session:
-        if role_name == ADMIN_ROLE:
-            await roles.lock_by_name(session, ADMIN_ROLE)
+        if role_name == RoleName.ADMIN:
+            await roles.lock_by_name(session, RoleName.ADMIN)
         user, role = await _user_and_role(session, user_global_id, role_name)
         if (
-            role.name == ADMIN_ROLE
+            role.name == RoleName.ADMIN
             and await roles.holds(session, user.id, role.id)
             and await roles.count_holders(session, role.id) <= 1
         ):
             raise UserErrors.one(
-                ("role",), "The last admin cannot lose the admin role.", "CONFLICT"
+                ("role",), "The last admin cannot lose the admin role.", ErrorCode.CONFLICT
             )
         await roles.revoke(session, user.id, role.id)
         return user
@@ -53,8 +53,8 @@ async def _user_and_role(
     user_id = ids.decode_as("user", user_global_id)
     user = await users.get(session, user_id) if user_id else None
     if user is None:
-        raise UserErrors.one(("userId",), "No such user.", "NOT_FOUND")
+        raise UserErrors.one(("userId",), "No such user.", ErrorCode.NOT_FOUND)
     role = await roles.by_name(session, role_name)
     if role is None:
-        raise UserErrors.one(("role",), f"No role is named '{role_name}'.", "NOT_FOUND")
+        raise UserErrors.one(("role",), f"No role is named '{role_name}'.", ErrorCode.NOT_FOUND)
     return user, role

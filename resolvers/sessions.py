@@ -10,17 +10,17 @@ from typing import TYPE_CHECKING
 from sqlalchemy.exc import IntegrityError
 
 from auth.passwords import password_problem
-from auth.permissions import MEMBER_ROLE
+from auth.permissions import RoleName
 from auth.tokens import hash_refresh_token, new_refresh_token
 from db import roles, sessions, users
 from db.users import User
-from lifegraph.errors import Problems, UserErrors
+from resolvers.errors import ErrorCode, Problems, UserErrors
 from resolvers.validation import display_name_problem, email_problem, normalise_email
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from lifegraph.context import Context
+    from resolvers.context import Context
     from schema.sessions import LoginInput, RegisterInput
 
 EMAIL_TAKEN = "An account with this email exists already."
@@ -52,8 +52,8 @@ async def register(ctx: Context, data: RegisterInput) -> SignedIn:
     try:
         async with ctx.sessionmaker.begin() as session:
             if await users.get_by_email(session, email) is not None:
-                raise UserErrors.one(("input", "email"), EMAIL_TAKEN, "CONFLICT")
-            member = await roles.by_name(session, MEMBER_ROLE)
+                raise UserErrors.one(("input", "email"), EMAIL_TAKEN, ErrorCode.CONFLICT)
+            member = await roles.by_name(session, RoleName.MEMBER)
             assert member is not None, "the member role is seeded by a migration"
             user = await users.create(
                 session,
@@ -64,7 +64,7 @@ async def register(ctx: Context, data: RegisterInput) -> SignedIn:
             )
             return await _start(ctx, session, user)
     except IntegrityError as error:
-        raise UserErrors.one(("input", "email"), EMAIL_TAKEN, "CONFLICT") from error
+        raise UserErrors.one(("input", "email"), EMAIL_TAKEN, ErrorCode.CONFLICT) from error
 
 
 async def login(ctx: Context, data: LoginInput) -> SignedIn:
@@ -75,7 +75,7 @@ async def login(ctx: Context, data: LoginInput) -> SignedIn:
     async with ctx.sessionmaker() as session:
         failures = await sessions.failures_since(session, email, datetime.now(UTC) - window)
     if failures >= settings.sign_in_max_failures:
-        raise UserErrors.one(None, TOO_MANY_FAILURES, "RATE_LIMITED")
+        raise UserErrors.one(None, TOO_MANY_FAILURES, ErrorCode.RATE_LIMITED)
     async with ctx.sessionmaker.begin() as session:
         user = await users.get_by_email(session, email)
         password_hash = user.password_hash if user is not None else None
@@ -91,7 +91,7 @@ async def login(ctx: Context, data: LoginInput) -> SignedIn:
     # The failure is kept although the answer is an error: that is what throttles guessing.
     async with ctx.sessionmaker.begin() as session:
         await sessions.note_failure(session, email)
-    raise UserErrors.one(None, SIGN_IN_FAILED, "UNAUTHENTICATED")
+    raise UserErrors.one(None, SIGN_IN_FAILED, ErrorCode.UNAUTHENTICATED)
 
 
 async def refresh(ctx: Context, refresh_token: str) -> SignedIn:
@@ -100,7 +100,7 @@ async def refresh(ctx: Context, refresh_token: str) -> SignedIn:
     async with ctx.sessionmaker.begin() as session:
         token = await sessions.token_for_update(session, hash_refresh_token(refresh_token))
         if token is None or not _active(token.session):
-            raise UserErrors.one(("refreshToken",), SESSION_ENDED, "UNAUTHENTICATED")
+            raise UserErrors.one(("refreshToken",), SESSION_ENDED, ErrorCode.UNAUTHENTICATED)
         if token.used_at is not None:
             await sessions.revoke(session, token.session_id)
             reused = True
@@ -112,7 +112,7 @@ async def refresh(ctx: Context, refresh_token: str) -> SignedIn:
             access = ctx.services.tokens.issue_access(user.id, token.session_id)
             signed_in = SignedIn(access.token, access.expires_at, new_token, user)
     if reused:
-        raise UserErrors.one(("refreshToken",), SESSION_ENDED, "UNAUTHENTICATED")
+        raise UserErrors.one(("refreshToken",), SESSION_ENDED, ErrorCode.UNAUTHENTICATED)
     return signed_in
 
 

@@ -18,13 +18,13 @@ from db import notes as note_rows
 from db import sync
 from db import tasks as task_rows
 from db.sync import Collection
-from lifegraph.errors import BadUserInput, Problems, UserErrors
 from resolvers import habits, ids, notes, records, tasks
+from resolvers.errors import BadUserInput, ErrorCode, Problems, UserErrors
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from lifegraph.context import Context
+    from resolvers.context import Context
     from schema.sync import SyncPushInput
 
 PULL_LIMIT = 500
@@ -209,7 +209,7 @@ async def _apply(
         return None
     owner = await sync.owner_of(session, collection, record_id)
     if owner is not None and owner != user_id:
-        problems.add((*path, "id"), "This ID belongs to another record.", "CONFLICT")
+        problems.add((*path, "id"), "This ID belongs to another record.", ErrorCode.CONFLICT)
         return None
     fields = change.fields if change.fields is not None else {}
     if not isinstance(fields, dict):

@@ -8,19 +8,19 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from db import tasks
-from db.events import EventKind
+from db.events import ActivityKind
 from db.pagination import Page
 from db.sync import Collection
 from db.tasks import Task, TaskFilter, TaskPriority, TaskStatus
-from lifegraph.errors import Problems
 from resolvers import records
+from resolvers.dates import format_instant
+from resolvers.errors import Problems
 from resolvers.pagination import cursor_checked, page_size
-from schema.scalars import serialize_datetime
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from lifegraph.context import Context
+    from resolvers.context import Context
     from schema.tasks import CreateTaskInput, TaskFilterInput, UpdateTaskInput
 
 KIND = "task"
@@ -66,7 +66,7 @@ async def create_row(
             **cleaned,
         ),
     )
-    await records.changed(session, Collection.TASKS, row, EventKind.TASK_CREATED)
+    await records.changed(session, Collection.TASKS, row, ActivityKind.TASK_CREATED)
     return row
 
 
@@ -78,13 +78,13 @@ async def update_row(session: AsyncSession, row: Task, cleaned: dict[str, Any]) 
     elif status is not TaskStatus.DONE:
         cleaned["completed_at"] = None
     row = await tasks.save(session, row, **cleaned)
-    await records.changed(session, Collection.TASKS, row, EventKind.TASK_UPDATED)
+    await records.changed(session, Collection.TASKS, row, ActivityKind.TASK_UPDATED)
     return row
 
 
 async def delete_row(session: AsyncSession, row: Task) -> None:
     await tasks.remove(session, row)
-    await records.changed(session, Collection.TASKS, row, EventKind.TASK_DELETED, deleted=True)
+    await records.changed(session, Collection.TASKS, row, ActivityKind.TASK_DELETED, deleted=True)
 
 
 def fields_of(row: Task) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def fields_of(row: Task) -> dict[str, Any]:
         "description": row.description,
         "status": row.status.value,
         "priority": row.priority.value,
-        "dueAt": serialize_datetime(row.due_at) if row.due_at else None,
+        "dueAt": format_instant(row.due_at) if row.due_at else None,
         "tags": list(row.tags),
     }
 
@@ -111,8 +111,8 @@ async def task_page(
     criteria = TaskFilter()
     if where is not None:
         criteria = TaskFilter(
-            statuses=[TaskStatus(s.value) for s in where.status] if where.status else None,
-            priorities=[TaskPriority(p.value) for p in where.priority] if where.priority else None,
+            statuses=where.status or None,
+            priorities=where.priority or None,
             tag=records.normal_tag(where.tag) if where.tag else None,
             due_before=where.due_before,
             due_after=where.due_after,

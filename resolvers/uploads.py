@@ -16,14 +16,14 @@ import puremagic
 
 from db import uploads
 from db.uploads import PendingUpload
-from lifegraph.errors import UserErrors
+from resolvers.errors import ErrorCode, UserErrors
 from storage.objects import PresignedPost
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
     from starlette.datastructures import UploadFile
 
-    from lifegraph.context import Context
+    from resolvers.context import Context
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/heic"})
 RECEIPT_TYPES = IMAGE_TYPES | {"application/pdf"}
@@ -56,13 +56,13 @@ def check(data: bytes, *, allowed: frozenset[str], max_bytes: int, field: tuple[
     """The file's content type; raises TOO_LARGE or UNSUPPORTED_MEDIA_TYPE."""
     if len(data) > max_bytes:
         raise UserErrors.one(
-            field, f"The file is larger than {max_bytes // (1024 * 1024)} MiB.", "TOO_LARGE"
+            field, f"The file is larger than {max_bytes // (1024 * 1024)} MiB.", ErrorCode.TOO_LARGE
         )
     content_type = sniff(data) if data else None
     if content_type not in allowed:
         names = ", ".join(sorted(t.split("/")[1].upper() for t in allowed))
         raise UserErrors.one(
-            field, f"The file is not a supported image ({names}).", "UNSUPPORTED_MEDIA_TYPE"
+            field, f"The file is not a supported image ({names}).", ErrorCode.UNSUPPORTED_MEDIA_TYPE
         )
     return content_type
 
@@ -108,14 +108,18 @@ async def presign(
     declared = _ALIASES.get(content_type.lower(), content_type.lower())
     if declared not in allowed:
         raise UserErrors.one(
-            ("input", "contentType"), "This type of file is not accepted.", "UNSUPPORTED_MEDIA_TYPE"
+            ("input", "contentType"),
+            "This type of file is not accepted.",
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
         )
     if size > limit:
         raise UserErrors.one(
-            ("input", "size"), f"The file is larger than {limit // (1024 * 1024)} MiB.", "TOO_LARGE"
+            ("input", "size"),
+            f"The file is larger than {limit // (1024 * 1024)} MiB.",
+            ErrorCode.TOO_LARGE,
         )
     if size < 1:
-        raise UserErrors.one(("input", "size"), "The file is empty.", "INVALID")
+        raise UserErrors.one(("input", "size"), "The file is empty.", ErrorCode.INVALID)
     key = new_key(purpose, principal.user_id)
     ttl = ctx.settings.upload_url_ttl_seconds
     post = await ctx.services.storage.presigned_post(
@@ -145,12 +149,12 @@ async def take_completed(
     principal = await ctx.principal()
     pending = await uploads.take(session, key=key, user_id=principal.user_id, purpose=purpose)
     if pending is None:
-        raise UserErrors.one(("key",), "No upload with this key is waiting.", "NOT_FOUND")
+        raise UserErrors.one(("key",), "No upload with this key is waiting.", ErrorCode.NOT_FOUND)
     limit = ctx.settings.max_upload_bytes
     storage = ctx.services.storage
     info = await storage.head(key)
     if info is None:
-        raise UserErrors.one(("key",), "The file has not been uploaded yet.", "NOT_FOUND")
+        raise UserErrors.one(("key",), "The file has not been uploaded yet.", ErrorCode.NOT_FOUND)
     data = await storage.get(key, max_bytes=limit)
     try:
         content_type = check(data, allowed=allowed, max_bytes=limit, field=("key",))

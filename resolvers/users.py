@@ -9,19 +9,19 @@ from typing import TYPE_CHECKING
 from strawberry import UNSET
 
 from auth.passwords import password_problem
-from auth.permissions import ADMIN_ROLE, USERS_READ
+from auth.permissions import Permission, RoleName
 from db import roles, sessions, users
 from db.pagination import Page
 from db.users import User
-from lifegraph.errors import NotFound, Problems, UserErrors
 from resolvers import ids
+from resolvers.errors import ErrorCode, NotFound, Problems, UserErrors
 from resolvers.pagination import cursor_checked, page_size
 from resolvers.validation import canonical_locale, display_name_problem, is_currency, is_timezone
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from lifegraph.context import Context
+    from resolvers.context import Context
     from schema.users import ChangePasswordInput, UpdateProfileInput
 
 
@@ -40,7 +40,7 @@ async def user(ctx: Context, global_id: str) -> User | None:
     user_id = ids.decode_as("user", global_id)
     if user_id is None:
         return None
-    if user_id != principal.user_id and USERS_READ not in principal.permissions:
+    if user_id != principal.user_id and Permission.USERS_READ not in principal.permissions:
         return None
     async with ctx.sessionmaker() as session:
         return await users.get(session, user_id)
@@ -69,7 +69,7 @@ async def update_profile(ctx: Context, data: UpdateProfileInput) -> User:
     async with ctx.sessionmaker.begin() as session:
         row = await users.get_for_update(session, principal.user_id)
         if row is None:
-            raise UserErrors.one(None, "Your account no longer exists.", "NOT_FOUND")
+            raise UserErrors.one(None, "Your account no longer exists.", ErrorCode.NOT_FOUND)
         await users.update(session, row, **profile)
         await users.update_settings(session, row, **changes)
         return row
@@ -113,13 +113,13 @@ async def change_password(ctx: Context, data: ChangePasswordInput) -> None:
     """Changes the password and ends every other session of the user."""
     principal = await ctx.principal()
     if problem := password_problem(data.new_password):
-        raise UserErrors.one(("input", "newPassword"), problem, "INVALID")
+        raise UserErrors.one(("input", "newPassword"), problem, ErrorCode.INVALID)
     new_hash = await asyncio.to_thread(ctx.services.passwords.hash, data.new_password)
     async with ctx.sessionmaker.begin() as session:
         row = await users.get_for_update(session, principal.user_id)
         if row is None or not await _password_matches(ctx, row, data.current_password):
             raise UserErrors.one(
-                ("input", "currentPassword"), "The current password is wrong.", "INVALID"
+                ("input", "currentPassword"), "The current password is wrong.", ErrorCode.INVALID
             )
         await users.update(session, row, password_hash=new_hash)
         await sessions.revoke_all(session, row.id, keep=principal.session_id)
@@ -130,7 +130,7 @@ async def delete_my_account(ctx: Context, password: str) -> None:
     async with ctx.sessionmaker.begin() as session:
         row = await users.get_for_update(session, principal.user_id)
         if row is None or not await _password_matches(ctx, row, password):
-            raise UserErrors.one(("password",), "The password is wrong.", "INVALID")
+            raise UserErrors.one(("password",), "The password is wrong.", ErrorCode.INVALID)
         await _delete(session, row.id, field=("password",))
 
 
@@ -139,21 +139,23 @@ async def delete_user(ctx: Context, global_id: str) -> str:
     async with ctx.sessionmaker.begin() as session:
         row = await users.get_for_update(session, user_id) if user_id else None
         if row is None:
-            raise UserErrors.one(("id",), "No such user.", "NOT_FOUND")
+            raise UserErrors.one(("id",), "No such user.", ErrorCode.NOT_FOUND)
         await _delete(session, row.id, field=("id",))
     return global_id
 
 
 async def _delete(session: AsyncSession, user_id: uuid.UUID, *, field: tuple[str, ...]) -> None:
     """Deletes a user with everything they own (foreign keys cascade), keeping one admin."""
-    admin = await roles.lock_by_name(session, ADMIN_ROLE)
+    admin = await roles.lock_by_name(session, RoleName.ADMIN)
     if (
         admin is not None
         and await roles.holds(session, user_id, admin.id)
         and await roles.count_holders(session, admin.id) <= 1
     ):
         raise UserErrors.one(
-            field, "The last admin cannot be deleted; make someone else admin first.", "CONFLICT"
+            field,
+            "The last admin cannot be deleted; make someone else admin first.",
+            ErrorCode.CONFLICT,
         )
     await users.delete_user(session, user_id)
 

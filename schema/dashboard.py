@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
 from typing import Self
 
 import strawberry
 
-from auth.permissions import RECEIPTS, Allowed, SignedIn, requires
-from lifegraph.context import Info
+from auth.permissions import Permission
+from db.events import ActivityKind
 from resolvers import dashboard as resolvers
+from resolvers.context import Info
 from resolvers.money import quantize
+from schema.permissions import Allowed, SignedIn, requires
 from schema.purchases import Purchase
 from schema.receipts import Receipt
 
@@ -69,19 +70,7 @@ class Query:
         return Dashboard.of(await resolvers.dashboard_of(info.context))
 
 
-@strawberry.enum
-class ActivityKind(Enum):
-    RECEIPT_PROCESSED = "RECEIPT_PROCESSED"
-    PURCHASE_CREATED = "PURCHASE_CREATED"
-    PURCHASE_UPDATED = "PURCHASE_UPDATED"
-    PURCHASE_DELETED = "PURCHASE_DELETED"
-    TASK_CREATED = "TASK_CREATED"
-    TASK_UPDATED = "TASK_UPDATED"
-    TASK_DELETED = "TASK_DELETED"
-    HABIT_CHECKED_IN = "HABIT_CHECKED_IN"
-    NOTE_CREATED = "NOTE_CREATED"
-    NOTE_UPDATED = "NOTE_UPDATED"
-    NOTE_DELETED = "NOTE_DELETED"
+strawberry.enum(ActivityKind)
 
 
 @strawberry.type
@@ -103,7 +92,7 @@ class Subscription:
             yield Dashboard.of(board)
 
     @strawberry.subscription(
-        extensions=requires(Allowed(RECEIPTS)),
+        extensions=requires(Allowed(Permission.RECEIPTS)),
         description="Every status change of your receipts, with OCR fields once read.",
     )
     async def receipt_updated(self, info: Info) -> AsyncGenerator[Receipt, None]:
@@ -114,10 +103,10 @@ class Subscription:
     async def activity(
         self, info: Info, kinds: list[ActivityKind] | None = None
     ) -> AsyncGenerator[Activity, None]:
-        wanted = {kind.value for kind in kinds} if kinds else None
+        wanted = set(kinds) if kinds else None
         async for item in resolvers.activity(info.context, wanted):
             yield Activity(
-                kind=ActivityKind(item.kind.value),
+                kind=item.kind,
                 entity_id=strawberry.ID(item.entity_id),
                 at=item.at,
                 summary=item.summary,

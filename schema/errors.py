@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any, Self
 
 import strawberry
 
-from lifegraph.errors import UserErrors
+from resolvers.errors import ErrorCode, UserErrors
 
-
-@strawberry.enum
-class ErrorCode(Enum):
-    INVALID = "INVALID"
-    NOT_FOUND = "NOT_FOUND"
-    CONFLICT = "CONFLICT"
-    FORBIDDEN = "FORBIDDEN"
-    UNAUTHENTICATED = "UNAUTHENTICATED"
-    RATE_LIMITED = "RATE_LIMITED"
-    TOO_LARGE = "TOO_LARGE"
-    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
-    LIMIT_REACHED = "LIMIT_REACHED"
+# The rules' own enum, registered with the schema under the same name.
+strawberry.enum(ErrorCode)
 
 
 @strawberry.type(description="An expected failure; nothing of the mutation was stored.")
@@ -48,7 +37,7 @@ class Payload:
                 UserError(
                     field=list(p.field) if p.field else None,
                     message=p.message,
-                    code=ErrorCode(p.code),
+                    code=p.code,
                 )
                 for p in errors.problems
             ]

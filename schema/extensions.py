@@ -8,7 +8,7 @@ import logging
 
 from graphql import GraphQLError
 
-from lifegraph.errors import ApiError
+from resolvers.errors import ApiError, ApiErrorCode
 
 logger = logging.getLogger("lifegraph.errors")
 
@@ -25,10 +25,12 @@ def shape_error(error: GraphQLError) -> None:
         # Parse, validation and variable coercion errors: the client's request is at fault.
         # Strawberry's depth limiter reports through validation, recognisable by its message.
         too_deep = "exceeds maximum operation depth" in error.message
-        extensions.setdefault("code", "QUERY_TOO_COMPLEX" if too_deep else "BAD_USER_INPUT")
+        extensions.setdefault(
+            "code", ApiErrorCode.QUERY_TOO_COMPLEX if too_deep else ApiErrorCode.BAD_USER_INPUT
+        )
     else:
         logger.error("unhandled error at %s", error.path, exc_info=original)
         error.message = INTERNAL_MESSAGE
         error.original_error = None
-        extensions = {"code": "INTERNAL_SERVER_ERROR"}
+        extensions = {"code": ApiErrorCode.INTERNAL_SERVER_ERROR}
     error.extensions = extensions

@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 from datetime import date
-from enum import Enum
 from typing import Annotated, Self
 
 import strawberry
 
-from auth.permissions import HABITS, Allowed, requires
-from lifegraph.context import Info
+from auth.permissions import Permission
+from db.habits import HabitFrequency
 from resolvers import habits as resolvers
 from resolvers import ids
+from resolvers.context import Info
 from resolvers.habits import HabitState
 from schema.errors import DeletePayload, Payload, UserError
 from schema.node import Node, fetches_node
+from schema.permissions import Allowed, requires
 
-
-@strawberry.enum
-class HabitFrequency(Enum):
-    DAILY = "DAILY"
-    WEEKLY = "WEEKLY"
+strawberry.enum(HabitFrequency)
 
 
 @strawberry.type
@@ -64,7 +61,7 @@ class Habit(Node):
             name=row.name,
             description=row.description,
             color=row.color,
-            frequency=HabitFrequency(row.frequency.value),
+            frequency=row.frequency,
             target_per_week=row.target_per_week,
             archived=row.archived,
             position=row.position,
@@ -124,52 +121,53 @@ async def _habit_node(info: Info, global_id: str) -> Habit | None:
 
 @strawberry.type
 class Query:
-    @strawberry.field(extensions=requires(Allowed(HABITS)), description="In your order.")
+    @strawberry.field(extensions=requires(Allowed(Permission.HABITS)), description="In your order.")
     async def habits(self, info: Info, include_archived: bool | None = False) -> list[Habit]:
         return [
             Habit.of(s) for s in await resolvers.habit_list(info.context, bool(include_archived))
         ]
 
-    @strawberry.field(extensions=requires(Allowed(HABITS)))
+    @strawberry.field(extensions=requires(Allowed(Permission.HABITS)))
     async def habit(self, info: Info, id: strawberry.ID) -> Habit | None:
         return await _habit_node(info, id)
 
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(extensions=requires(Allowed(HABITS)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.HABITS)))
     async def create_habit(self, info: Info, input: CreateHabitInput) -> HabitPayload:
         return await HabitPayload.run(resolvers.create(info.context, input))
 
-    @strawberry.mutation(extensions=requires(Allowed(HABITS)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.HABITS)))
     async def update_habit(
         self, info: Info, id: strawberry.ID, input: UpdateHabitInput
     ) -> HabitPayload:
         return await HabitPayload.run(resolvers.update(info.context, id, input))
 
-    @strawberry.mutation(extensions=requires(Allowed(HABITS)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.HABITS)))
     async def archive_habit(self, info: Info, id: strawberry.ID, archived: bool) -> HabitPayload:
         return await HabitPayload.run(resolvers.archive(info.context, id, archived))
 
     @strawberry.mutation(
-        extensions=requires(Allowed(HABITS)),
+        extensions=requires(Allowed(Permission.HABITS)),
         description="All your habits (archived too), each once, in the new order.",
     )
     async def reorder_habits(self, info: Info, ids: list[strawberry.ID]) -> HabitsPayload:
         return await HabitsPayload.run(resolvers.reorder(info.context, ids))
 
     @strawberry.mutation(
-        extensions=requires(Allowed(HABITS)), description="`date` defaults to your today."
+        extensions=requires(Allowed(Permission.HABITS)),
+        description="`date` defaults to your today.",
     )
     async def check_in_habit(
         self, info: Info, id: strawberry.ID, date: date | None = None
     ) -> HabitPayload:
         return await HabitPayload.run(resolvers.check_in(info.context, id, date))
 
-    @strawberry.mutation(extensions=requires(Allowed(HABITS)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.HABITS)))
     async def undo_check_in(self, info: Info, id: strawberry.ID, date: date) -> HabitPayload:
         return await HabitPayload.run(resolvers.undo_check_in(info.context, id, date))
 
-    @strawberry.mutation(extensions=requires(Allowed(HABITS)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.HABITS)))
     async def delete_habit(self, info: Info, id: strawberry.ID) -> DeletePayload:
         return await DeletePayload.run(resolvers.delete(info.context, id))

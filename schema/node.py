@@ -7,8 +7,8 @@ from typing import TypeAlias, TypeVar
 
 import strawberry
 
-from lifegraph.context import Info
 from resolvers import ids
+from resolvers.context import Info
 
 
 @strawberry.interface

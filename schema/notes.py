@@ -8,15 +8,16 @@ from typing import Self
 import strawberry
 from strawberry.file_uploads import Upload
 
-from auth.permissions import NOTES, Allowed, requires
+from auth.permissions import Permission
 from db import notes as rows
-from lifegraph.context import Info
 from resolvers import ids
 from resolvers import notes as resolvers
+from resolvers.context import Info
 from schema.errors import DeletePayload, Payload, UserError
 from schema.node import Node, fetches_node
 from schema.pagination import Connection
-from schema.receipts import CreateUploadInput, UploadPayload
+from schema.permissions import Allowed, requires
+from schema.uploads import CreateUploadInput, UploadPayload
 
 
 @strawberry.type
@@ -127,12 +128,12 @@ async def _note_node(info: Info, global_id: str) -> Note | None:
 
 @strawberry.type
 class Query:
-    @strawberry.field(extensions=requires(Allowed(NOTES)))
+    @strawberry.field(extensions=requires(Allowed(Permission.NOTES)))
     async def note(self, info: Info, id: strawberry.ID) -> Note | None:
         return await _note_node(info, id)
 
     @strawberry.field(
-        extensions=requires(Allowed(NOTES)), description="Most recently updated first."
+        extensions=requires(Allowed(Permission.NOTES)), description="Most recently updated first."
     )
     async def notes(
         self,
@@ -147,12 +148,12 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(extensions=requires(Allowed(NOTES)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.NOTES)))
     async def create_note(self, info: Info, input: CreateNoteInput) -> NotePayload:
         return await NotePayload.run(resolvers.create(info.context, input))
 
     @strawberry.mutation(
-        extensions=requires(Allowed(NOTES)),
+        extensions=requires(Allowed(Permission.NOTES)),
         description="With expectedVersion, a note changed since is refused with CONFLICT.",
     )
     async def update_note(
@@ -164,17 +165,17 @@ class Mutation:
     ) -> NotePayload:
         return await NotePayload.run(resolvers.update(info.context, id, input, expected_version))
 
-    @strawberry.mutation(extensions=requires(Allowed(NOTES)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.NOTES)))
     async def delete_note(self, info: Info, id: strawberry.ID) -> DeletePayload:
         return await DeletePayload.run(resolvers.delete(info.context, id))
 
     @strawberry.mutation(
-        extensions=requires(Allowed(NOTES)), description="At most 5 images per note."
+        extensions=requires(Allowed(Permission.NOTES)), description="At most 5 images per note."
     )
     async def add_note_image(self, info: Info, note_id: strawberry.ID, file: Upload) -> NotePayload:
         return await NotePayload.run(resolvers.add_image(info.context, note_id, file))  # type: ignore[arg-type]
 
-    @strawberry.mutation(extensions=requires(Allowed(NOTES)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.NOTES)))
     async def create_note_image_upload(
         self, info: Info, note_id: strawberry.ID, input: CreateUploadInput
     ) -> UploadPayload:
@@ -184,12 +185,12 @@ class Mutation:
             )
         )
 
-    @strawberry.mutation(extensions=requires(Allowed(NOTES)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.NOTES)))
     async def complete_note_image_upload(
         self, info: Info, note_id: strawberry.ID, key: str
     ) -> NotePayload:
         return await NotePayload.run(resolvers.complete_image_upload(info.context, note_id, key))
 
-    @strawberry.mutation(extensions=requires(Allowed(NOTES)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.NOTES)))
     async def remove_note_image(self, info: Info, id: strawberry.ID) -> NotePayload:
         return await NotePayload.run(resolvers.remove_image(info.context, id))

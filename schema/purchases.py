@@ -9,15 +9,16 @@ from typing import TYPE_CHECKING, Annotated, Self
 
 import strawberry
 
-from auth.permissions import PURCHASES, Allowed, requires
+from auth.permissions import Permission
 from db import purchases as rows
-from lifegraph.context import Info
 from resolvers import ids
 from resolvers import purchases as resolvers
+from resolvers.context import Info
 from resolvers.money import quantize
 from schema.errors import DeletePayload, Payload, UserError
 from schema.node import Node, fetches_node
 from schema.pagination import Connection
+from schema.permissions import Allowed, requires
 
 if TYPE_CHECKING:
     from schema.receipts import Receipt
@@ -227,12 +228,13 @@ async def _purchase_node(info: Info, global_id: str) -> Purchase | None:
 
 @strawberry.type
 class Query:
-    @strawberry.field(extensions=requires(Allowed(PURCHASES)))
+    @strawberry.field(extensions=requires(Allowed(Permission.PURCHASES)))
     async def purchase(self, info: Info, id: strawberry.ID) -> Purchase | None:
         return await _purchase_node(info, id)
 
     @strawberry.field(
-        extensions=requires(Allowed(PURCHASES)), description="Default order: newest purchase first."
+        extensions=requires(Allowed(Permission.PURCHASES)),
+        description="Default order: newest purchase first.",
     )
     async def purchases(
         self,
@@ -246,7 +248,7 @@ class Query:
         return Connection.of(page, Purchase.from_row)
 
     @strawberry.field(
-        extensions=requires(Allowed(PURCHASES)),
+        extensions=requires(Allowed(Permission.PURCHASES)),
         description="Purchases in one currency (default: yours) between two days, inclusive.",
     )
     async def spending_summary(
@@ -261,24 +263,24 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(extensions=requires(Allowed(PURCHASES)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.PURCHASES)))
     async def create_purchase(self, info: Info, input: CreatePurchaseInput) -> PurchasePayload:
         return await PurchasePayload.run(resolvers.create(info.context, input))
 
     @strawberry.mutation(
-        extensions=requires(Allowed(PURCHASES)), description="From the fields OCR read."
+        extensions=requires(Allowed(Permission.PURCHASES)), description="From the fields OCR read."
     )
     async def create_purchase_from_receipt(
         self, info: Info, receipt_id: strawberry.ID
     ) -> PurchasePayload:
         return await PurchasePayload.run(resolvers.create_from_receipt(info.context, receipt_id))
 
-    @strawberry.mutation(extensions=requires(Allowed(PURCHASES)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.PURCHASES)))
     async def update_purchase(
         self, info: Info, id: strawberry.ID, input: UpdatePurchaseInput
     ) -> PurchasePayload:
         return await PurchasePayload.run(resolvers.update(info.context, id, input))
 
-    @strawberry.mutation(extensions=requires(Allowed(PURCHASES)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.PURCHASES)))
     async def delete_purchase(self, info: Info, id: strawberry.ID) -> DeletePayload:
         return await DeletePayload.run(resolvers.delete(info.context, id))

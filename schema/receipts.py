@@ -4,33 +4,27 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Self
 
 import strawberry
 from strawberry.file_uploads import Upload
-from strawberry.scalars import JSON
 
-from auth.permissions import RECEIPTS, Allowed, requires
+from auth.permissions import Permission
 from db import receipts as rows
-from lifegraph.context import Info
+from db.receipts import ReceiptStatus
 from resolvers import ids
 from resolvers import receipts as resolvers
+from resolvers.context import Info
 from schema.errors import DeletePayload, Payload, UserError
 from schema.node import Node, fetches_node
 from schema.pagination import Connection
-from storage.objects import PresignedPost
+from schema.permissions import Allowed, requires
+from schema.uploads import CreateUploadInput, UploadPayload
 
 if TYPE_CHECKING:
     from schema.purchases import Purchase
 
-
-@strawberry.enum
-class ReceiptStatus(Enum):
-    PENDING = "PENDING"
-    PROCESSING = "PROCESSING"
-    PROCESSED = "PROCESSED"
-    FAILED = "FAILED"
+strawberry.enum(ReceiptStatus)
 
 
 @strawberry.type
@@ -111,7 +105,7 @@ class Receipt(Node):
     def from_row(cls, row: rows.Receipt) -> Self:
         return cls(
             id=strawberry.ID(ids.encode("receipt", row.id)),
-            status=ReceiptStatus(row.status.value),
+            status=row.status,
             original_name=row.original_name,
             content_type=row.content_type,
             size=row.size,
@@ -121,33 +115,6 @@ class Receipt(Node):
             failure_reason=row.failure_reason,
             row=row,
         )
-
-
-@strawberry.type(description="Send `fields` then the file as `file` in a multipart POST to `url`.")
-class PresignedUpload:
-    key: str
-    url: str
-    fields: JSON
-    expires_at: datetime
-    max_size: int
-
-    @classmethod
-    def from_post(cls, post: PresignedPost) -> Self:
-        fields: Any = dict(post.fields)
-        return cls(
-            key=post.key,
-            url=post.url,
-            fields=fields,
-            expires_at=post.expires_at,
-            max_size=post.max_size,
-        )
-
-
-@strawberry.input
-class CreateUploadInput:
-    filename: str
-    content_type: str
-    size: int
 
 
 @strawberry.input
@@ -167,16 +134,6 @@ class ReceiptPayload(Payload):
         return cls(receipt=Receipt.from_row(result))
 
 
-@strawberry.type
-class UploadPayload(Payload):
-    upload: PresignedUpload | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-    @classmethod
-    def of(cls, result: PresignedPost) -> Self:
-        return cls(upload=PresignedUpload.from_post(result))
-
-
 @fetches_node("receipt")
 async def _receipt_node(info: Info, global_id: str) -> Receipt | None:
     row = await resolvers.receipt(info.context, global_id)
@@ -185,11 +142,13 @@ async def _receipt_node(info: Info, global_id: str) -> Receipt | None:
 
 @strawberry.type
 class Query:
-    @strawberry.field(extensions=requires(Allowed(RECEIPTS)))
+    @strawberry.field(extensions=requires(Allowed(Permission.RECEIPTS)))
     async def receipt(self, info: Info, id: strawberry.ID) -> Receipt | None:
         return await _receipt_node(info, id)
 
-    @strawberry.field(extensions=requires(Allowed(RECEIPTS)), description="Newest first.")
+    @strawberry.field(
+        extensions=requires(Allowed(Permission.RECEIPTS)), description="Newest first."
+    )
     async def receipts(
         self,
         info: Info,
@@ -204,26 +163,26 @@ class Query:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(
-        extensions=requires(Allowed(RECEIPTS)),
+        extensions=requires(Allowed(Permission.RECEIPTS)),
         description="Multipart upload (with `Apollo-Require-Preflight: true`), read later.",
     )
     async def upload_receipt(self, info: Info, file: Upload) -> ReceiptPayload:
         return await ReceiptPayload.run(resolvers.upload(info.context, file))  # type: ignore[arg-type]
 
-    @strawberry.mutation(extensions=requires(Allowed(RECEIPTS)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.RECEIPTS)))
     async def create_receipt_upload(self, info: Info, input: CreateUploadInput) -> UploadPayload:
         return await UploadPayload.run(resolvers.create_upload(info.context, input))
 
-    @strawberry.mutation(extensions=requires(Allowed(RECEIPTS)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.RECEIPTS)))
     async def complete_receipt_upload(self, info: Info, key: str) -> ReceiptPayload:
         return await ReceiptPayload.run(resolvers.complete_upload(info.context, key))
 
     @strawberry.mutation(
-        extensions=requires(Allowed(RECEIPTS)), description="Reads the image again."
+        extensions=requires(Allowed(Permission.RECEIPTS)), description="Reads the image again."
     )
     async def reprocess_receipt(self, info: Info, id: strawberry.ID) -> ReceiptPayload:
         return await ReceiptPayload.run(resolvers.reprocess(info.context, id))
 
-    @strawberry.mutation(extensions=requires(Allowed(RECEIPTS)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.RECEIPTS)))
     async def delete_receipt(self, info: Info, id: strawberry.ID) -> DeletePayload:
         return await DeletePayload.run(resolvers.delete(info.context, id))

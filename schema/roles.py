@@ -6,11 +6,12 @@ from typing import Self
 
 import strawberry
 
-from auth.permissions import ROLES_READ, ROLES_WRITE, Allowed, requires
+from auth.permissions import Permission
 from db import roles as rows
-from lifegraph.context import Info
 from resolvers import ids
 from resolvers import roles as resolvers
+from resolvers.context import Info
+from schema.permissions import Allowed, requires
 from schema.users import UserPayload
 
 
@@ -33,17 +34,17 @@ class Role:
 
 @strawberry.type
 class Query:
-    @strawberry.field(extensions=requires(Allowed(ROLES_READ)))
+    @strawberry.field(extensions=requires(Allowed(Permission.ROLES_READ)))
     async def roles(self, info: Info) -> list[Role]:
         return [Role.from_row(row) for row in await resolvers.all_roles(info.context)]
 
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(extensions=requires(Allowed(ROLES_WRITE)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.ROLES_WRITE)))
     async def assign_role(self, info: Info, user_id: strawberry.ID, role: str) -> UserPayload:
         return await UserPayload.run(resolvers.assign(info.context, user_id, role))
 
-    @strawberry.mutation(extensions=requires(Allowed(ROLES_WRITE)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.ROLES_WRITE)))
     async def revoke_role(self, info: Info, user_id: strawberry.ID, role: str) -> UserPayload:
         return await UserPayload.run(resolvers.revoke(info.context, user_id, role))

@@ -11,8 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from auth.permissions import SignedIn, requires
-from lifegraph.context import Info
+from resolvers.context import Info
 from schema import (
     dashboard,
     habits,
@@ -27,6 +26,7 @@ from schema import (
 )
 from schema.extensions import shape_error
 from schema.node import Node, resolve_node
+from schema.permissions import SignedIn, requires
 from schema.scalars import SCALAR_MAP
 
 

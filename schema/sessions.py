@@ -7,10 +7,10 @@ from typing import Self
 
 import strawberry
 
-from auth.permissions import SignedIn, requires
-from lifegraph.context import Info
 from resolvers import sessions as resolvers
+from resolvers.context import Info
 from schema.errors import OkPayload, Payload, UserError
+from schema.permissions import SignedIn, requires
 from schema.users import User
 
 

@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Any, Self, cast
 
 import strawberry
 from strawberry.scalars import JSON
 
-from auth.permissions import SignedIn, requires
-from lifegraph.context import Info
+from db.sync import Collection
 from resolvers import sync as resolvers
+from resolvers.context import Info
 from schema.errors import Payload, UserError
+from schema.permissions import SignedIn, requires
 
-
-@strawberry.enum
-class SyncCollection(Enum):
-    NOTES = "NOTES"
-    TASKS = "TASKS"
-    HABITS = "HABITS"
+strawberry.enum(Collection, name="SyncCollection")
 
 
 @strawberry.type
 class SyncChange:
-    collection: SyncCollection
+    collection: Collection
     id: strawberry.ID
     version: int
     deleted: bool
@@ -47,7 +42,7 @@ class SyncPullResult:
             has_more=pulled.has_more,
             changes=[
                 SyncChange(
-                    collection=SyncCollection(change.collection.value),
+                    collection=change.collection,
                     id=strawberry.ID(change.id),
                     version=change.version,
                     deleted=change.deleted,
@@ -61,14 +56,14 @@ class SyncPullResult:
 
 @strawberry.type
 class SyncApplied:
-    collection: SyncCollection
+    collection: Collection
     id: strawberry.ID
     version: int
 
 
 @strawberry.type
 class SyncConflict:
-    collection: SyncCollection
+    collection: Collection
     id: strawberry.ID
     server_version: int | None
     server_fields: JSON | None
@@ -79,7 +74,7 @@ class SyncConflict:
 
 @strawberry.input
 class SyncChangeInput:
-    collection: SyncCollection
+    collection: Collection
     id: strawberry.ID
     version: int | None = None
     deleted: bool | None = None
@@ -107,7 +102,7 @@ class SyncPushPayload(Payload):
             cursor=result["cursor"],
             applied=[
                 SyncApplied(
-                    collection=SyncCollection(item["collection"]),
+                    collection=Collection(item["collection"]),
                     id=strawberry.ID(item["id"]),
                     version=item["version"],
                 )
@@ -115,7 +110,7 @@ class SyncPushPayload(Payload):
             ],
             conflicts=[
                 SyncConflict(
-                    collection=SyncCollection(item["collection"]),
+                    collection=Collection(item["collection"]),
                     id=strawberry.ID(item["id"]),
                     server_version=item["serverVersion"],
                     server_fields=item["serverFields"],
@@ -136,7 +131,7 @@ class Query:
         self,
         info: Info,
         since: str | None = None,
-        collections: list[SyncCollection] | None = None,
+        collections: list[Collection] | None = None,
     ) -> SyncPullResult:
         names = [c.value for c in collections] if collections else None
         return SyncPullResult.of(await resolvers.pull(info.context, since, names))

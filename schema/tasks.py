@@ -3,34 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Self
 
 import strawberry
 
-from auth.permissions import TASKS, Allowed, requires
+from auth.permissions import Permission
 from db import tasks as rows
-from lifegraph.context import Info
+from db.tasks import TaskPriority, TaskStatus
 from resolvers import ids
 from resolvers import tasks as resolvers
+from resolvers.context import Info
 from schema.errors import DeletePayload, Payload, UserError
 from schema.node import Node, fetches_node
 from schema.pagination import Connection
+from schema.permissions import Allowed, requires
 
+strawberry.enum(TaskStatus)
 
-@strawberry.enum
-class TaskStatus(Enum):
-    TODO = "TODO"
-    IN_PROGRESS = "IN_PROGRESS"
-    DONE = "DONE"
-
-
-@strawberry.enum
-class TaskPriority(Enum):
-    LOW = "LOW"
-    MEDIUM = "MEDIUM"
-    HIGH = "HIGH"
-    URGENT = "URGENT"
+strawberry.enum(TaskPriority)
 
 
 @strawberry.type
@@ -53,8 +43,8 @@ class Task(Node):
             id=strawberry.ID(ids.encode("task", row.id)),
             title=row.title,
             description=row.description,
-            status=TaskStatus(row.status.value),
-            priority=TaskPriority(row.priority.value),
+            status=row.status,
+            priority=row.priority,
             due_at=row.due_at,
             completed_at=row.completed_at,
             tags=list(row.tags),
@@ -117,12 +107,12 @@ async def _task_node(info: Info, global_id: str) -> Task | None:
 
 @strawberry.type
 class Query:
-    @strawberry.field(extensions=requires(Allowed(TASKS)))
+    @strawberry.field(extensions=requires(Allowed(Permission.TASKS)))
     async def task(self, info: Info, id: strawberry.ID) -> Task | None:
         return await _task_node(info, id)
 
     @strawberry.field(
-        extensions=requires(Allowed(TASKS)),
+        extensions=requires(Allowed(Permission.TASKS)),
         description="Soonest due first (no due date last), then oldest first.",
     )
     async def tasks(
@@ -138,16 +128,16 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(extensions=requires(Allowed(TASKS)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.TASKS)))
     async def create_task(self, info: Info, input: CreateTaskInput) -> TaskPayload:
         return await TaskPayload.run(resolvers.create(info.context, input))
 
-    @strawberry.mutation(extensions=requires(Allowed(TASKS)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.TASKS)))
     async def update_task(
         self, info: Info, id: strawberry.ID, input: UpdateTaskInput
     ) -> TaskPayload:
         return await TaskPayload.run(resolvers.update(info.context, id, input))
 
-    @strawberry.mutation(extensions=requires(Allowed(TASKS)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.TASKS)))
     async def delete_task(self, info: Info, id: strawberry.ID) -> DeletePayload:
         return await DeletePayload.run(resolvers.delete(info.context, id))

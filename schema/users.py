@@ -7,14 +7,15 @@ from typing import TYPE_CHECKING, Annotated, Self
 
 import strawberry
 
-from auth.permissions import USERS_READ, USERS_WRITE, Allowed, SignedIn, requires
+from auth.permissions import Permission
 from db import users as rows
-from lifegraph.context import Info
 from resolvers import ids
 from resolvers import users as resolvers
+from resolvers.context import Info
 from schema.errors import DeletePayload, OkPayload, Payload, UserError
 from schema.node import Node, fetches_node
 from schema.pagination import Connection
+from schema.permissions import Allowed, SignedIn, requires
 
 if TYPE_CHECKING:
     from schema.roles import Role
@@ -114,7 +115,7 @@ class Query:
     async def user(self, info: Info, id: strawberry.ID) -> User | None:
         return await _user_node(info, id)
 
-    @strawberry.field(extensions=requires(Allowed(USERS_READ)))
+    @strawberry.field(extensions=requires(Allowed(Permission.USERS_READ)))
     async def users(
         self,
         info: Info,
@@ -143,6 +144,6 @@ class Mutation:
     async def delete_my_account(self, info: Info, password: str) -> OkPayload:
         return await OkPayload.run(resolvers.delete_my_account(info.context, password))
 
-    @strawberry.mutation(extensions=requires(Allowed(USERS_WRITE)))
+    @strawberry.mutation(extensions=requires(Allowed(Permission.USERS_WRITE)))
     async def delete_user(self, info: Info, id: strawberry.ID) -> DeletePayload:
         return await DeletePayload.run(resolvers.delete_user(info.context, id))

@@ -26,14 +26,14 @@ from starlette.applications import Starlette
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from contract import Contract
+from client_contract import Contract
 
 from lifegraph import embedded
 from lifegraph.app import create_app
-from lifegraph.context import Services
 from lifegraph.migrate import upgrade
 from lifegraph.services import build_services
 from lifegraph.settings import OWASP_MIN_MEMORY_KIB, OWASP_MIN_TIME_COST, Settings
+from resolvers.context import Services
 from storage.ocr import OcrEngine, OcrResult
 from storage.ocr.local import LocalOcrEngine
 

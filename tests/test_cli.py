@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from client_contract import Contract
 from conftest import MEMBER_PASSWORD, raw_connection
-from contract import Contract
 from receipt_images import Receipt, render
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,11 +8,11 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from contract import CONTRACT_DIR, ROOT
+from client_contract import CONTRACT_DIR, ROOT
 
 from schema.root import export
 
-VALIDATOR = CONTRACT_DIR.parent / "tools" / "validate_contract.py"
+VALIDATOR = CONTRACT_DIR / "validate.py"
 
 
 def test_schema_file_matches_the_live_schema() -> None:

@@ -11,9 +11,9 @@ from conftest import Api, StatementCounter, errors_of
 
 from db import receipts
 from db.receipts import Receipt, ReceiptStatus
-from lifegraph.context import Services
 from lifegraph.services import build_services
 from lifegraph.settings import Settings
+from resolvers.context import Services
 from storage.ocr import OcrEngine
 
 # 2026-11-30 23:30 in UTC is already 1 December in Auckland: a new day and a new month.

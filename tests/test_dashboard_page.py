@@ -15,14 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from client_contract import Contract
 from conftest import MEMBER_PASSWORD, RESET, Api
-from contract import Contract
 from devtools import Page, chromium, find_chromium
 from graphql import parse, print_ast
 from sqlalchemy import text
 
 from lifegraph.app import create_app
-from lifegraph.context import Services
+from resolvers.context import Services
 
 CHROMIUM = find_chromium()
 SCRIPT = "/dashboard/static/dashboard.js"

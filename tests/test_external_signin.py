@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from client_contract import Contract
 from conftest import Api, errors_of, make_settings
-from contract import Contract
 from oidc_helpers import FakeIssuer
 from sqlalchemy import text
 from starlette.applications import Starlette

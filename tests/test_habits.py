@@ -15,9 +15,9 @@ import pytest
 from conftest import Api, StatementCounter, errors_of
 from sqlalchemy import text
 
-from lifegraph.context import Services
 from lifegraph.services import build_services
 from lifegraph.settings import Settings
+from resolvers.context import Services
 from storage.ocr import OcrEngine
 
 Clock = list[datetime]

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from client_contract import Contract
 from conftest import Api, errors_of, make_settings
-from contract import Contract
 
 from lifegraph.app import create_app
 from resolvers import roles as role_resolvers

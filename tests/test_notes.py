@@ -17,8 +17,8 @@ from receipt_images import blank, render
 from sqlalchemy import text
 
 from db import notes as note_rows
-from lifegraph.context import Services
 from lifegraph.settings import Settings
+from resolvers.context import Services
 from storage.objects import ObjectInfo, ObjectStore, PresignedPost
 
 HTML = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
@@ -654,7 +654,7 @@ async def delete_jobs(services: Services) -> list[tuple[str, int, bool]]:
             text(
                 "SELECT status::text, attempts, coalesce(scheduled_at > now(), false) "
                 "FROM procrastinate_jobs "
-                "WHERE task_name = 'delete_object' ORDER BY status, attempts"
+                "WHERE task_name = 'lifegraph:delete_object' ORDER BY status, attempts"
             )
         )
         return [(status, attempts, later) for status, attempts, later in rows]

@@ -25,10 +25,11 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 
 from db import receipts as receipt_rows
+from db.jobs import Task
 from db.receipts import Receipt as ReceiptRow
 from db.receipts import ReceiptStatus
-from lifegraph.context import Services
 from lifegraph.settings import Settings
+from resolvers.context import Services
 from storage.ocr import OcrEngine, OcrError, OcrResult, OcrUnavailable
 
 HTML = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
@@ -458,7 +459,8 @@ async def test_another_users_receipt_is_not_found_by_any_path(api: Api, services
 async def job_status(services: Services) -> list[str]:
     async with services.engine.connect() as connection:
         rows = await connection.scalars(
-            text("SELECT status::text FROM procrastinate_jobs WHERE task_name = 'process_receipt'")
+            text("SELECT status::text FROM procrastinate_jobs WHERE task_name = :task"),
+            {"task": Task.PROCESS_RECEIPT.qualified_name},
         )
         return list(rows)
 
@@ -533,7 +535,7 @@ async def test_an_unavailable_engine_is_retried_with_backoff_then_fails(
             await connection.execute(
                 text(
                     "SELECT status::text, attempts, scheduled_at > now() FROM procrastinate_jobs "
-                    "WHERE task_name = 'process_receipt'"
+                    "WHERE task_name = 'lifegraph:process_receipt'"
                 )
             )
         ).one()
@@ -544,7 +546,7 @@ async def test_an_unavailable_engine_is_retried_with_backoff_then_fails(
         await connection.execute(
             text(
                 "UPDATE procrastinate_jobs SET attempts = 5, scheduled_at = now() "
-                "WHERE task_name = 'process_receipt'"
+                "WHERE task_name = 'lifegraph:process_receipt'"
             )
         )
     await run_jobs(down)

@@ -6,18 +6,18 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from schema.scalars import parse_datetime, serialize_datetime
+from resolvers.dates import format_instant, parse_instant
 
 
 def test_datetimes_leave_in_utc() -> None:
     paris = datetime(2026, 11, 21, 10, 30, tzinfo=timezone(timedelta(hours=1)))
-    assert serialize_datetime(paris) == "2026-11-21T09:30:00Z"
+    assert format_instant(paris) == "2026-11-21T09:30:00Z"
 
 
 def test_datetimes_arrive_with_an_offset() -> None:
-    assert parse_datetime("2026-11-21T10:30:00+01:00") == datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
-    assert parse_datetime("2026-11-21T09:30:00Z").tzinfo == UTC
+    assert parse_instant("2026-11-21T10:30:00+01:00") == datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
+    assert parse_instant("2026-11-21T09:30:00Z").tzinfo == UTC
     with pytest.raises(ValueError, match="offset"):
-        parse_datetime("2026-11-21T09:30:00")
+        parse_instant("2026-11-21T09:30:00")
     with pytest.raises(ValueError, match="ISO 8601"):
-        parse_datetime(1234)
+        parse_instant(1234)

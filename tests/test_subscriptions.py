@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from client_contract import Contract
 from conftest import MEMBER_PASSWORD, Api, run_jobs
-from contract import Contract
 from receipt_images import Receipt, render
 from sqlalchemy import text
 from test_cli import FAST_PASSWORDS, clean_env, free_port, serving
@@ -26,9 +26,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from lifegraph.app import create_app
-from lifegraph.context import Services
 from lifegraph.services import build_services
 from lifegraph.settings import Settings
+from resolvers.context import Services
 from storage.ocr import OcrEngine
 
 PROTOCOL = "graphql-transport-ws"

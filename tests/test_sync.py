@@ -16,9 +16,9 @@ from conftest import Api, StatementCounter, errors_of
 from sqlalchemy import text
 
 from db.sync import Collection
-from lifegraph.context import Services
-from lifegraph.errors import Problems
 from resolvers import notes
+from resolvers.context import Services
+from resolvers.errors import Problems
 from resolvers.sync import DOMAINS
 
 Change = dict[str, Any]

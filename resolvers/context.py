@@ -14,14 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 
-from auth.authenticate import Authenticator
+from auth.authenticate import Authenticator, NotAuthenticated
 from auth.passwords import PasswordHasher
 from auth.tokens import TokenService
 from db.engine import Sessionmaker
 from db.events import EventHub
+from db.jobs import JobQueue
 from db.users import Principal
-from lifegraph.jobs import JobQueue
 from lifegraph.settings import Settings
+from resolvers.errors import Unauthenticated
 from resolvers.loaders import Loaders, build_loaders
 from storage.objects import ObjectStore
 from storage.ocr.base import OcrEngine
@@ -86,10 +87,14 @@ class Context:
     async def principal(self) -> Principal:
         """The signed-in user, authenticated once per request; raises UNAUTHENTICATED."""
         if self._principal is None:
-            self._principal = asyncio.ensure_future(
-                self.services.authenticator.principal(self.authorization)
-            )
+            self._principal = asyncio.ensure_future(self._authenticate())
         return await asyncio.shield(self._principal)
+
+    async def _authenticate(self) -> Principal:
+        try:
+            return await self.services.authenticator.principal(self.authorization)
+        except NotAuthenticated as error:
+            raise Unauthenticated(str(error)) from error
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

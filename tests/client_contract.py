@@ -1,8 +1,7 @@
-"""The client contract in ../shared/contract: its documents, by operation name."""
+"""The client contract (``contract/`` in the repository): its documents, by operation name."""
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse, print_ast
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTRACT_DIR = Path(os.environ.get("LIFEGRAPH_CONTRACT_DIR", ROOT.parent / "shared" / "contract"))
+CONTRACT_DIR = ROOT / "contract"
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,39 @@ and the client sees only ``INTERNAL_SERVER_ERROR``.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import ClassVar
 
 
+class ApiErrorCode(StrEnum):
+    """``extensions.code`` of the top-level errors."""
+
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    NOT_FOUND = "NOT_FOUND"
+    RATE_LIMITED = "RATE_LIMITED"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+class ErrorCode(StrEnum):
+    """The ``code`` of a payload's ``userErrors`` (the GraphQL enum ``ErrorCode``)."""
+
+    INVALID = "INVALID"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    FORBIDDEN = "FORBIDDEN"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    RATE_LIMITED = "RATE_LIMITED"
+    TOO_LARGE = "TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    LIMIT_REACHED = "LIMIT_REACHED"
+
+
 class ApiError(Exception):
-    code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
+    code: ClassVar[ApiErrorCode] = ApiErrorCode.INTERNAL_SERVER_ERROR
     default_message: ClassVar[str] = "Internal server error."
 
     def __init__(self, message: str | None = None) -> None:
@@ -18,27 +46,27 @@ class ApiError(Exception):
 
 
 class Unauthenticated(ApiError):
-    code = "UNAUTHENTICATED"
+    code = ApiErrorCode.UNAUTHENTICATED
     default_message = "Sign-in required."
 
 
 class Forbidden(ApiError):
-    code = "FORBIDDEN"
+    code = ApiErrorCode.FORBIDDEN
     default_message = "You do not have permission to do this."
 
 
 class BadUserInput(ApiError):
-    code = "BAD_USER_INPUT"
+    code = ApiErrorCode.BAD_USER_INPUT
     default_message = "Invalid input."
 
 
 class NotFound(ApiError):
-    code = "NOT_FOUND"
+    code = ApiErrorCode.NOT_FOUND
     default_message = "Not found."
 
 
 class QueryTooComplex(ApiError):
-    code = "QUERY_TOO_COMPLEX"
+    code = ApiErrorCode.QUERY_TOO_COMPLEX
     default_message = "The query is too complex."
 
 
@@ -47,7 +75,7 @@ class Problem:
 
     __slots__ = ("code", "field", "message")
 
-    def __init__(self, field: tuple[str, ...] | None, message: str, code: str) -> None:
+    def __init__(self, field: tuple[str, ...] | None, message: str, code: ErrorCode) -> None:
         self.field = field
         self.message = message
         self.code = code
@@ -61,7 +89,7 @@ class UserErrors(Exception):
         self.problems = problems
 
     @classmethod
-    def one(cls, field: tuple[str, ...] | None, message: str, code: str) -> UserErrors:
+    def one(cls, field: tuple[str, ...] | None, message: str, code: ErrorCode) -> UserErrors:
         return cls([Problem(field, message, code)])
 
 
@@ -71,7 +99,9 @@ class Problems:
     def __init__(self) -> None:
         self.items: list[Problem] = []
 
-    def add(self, field: tuple[str, ...] | None, message: str, code: str = "INVALID") -> None:
+    def add(
+        self, field: tuple[str, ...] | None, message: str, code: ErrorCode = ErrorCode.INVALID
+    ) -> None:
         self.items.append(Problem(field, message, code))
 
     def raise_if_any(self) -> None:

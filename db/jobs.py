@@ -1,0 +1,97 @@
+"""The durable job queue (procrastinate, in the same PostgreSQL): the other PostgreSQL
+channel beside :mod:`db.events`.
+
+The queue knows its tasks by name only. Their bodies live in the composition root
+(``lifegraph.jobs``), which hands them over as a blueprint: the queue never imports what
+it runs. Jobs retry with exponential backoff, and a job with the same lock as one still
+waiting is not queued twice.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import procrastinate
+from procrastinate.exceptions import AlreadyEnqueued
+from sqlalchemy.engine import make_url
+
+logger = logging.getLogger("lifegraph.jobs")
+
+NAMESPACE = "lifegraph"
+RETRY = procrastinate.RetryStrategy(max_attempts=6, exponential_wait=2)
+
+
+class Task(enum.StrEnum):
+    """The tasks a blueprint must provide, by their names within it."""
+
+    PROCESS_RECEIPT = "process_receipt"
+    DELETE_OBJECT = "delete_object"
+    MAINTENANCE = "maintenance"
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{NAMESPACE}:{self.value}"
+
+
+def conninfo(database_url: str) -> str:
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class JobQueue:
+    """Queues jobs and runs workers; ``open`` before use, ``close`` at shutdown."""
+
+    def __init__(self, database_url: str) -> None:
+        connector = procrastinate.PsycopgConnector(
+            conninfo=conninfo(database_url), min_size=1, max_size=4
+        )
+        self.app = procrastinate.App(connector=connector)
+
+    def register(self, blueprint: procrastinate.Blueprint) -> None:
+        """Adds the task bodies; the blueprint names every member of :class:`Task`."""
+        missing = {task.value for task in Task} - set(blueprint.tasks)
+        if missing:
+            raise ValueError(f"the blueprint lacks the tasks {sorted(missing)}")
+        self.app.add_tasks_from(blueprint, namespace=NAMESPACE)
+
+    async def open(self) -> None:
+        await self.app.open_async()
+
+    async def close(self) -> None:
+        await self.app.close_async()
+
+    async def process_receipt(self, receipt_id: uuid.UUID, *, force: bool = False) -> None:
+        await self._defer(
+            Task.PROCESS_RECEIPT,
+            f"receipt:{receipt_id}",
+            receipt_id=str(receipt_id),
+            force=force,
+        )
+
+    async def delete_objects(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            await self._defer(Task.DELETE_OBJECT, f"object:{key}", key=key)
+
+    async def _defer(self, task: Task, lock: str, **arguments: Any) -> None:
+        """Queues a job once: while one with the same lock waits, that one will do."""
+        try:
+            await self.app.configure_task(
+                task.qualified_name, queueing_lock=lock, allow_unknown=False
+            ).defer_async(**arguments)
+        except AlreadyEnqueued:
+            logger.debug("%s already queued", lock)
+
+    async def retry_stalled(self, after_seconds: float) -> int:
+        """Jobs held by workers whose heartbeat stopped (a crash) go back to the queue."""
+        manager = self.app.job_manager
+        stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=after_seconds))
+        for job in stalled:
+            await manager.retry_job(job)
+        return len(stalled)
+
+    async def run_worker(self, services: object, **options: Any) -> None:
+        """Works the queue; each task finds ``services`` in its job context."""
+        await self.app.run_worker_async(additional_context={"services": services}, **options)
