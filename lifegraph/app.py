@@ -24,6 +24,7 @@ from lifegraph.settings import Settings
 from lifegraph.websockets import TransportWSHandler, on_connect
 from lifegraph.worker import run_worker
 from resolvers.context import Context, Services
+from schema.limits import Limits
 from schema.root import build_schema
 from storage.local import LocalObjectStore
 from storage.local_routes import local_storage_routes
@@ -35,7 +36,11 @@ class GraphQLApp(GraphQL[Context, None]):
     def __init__(self, services: Services) -> None:
         settings = services.settings
         super().__init__(
-            build_schema(max_depth=settings.max_query_depth),
+            build_schema(
+                query_limits(settings),
+                introspection=settings.introspection_enabled,
+                suggestions=settings.introspection_enabled,
+            ),
             graphql_ide="graphiql" if settings.is_development else None,
             allow_queries_via_get=settings.is_development,
             multipart_uploads_enabled=True,
@@ -54,6 +59,16 @@ class GraphQLApp(GraphQL[Context, None]):
             request=request,
             authorization=request.headers.get("authorization"),
         )
+
+
+def query_limits(settings: Settings) -> Limits:
+    return Limits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_query_aliases,
+        max_directives=settings.max_query_directives,
+        max_tokens=settings.max_query_tokens,
+        max_cost=settings.max_query_cost,
+    )
 
 
 def tune_garbage_collector() -> None:

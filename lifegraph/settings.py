@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_query_depth: int = Field(default=12, ge=2)
+    max_query_aliases: int = Field(default=30, ge=0)
+    max_query_directives: int = Field(default=20, ge=0)
+    max_query_tokens: int = Field(default=5000, ge=100)
+    max_query_cost: int = Field(default=2000, ge=1)
+    introspection: bool | None = Field(
+        default=None,
+        description="Introspection and field suggestions; unset: on in development only.",
+    )
     db_pool_size: int = Field(default=10, ge=1)
 
     @model_validator(mode="after")
@@ -108,6 +116,10 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment is Environment.DEVELOPMENT
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.is_development if self.introspection is None else self.introspection
 
     @property
     def pgdata(self) -> Path:

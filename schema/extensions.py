@@ -13,6 +13,11 @@ from resolvers.errors import ApiError, ApiErrorCode
 logger = logging.getLogger("lifegraph.errors")
 
 INTERNAL_MESSAGE = "Internal server error."
+LIMIT_MESSAGES = (
+    "exceeds maximum operation depth",
+    "tokens. Parsing aborted",
+    "Maximum introspection depth exceeded",
+)
 
 
 def shape_error(error: GraphQLError) -> None:
@@ -23,11 +28,11 @@ def shape_error(error: GraphQLError) -> None:
         extensions["code"] = original.code
     elif original is None or isinstance(original, GraphQLError) or error.path is None:
         # Parse, validation and variable coercion errors: the client's request is at fault.
-        # Strawberry's depth limiter reports through validation, recognisable by its message.
-        too_deep = "exceeds maximum operation depth" in error.message
-        extensions.setdefault(
-            "code", ApiErrorCode.QUERY_TOO_COMPLEX if too_deep else ApiErrorCode.BAD_USER_INPUT
-        )
+        # Strawberry's depth limiter and graphql-core's introspection limit report through
+        # validation, the token limit through parsing, each recognisable by its message.
+        limited = any(sign in error.message for sign in LIMIT_MESSAGES)
+        code = ApiErrorCode.QUERY_TOO_COMPLEX if limited else ApiErrorCode.BAD_USER_INPUT
+        extensions.setdefault("code", code)
     else:
         logger.error("unhandled error at %s", error.path, exc_info=original)
         error.message = INTERNAL_MESSAGE

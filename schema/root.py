@@ -6,7 +6,13 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, QueryDepthLimiter, ValidationCache
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -25,6 +31,7 @@ from schema import (
     users,
 )
 from schema.extensions import shape_error
+from schema.limits import Limits, QueryCost, validation_rules
 from schema.node import Node, resolve_node
 from schema.permissions import SignedIn, requires
 from schema.scalars import SCALAR_MAP
@@ -56,16 +63,26 @@ class LifegraphSchema(strawberry.Schema):
             shape_error(error)
 
 
-def build_schema(*, max_depth: int = 12) -> strawberry.Schema:
+def build_schema(
+    limits: Limits | None = None, *, introspection: bool = True, suggestions: bool = True
+) -> strawberry.Schema:
+    """The schema with the request limits; production turns introspection and the
+    "Did you mean ...?" suggestions off, which would otherwise map the schema for anyone."""
+    limits = limits or Limits()
+    rules = validation_rules(limits)
+    if not introspection:
+        rules += (NoSchemaIntrospectionCustomRule,)
     return LifegraphSchema(
         query=Query,
         mutation=Mutation,
         subscription=dashboard.Subscription,
-        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=not suggestions),
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=max_depth),
+            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             lambda: ParserCache(maxsize=512),
+            lambda: AddValidationRules(list(rules)),
             lambda: ValidationCache(maxsize=512),
+            lambda: QueryCost(limits.max_cost),
         ],
     )
 

@@ -1,0 +1,159 @@
+"""Requests built to stall the server are refused before any resolver runs, with
+QUERY_TOO_COMPLEX and a message naming the limit; everything else says what it cost."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from client_contract import Contract
+from conftest import Api, StatementCounter, errors_of, make_settings
+from graphql import get_introspection_query
+from strawberry.extensions.validation_cache import _get_validate_cache
+
+from lifegraph.app import create_app
+
+PURCHASES = "purchases(first: 100) { edges { node { id items { description } } } }"
+
+
+@pytest.fixture
+async def production(database_url: str, contract: Contract) -> AsyncIterator[Api]:
+    settings = make_settings(
+        database_url, environment="production", secret_key="p" * 40, max_query_cost=500
+    )
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://lifegraph.test") as client:
+        yield Api(client, contract)
+    await app.state.services.engine.dispose()
+
+
+def refusal(result: dict[str, object]) -> str:
+    assert errors_of(result) == ["QUERY_TOO_COMPLEX"], result
+    assert result.get("data") is None
+    errors = result["errors"]
+    assert isinstance(errors, list)
+    message: str = errors[0]["message"]
+    return message
+
+
+async def test_a_huge_document_is_cut_off_while_parsing(api: Api) -> None:
+    document = "{ " + " ".join(f"a{i}: __typename" for i in range(55_000)) + " }"
+    assert len(document) < 1024 * 1024
+    assert "5000 tokens" in refusal(await api.query(document))
+
+
+async def test_aliases_are_limited(api: Api, statements: StatementCounter) -> None:
+    session = await api.register("aliases@example.com")
+    document = "{ " + " ".join(f"m{i}: me {{ id }}" for i in range(31)) + " }"
+    statements.count = 0
+    assert "31 aliases; at most 30" in refusal(
+        await api.query(document, token=session["accessToken"])
+    )
+    assert statements.count == 0
+    allowed = "{ " + " ".join(f"m{i}: me {{ id }}" for i in range(30)) + " }"
+    assert "errors" not in await api.query(allowed, token=session["accessToken"])
+
+
+async def test_aliased_logins_are_refused_before_any_password_check(
+    api: Api, statements: StatementCounter
+) -> None:
+    logins = " ".join(
+        f'l{i}: login(input: {{email: "x{i}@example.com", password: "x"}}) {{ __typename }}'
+        for i in range(100)
+    )
+    statements.count = 0
+    assert "aliases" in refusal(await api.query(f"mutation {{ {logins} }}"))
+    assert statements.count == 0
+
+
+async def test_directives_are_limited(api: Api) -> None:
+    fields = " ".join(f"a{i}: __typename @include(if: true)" for i in range(21))
+    assert "21 directives; at most 20" in refusal(await api.query(f"{{ {fields} }}"))
+
+
+async def test_the_cost_counts_pages_items_and_aliases(
+    api: Api, statements: StatementCounter
+) -> None:
+    session = await api.register("cost@example.com")
+    token = session["accessToken"]
+    one = await api.query(f"{{ {PURCHASES} }}", token=token)
+    assert "errors" not in one
+    # 1 for the connection, then per purchase: edge, node, and 10 items assumed.
+    assert one["extensions"]["cost"] == {"requested": 1201, "limit": 2000}
+
+    statements.count = 0
+    two = await api.query(f"{{ a: {PURCHASES} b: {PURCHASES} }}", token=token)
+    message = refusal(two)
+    assert "2402 points; at most 2000" in message
+    assert statements.count == 0
+
+
+async def test_the_cost_reads_variables_and_fragment_spreads(api: Api) -> None:
+    session = await api.register("spread@example.com")
+    token = session["accessToken"]
+    document = """
+        query Pages($n: Int) {
+          a: purchases(first: $n) { ...Page }
+          b: purchases(first: $n) { ...Page }
+        }
+        fragment Page on PurchaseConnection { edges { node { id items { description } } } }
+    """
+    small = await api.query(document, {"n": 10}, token=token)
+    assert small["extensions"]["cost"]["requested"] == 2 * (1 + 10 * 12)
+    assert "points" in refusal(await api.query(document, {"n": 100}, token=token))
+
+
+async def test_every_answer_carries_its_cost(api: Api) -> None:
+    session = await api.register("me@example.com")
+    me = await api.op("Me", token=session["accessToken"])
+    assert me["extensions"]["cost"] == {"requested": 4, "limit": 2000}
+    mutation = await api.op("LogoutEverywhere", token=session["accessToken"])
+    assert mutation["extensions"]["cost"]["requested"] == 11
+
+
+async def test_every_contract_document_fits_the_default_cost_at_full_pages(
+    contract: Contract,
+) -> None:
+    from graphql import parse
+
+    from schema.limits import Limits, OperationCost, selected_operation
+    from schema.root import build_schema
+
+    schema = build_schema()._schema
+    for name, text in contract.documents.items():
+        document = parse(text)
+        operation = selected_operation(document, name)
+        assert operation is not None
+        cost = OperationCost(schema, document, {"first": 100, "limit": 20}).of(operation)
+        assert cost <= Limits().max_cost, name
+
+
+async def test_introspection_is_bounded(api: Api) -> None:
+    standard = await api.query(get_introspection_query())
+    assert "errors" not in standard
+    nested = "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }"
+    assert "introspection depth" in refusal(await api.query(nested))
+    aliased = "{ " + " ".join(f"s{i}: __schema {{ types {{ name }} }}" for i in range(31)) + " }"
+    assert "aliases" in refusal(await api.query(aliased))
+
+
+async def test_production_hides_the_schema(production: Api) -> None:
+    introspection = await production.query(get_introspection_query())
+    assert set(errors_of(introspection)) == {"BAD_USER_INPUT"}
+    assert "introspection" in introspection["errors"][0]["message"].lower()
+    typo = await production.query("{ mee { id } }")
+    assert errors_of(typo) == ["BAD_USER_INPUT"]
+    assert "Did you mean" not in typo["errors"][0]["message"]
+    # The limits are the operator's: this one allows 500 points.
+    assert "at most 500" in refusal(await production.query(f"{{ {PURCHASES} }}"))
+
+
+async def test_validation_is_cached_across_requests(api: Api) -> None:
+    cache: Any = _get_validate_cache(512)
+    await api.query("{ __typename cached: __typename }")
+    before = cache.cache_info().hits
+    await api.query("{ __typename cached: __typename }")
+    assert cache.cache_info().hits == before + 1
