@@ -7,18 +7,32 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
+from cross_web import HTTPException as RefusedRequest
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from lifegraph.dashboard_page import dashboard_routes
-from lifegraph.http import BodySizeLimit, RequirePreflightForUploads, healthz, readyz
+from lifegraph.http import (
+    BodySizeLimit,
+    GraphQLShapedCORS,
+    RequirePreflightForUploads,
+    SecurityHeaders,
+    error_response,
+    healthz,
+    http_error,
+    parse_request_json,
+    readyz,
+    server_fault,
+)
 from lifegraph.services import build_services, prepare_storage
 from lifegraph.settings import Settings
 from lifegraph.websockets import TransportWSHandler, on_connect
@@ -48,6 +62,21 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.services = services
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry refuses malformed HTTP requests in plain text; ours answer in
+        GraphQL's shape, as every other error does."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except RefusedRequest as error:
+            response = error_response(f"{error.reason.rstrip('.')}.", error.status_code)
+        await response(scope, receive, send)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        return parse_request_json(data)
+
     async def on_ws_connect(self, context: Context) -> None:
         await on_connect(context)
 
@@ -59,6 +88,16 @@ class GraphQLApp(GraphQL[Context, None]):
             request=request,
             authorization=request.headers.get("authorization"),
         )
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """Uvicorn's options for this app, wherever it is served."""
+    return {
+        "proxy_headers": True,
+        # Events are small: per-message compression would cost ~40 KiB per socket.
+        "ws_per_message_deflate": False,
+        "ws_max_size": settings.max_ws_message_bytes,
+    }
 
 
 def query_limits(settings: Settings) -> Limits:
@@ -118,8 +157,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(SecurityHeaders),
             Middleware(
-                CORSMiddleware,
+                GraphQLShapedCORS,
                 allow_origins=services.settings.cors_origins,
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["Authorization", "Content-Type", "Apollo-Require-Preflight"],
@@ -133,6 +173,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             Middleware(RequirePreflightForUploads),
         ],
         lifespan=lifespan,
+        exception_handlers={HTTPException: http_error, Exception: server_fault},
     )
     app.state.services = services
     return app

@@ -31,6 +31,7 @@ def database_url(settings: Settings) -> str:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from lifegraph.app import server_options
     from lifegraph.migrate import upgrade
 
     settings = Settings()
@@ -54,10 +55,8 @@ def serve(args: argparse.Namespace) -> int:
         host=host,
         port=port,
         workers=args.workers,
-        proxy_headers=True,
-        # Events are small: per-message compression would cost ~40 KiB per socket.
-        ws_per_message_deflate=False,
         log_level="info",
+        **server_options(settings),
     )
     return 0
 

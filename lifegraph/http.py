@@ -1,17 +1,125 @@
-"""Small HTTP pieces of the app: the request body limit and the health endpoints."""
+"""Small HTTP pieces of the app: errors outside GraphQL in GraphQL's shape, security
+headers, the request body limit, the CSRF check on uploads and the health endpoints."""
 
 from __future__ import annotations
 
+import json
 import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
 
+from cross_web import HTTPException as RefusedRequest
 from sqlalchemy import text
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from resolvers.errors import ApiErrorCode
 
 logger = logging.getLogger("lifegraph.http")
+
+STATUS_CODES = {404: ApiErrorCode.NOT_FOUND, 429: ApiErrorCode.RATE_LIMITED}
+MAX_JSON_DEPTH = 64
+"""Deeper request bodies are refused: no variable of the schema nests anywhere near it,
+and graphql-core coerces values recursively."""
+
+
+def error_response(
+    message: str,
+    status_code: int,
+    code: ApiErrorCode | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extensions: object,
+) -> JSONResponse:
+    """An error outside GraphQL, shaped as GraphQL's: clients read one format only."""
+    code = code or STATUS_CODES.get(status_code, ApiErrorCode.BAD_USER_INPUT)
+    body = {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+def parse_request_json(data: str | bytes) -> Any:
+    """A request body as JSON, refusing malformed or too deeply nested ones (400)."""
+    try:
+        value = json.loads(data)
+    except json.JSONDecodeError as error:
+        raise RefusedRequest(400, "Unable to parse request body as JSON") from error
+    except RecursionError as error:
+        raise RefusedRequest(400, "The JSON is nested too deeply") from error
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise RefusedRequest(400, f"The JSON nests deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(item, dict):
+            pending.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            pending.extend((child, depth + 1) for child in item)
+    return value
+
+
+async def http_error(request: Request, error: Exception) -> Response:
+    """Starlette's own refusals (no such route, wrong method) in GraphQL's shape."""
+    assert isinstance(error, HTTPException)
+    return error_response(error.detail, error.status_code, headers=error.headers)
+
+
+async def server_fault(request: Request, error: Exception) -> Response:
+    """A fault outside GraphQL: logged with a correlation id the client gets too."""
+    correlation_id = uuid.uuid4().hex
+    logger.error("unhandled error %s on %s", correlation_id, request.url.path, exc_info=error)
+    return error_response(
+        "Internal server error.",
+        500,
+        ApiErrorCode.INTERNAL_SERVER_ERROR,
+        correlationId=correlation_id,
+    )
+
+
+class GraphQLShapedCORS(CORSMiddleware):
+    """Starlette's CORS, answering a refused preflight in GraphQL's shape."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+        headers.pop("content-type", None)
+        reason = bytes(response.body).decode()
+        return error_response(f"{reason}.", 400, ApiErrorCode.FORBIDDEN, headers=headers)
+
+
+class SecurityHeaders:
+    """Headers every response carries: no type sniffing, no referrer, never framed, and
+    HSTS when the request came over HTTPS (``FORWARDED_ALLOW_IPS`` makes Uvicorn trust a
+    proxy's scheme). A page that sets its own Content-Security-Policy keeps it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        secure = scope.get("scheme") == "https"
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                headers.setdefault("X-Frame-Options", "DENY")
+                headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+                if secure:
+                    headers.setdefault(
+                        "Strict-Transport-Security", "max-age=63072000; includeSubDomains"
+                    )
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 class BodyTooLarge(Exception):
@@ -62,7 +170,7 @@ class BodySizeLimit:
                 await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = PlainTextResponse("Request body too large.", status_code=413)
+        response = error_response("The request body is too large.", 413)
         await response(scope, receive, send)
 
 
@@ -80,17 +188,8 @@ class RequirePreflightForUploads:
             headers = dict(scope["headers"])
             multipart = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
             if multipart and not any(headers.get(name) for name in self.HEADERS):
-                response = JSONResponse(
-                    {
-                        "errors": [
-                            {
-                                "message": "Multipart requests need the header "
-                                "'Apollo-Require-Preflight: true'.",
-                                "extensions": {"code": ApiErrorCode.BAD_USER_INPUT},
-                            }
-                        ]
-                    },
-                    status_code=400,
+                response = error_response(
+                    "Multipart requests need the header 'Apollo-Require-Preflight: true'.", 400
                 )
                 await response(scope, receive, send)
                 return

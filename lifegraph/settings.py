@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     )
     dashboard_coalesce_seconds: float = Field(default=0.25, ge=0)
     ws_init_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_ws_message_bytes: int = Field(default=64 * 1024, ge=1024)
 
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

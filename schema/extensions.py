@@ -1,10 +1,11 @@
 """Shapes every error the schema reports (queries, mutations, subscriptions alike): each
 carries ``extensions.code``, and server faults are logged with their traceback but reach
-the client as a bare message."""
+the client as a bare message with a correlation id, the same as in the log."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 
 from graphql import GraphQLError
 
@@ -34,8 +35,12 @@ def shape_error(error: GraphQLError) -> None:
         code = ApiErrorCode.QUERY_TOO_COMPLEX if limited else ApiErrorCode.BAD_USER_INPUT
         extensions.setdefault("code", code)
     else:
-        logger.error("unhandled error at %s", error.path, exc_info=original)
+        correlation_id = uuid.uuid4().hex
+        logger.error("unhandled error %s at %s", correlation_id, error.path, exc_info=original)
         error.message = INTERNAL_MESSAGE
         error.original_error = None
-        extensions = {"code": ApiErrorCode.INTERNAL_SERVER_ERROR}
+        extensions = {
+            "code": ApiErrorCode.INTERNAL_SERVER_ERROR,
+            "correlationId": correlation_id,
+        }
     error.extensions = extensions

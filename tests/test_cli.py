@@ -207,7 +207,7 @@ def test_serve_starts_on_the_embedded_default_and_keeps_data(
     credentials = {"email": "keeper@example.com", "password": MEMBER_PASSWORD}
     try:
         with serving(env, tmp_path, log) as (base, process):
-            assert graphql(base, "{ __typename }") == {"data": {"__typename": "Query"}}
+            assert graphql(base, "{ __typename }")["data"] == {"__typename": "Query"}
             assert httpx.get(f"{base}/readyz", timeout=10, trust_env=False).status_code == 200
             ide = httpx.get(
                 f"{base}/graphql", headers={"Accept": "text/html"}, timeout=10, trust_env=False

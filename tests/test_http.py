@@ -54,7 +54,9 @@ async def test_oversized_bodies_are_refused(api: Api) -> None:
     assert streamed.status_code == 413
 
 
-async def test_server_faults_are_masked(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_server_faults_are_masked(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     async def broken(ctx: object) -> None:
         raise RuntimeError('relation "roles" at /srv/lifegraph/db/roles.py: SELECT secret')
 
@@ -71,6 +73,9 @@ async def test_server_faults_are_masked(api: Api, monkeypatch: pytest.MonkeyPatc
     assert errors_of(response.json()) == ["INTERNAL_SERVER_ERROR"]
     for leak in ("SELECT", "/srv", "roles.py", "Traceback", "RuntimeError"):
         assert leak not in body
+    correlation_id = response.json()["errors"][0]["extensions"]["correlationId"]
+    assert len(correlation_id) == 32
+    assert any(correlation_id in record.getMessage() for record in caplog.records)
 
 
 async def test_query_errors_carry_codes(api: Api) -> None:
@@ -89,3 +94,58 @@ async def test_too_deep_queries_are_refused(database_url: str, contract: Contrac
         assert errors_of(await api.query(deep)) == ["QUERY_TOO_COMPLEX"]
         assert errors_of(await api.query("{ me { email } }")) == ["UNAUTHENTICATED"]
     await app.state.services.engine.dispose()
+
+
+def refused(response: httpx.Response, status: int, code: str = "BAD_USER_INPUT") -> str:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert errors_of(response.json()) == [code]
+    message: str = response.json()["errors"][0]["message"]
+    return message
+
+
+async def test_errors_outside_graphql_keep_its_shape(api: Api) -> None:
+    post = api.client.post
+    json_type = {"Content-Type": "application/json"}
+    assert "No GraphQL query" in refused(await post("/graphql", json={}), 400)
+    assert "content type" in refused(
+        await post("/graphql", content=b"{ me { id } }", headers={"Content-Type": "text/plain"}),
+        400,
+    )
+    assert "JSON" in refused(await post("/graphql", content=b"{not json", headers=json_type), 400)
+    deep = b'{"query": "{ __typename }", "variables": {"a": ' + b"[" * 100_000 + b"]" * 100_000
+    assert "nested too deeply" in refused(
+        await post("/graphql", content=deep + b"}}", headers=json_type), 400
+    )
+    nested = {"query": "{ __typename }", "variables": {"a": []}}
+    inner: list[object] = nested["variables"]["a"]  # type: ignore[index]
+    for _ in range(70):
+        inner.append([])
+        inner = inner[0]  # type: ignore[assignment]
+    assert "deeper than 64" in refused(await post("/graphql", json=nested), 400)
+    assert "Batching" in refused(await post("/graphql", json=[{"query": "{ me { id } }"}]), 400)
+    refused(await api.client.get("/nowhere"), 404, "NOT_FOUND")
+    refused(await api.client.put("/graphql", json={}), 405)
+    refused(await post("/graphql", json={"query": "x" * (1024 * 1024 + 1)}), 413)
+    cors = await api.client.options(
+        "/graphql",
+        headers={"Origin": "http://evil.test", "Access-Control-Request-Method": "POST"},
+    )
+    assert "Disallowed CORS origin" in refused(cors, 400, "FORBIDDEN")
+
+
+async def test_every_response_carries_security_headers(api: Api) -> None:
+    for response in (
+        await api.client.post("/graphql", json={"query": "{ __typename }"}),
+        await api.client.get("/healthz"),
+        await api.client.get("/nowhere"),
+    ):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["content-security-policy"] == "frame-ancestors 'none'"
+        assert "strict-transport-security" not in response.headers
+    secure = await api.client.get("https://lifegraph.test/healthz")
+    assert secure.headers["strict-transport-security"].startswith("max-age=")
+    page = await api.client.get("/dashboard")
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")

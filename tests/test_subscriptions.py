@@ -25,7 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from lifegraph.app import create_app
+from lifegraph.app import create_app, server_options
 from lifegraph.services import build_services
 from lifegraph.settings import Settings
 from resolvers.context import Services
@@ -47,7 +47,11 @@ async def server(services: Services) -> AsyncIterator[str]:
     """The app served by Uvicorn on a loopback port, in this test's event loop."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(services=services), host="127.0.0.1", port=port, log_level="warning"
+        create_app(services=services),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        **server_options(services.settings),
     )
     instance = uvicorn.Server(config)
     task = asyncio.create_task(instance.serve())
@@ -147,6 +151,15 @@ async def test_sockets_need_a_valid_token(server: str, contract: Contract, http:
     async with signed_in(server, contract, token) as client:
         await client.subscribe("DashboardUpdates")
         assert (await client.next_data())["dashboardUpdated"]["notesCount"] == 0
+
+
+async def test_oversized_messages_close_the_socket(
+    server: str, contract: Contract, http: Api
+) -> None:
+    token = (await http.register("big@example.com"))["accessToken"]
+    async with signed_in(server, contract, token) as client:
+        await client.send({"type": "ping", "payload": {"pad": "x" * (64 * 1024)}})
+        assert await close_code(client) == 1009  # message too big
 
 
 async def test_dashboard_follows_changes_and_bursts_are_coalesced(
