@@ -1,7 +1,9 @@
 """The live dashboard page at /dashboard: static HTML, CSS and JavaScript, no build step.
 
-The page signs in with the ``Login`` mutation and follows ``DashboardUpdates`` over
-graphql-transport-ws; all of it runs in the browser, from the files in ``static/``.
+The page signs in with the ``Login`` mutation, follows ``DashboardUpdates`` over
+graphql-transport-ws, and renews its session with ``RefreshSession`` before the access
+token expires (the refresh token lives in the tab's ``sessionStorage``, so a reload keeps
+it signed in); all of it runs in the browser, from the files in ``static/``.
 """
 
 from __future__ import annotations

@@ -4,15 +4,17 @@ headless Chromium against a real server on loopback."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import re
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 import uvicorn
 from client_contract import Contract
@@ -21,15 +23,21 @@ from devtools import Page, chromium, find_chromium
 from graphql import parse, print_ast
 from sqlalchemy import text
 
+from auth.tokens import TokenService
 from lifegraph.app import create_app
 from resolvers.context import Services
 
 CHROMIUM = find_chromium()
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="no Chromium binary found: apt-get install chromium (or set CHROMIUM to one)",
+)
 SCRIPT = "/dashboard/static/dashboard.js"
 STYLESHEET = "/dashboard/static/dashboard.css"
 # Rendered as text, this must come back exactly and never become markup.
 PLACEHOLDER = "\N{EN DASH}"  # what a figure shows before any data
 MERCHANT = "<img src=x onerror=\"document.title='owned'\"> Café & Co"
+REFRESH_TOKEN = "sessionStorage.getItem('lifegraph.refreshToken')"
 
 
 class Markup(HTMLParser):
@@ -85,10 +93,10 @@ async def test_the_page_and_its_files_are_served_with_a_strict_policy(
     script = (await api.client.get(SCRIPT)).text
     assert "innerHTML" not in script
     assert "localStorage" not in script
-    assert "sessionStorage" not in script
     # The page's documents are the contract's own.
     for name, constant in (
         ("Login", "LOGIN"),
+        ("RefreshSession", "REFRESH_SESSION"),
         ("Logout", "LOGOUT"),
         ("DashboardUpdates", "DASHBOARD_UPDATES"),
     ):
@@ -101,8 +109,24 @@ async def test_the_page_and_its_files_are_served_with_a_strict_policy(
 
 
 @pytest.fixture
-async def server(services: Services) -> AsyncIterator[str]:
+def access_ttl() -> timedelta | None:
+    """A test that parametrizes this gets access tokens of that lifetime (None: the
+    settings'), even shorter than the settings allow, so that it need not wait long."""
+    return None
+
+
+@pytest.fixture
+async def server(services: Services, access_ttl: timedelta | None) -> AsyncIterator[str]:
     """The app served by Uvicorn on a free loopback port, in this test's event loop."""
+    if access_ttl is not None:
+        settings = services.settings
+        tokens = TokenService(
+            secret=settings.secret_key,
+            issuer=settings.token_issuer,
+            audience=settings.token_audience,
+            ttl=access_ttl,
+        )
+        services = dataclasses.replace(services, tokens=tokens)
     config = uvicorn.Config(
         create_app(services=services), host="127.0.0.1", port=0, log_level="warning"
     )
@@ -143,10 +167,7 @@ async def sign_in(page: Page, email: str, password: str) -> None:
     )
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="no Chromium binary found: apt-get install chromium (or set CHROMIUM to one)",
-)
+@needs_chromium
 async def test_the_dashboard_signs_in_and_follows_changes_live(
     server: str, http: Api, tmp_path: Path
 ) -> None:
@@ -186,19 +207,35 @@ async def test_the_dashboard_signs_in_and_follows_changes_live(
         await page.evaluate("document.getElementById('sign-out').click()")
         await page.wait_for("!document.getElementById('sign-in').hidden")
         assert await page.evaluate(figure("openTasks")) == PLACEHOLDER
+        assert await page.evaluate("sessionStorage.length") == 0
         assert await page.evaluate("document.title") != "owned"
         assert page.errors == []
 
 
 # Runs before the page's own script: keeps its sockets reachable and records their close
-# codes and every text of the connection line, so a test can drop a socket and follow.
+# codes, the access tokens they sign in with, and every text of the connection line, so a
+# test can drop a socket and follow. With spy.spoil set, the next socket signs in with a
+# bad token.
 SPY = """
-window.spy = { sockets: [], closes: [], states: [] };
+window.spy = { sockets: [], closes: [], inits: [], states: [], spoil: false };
 window.WebSocket = class extends WebSocket {
   constructor(...args) {
     super(...args);
     window.spy.sockets.push(this);
     this.addEventListener("close", (event) => window.spy.closes.push(event.code));
+  }
+  send(data) {
+    const message = JSON.parse(data);
+    if (message.type === "connection_init") {
+      const token = message.payload.Authorization.replace("Bearer ", "");
+      window.spy.inits.push({ token, at: Date.now() });
+      if (window.spy.spoil) {
+        window.spy.spoil = false;
+        message.payload.Authorization = "Bearer spoiled";
+        data = JSON.stringify(message);
+      }
+    }
+    super.send(data);
   }
 };
 document.addEventListener("DOMContentLoaded", () => {
@@ -207,12 +244,31 @@ document.addEventListener("DOMContentLoaded", () => {
     line, { subtree: true, childList: true, characterData: true, attributes: true });
 });
 """
-
-
-@pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="no Chromium binary found: apt-get install chromium (or set CHROMIUM to one)",
+LIVE = "document.getElementById('connection').dataset.state === 'live'"
+SIGN_IN_SHOWN = "!document.getElementById('sign-in').hidden"
+RELOADED = (
+    "performance.getEntriesByType('navigation')[0].type === 'reload'"
+    " && document.readyState === 'complete'"
 )
+
+
+async def open_dashboard(page: Page, server: str, email: str) -> None:
+    """Opens the page with the spy in it, signs in, and waits for the first figures."""
+    await page.send("Page.addScriptToEvaluateOnNewDocument", {"source": SPY})
+    await page.navigate(f"http://{server}/dashboard")
+    await sign_in(page, email, MEMBER_PASSWORD)
+    await page.wait_for(f"{LIVE} && {figure('notesCount')} === '0'")
+
+
+async def stored_tokens(page: Page) -> dict[str, str]:
+    """Everything the page keeps in the browser's storage."""
+    stored: dict[str, str] = await page.evaluate(
+        "Object.fromEntries([...Object.entries(sessionStorage), ...Object.entries(localStorage)])"
+    )
+    return stored
+
+
+@needs_chromium
 async def test_the_dashboard_reconnects_and_asks_to_sign_in_again_on_4401(
     server: str, http: Api
 ) -> None:
@@ -220,29 +276,121 @@ async def test_the_dashboard_reconnects_and_asks_to_sign_in_again_on_4401(
     email = "reconnect@example.com"
     token = (await http.register(email))["accessToken"]
     async with chromium(CHROMIUM) as page:
-        await page.send("Page.addScriptToEvaluateOnNewDocument", {"source": SPY})
-        await page.navigate(f"http://{server}/dashboard")
-        await sign_in(page, email, MEMBER_PASSWORD)
-        await page.wait_for(f"{figure('notesCount')} === '0'")
+        await open_dashboard(page, server, email)
 
         # A dropped connection comes back on its own, and the figures follow again.
         await page.evaluate("spy.sockets[0].close(4000, 'test')")
         await page.wait_for("spy.sockets.length === 2 && spy.sockets[1].readyState === 1")
-        await page.wait_for("document.getElementById('connection').dataset.state === 'live'")
+        await page.wait_for(LIVE)
         states = await page.evaluate("spy.states")
         assert any(state.startswith("Closed (code 4000), reconnecting in") for state in states)
         await http.op("CreateNote", {"input": {"title": "after the drop"}}, token)
         await page.wait_for(f"{figure('notesCount')} === '1'", within=5)
 
-        # Once the sessions are gone the server refuses the token (4401): sign in again.
-        await http.op("LogoutEverywhere", {}, token)
-        await page.evaluate("spy.sockets[1].close(4000, 'test')")
-        await page.wait_for("!document.getElementById('sign-in').hidden")
+        # A refused token (4401) is renewed once, and the page is live again.
+        first = await page.evaluate(REFRESH_TOKEN)
+        await page.evaluate("spy.spoil = true; spy.sockets[1].close(4000, 'test')")
+        await page.wait_for(f"spy.sockets.length === 4 && {LIVE}")
         assert await page.evaluate("spy.closes") == [4000, 4000, 4401]
+        assert await page.evaluate(REFRESH_TOKEN) not in (first, None)
+        await http.op("CreateNote", {"input": {"title": "after the 4401"}}, token)
+        await page.wait_for(f"{figure('notesCount')} === '2'", within=5)
+
+        # Once the sessions are gone the server refuses the token (4401) and the refresh
+        # token too: sign in again.
+        await http.op("LogoutEverywhere", {}, token)
+        await page.evaluate("spy.sockets[3].close(4000, 'test')")
+        await page.wait_for(SIGN_IN_SHOWN)
+        assert await page.evaluate("spy.closes") == [4000, 4000, 4401, 4000, 4401]
         assert "sign in again" in await page.evaluate(
             "document.getElementById('sign-in-error').textContent"
         )
+        assert await stored_tokens(page) == {}
         await asyncio.sleep(1.5)  # and it does not try again by itself
-        assert await page.evaluate("spy.sockets.length") == 3
+        assert await page.evaluate("spy.sockets.length") == 5
         assert await page.evaluate(figure("notesCount")) == PLACEHOLDER
+        assert page.errors == []
+
+
+@needs_chromium
+async def test_a_reload_keeps_the_dashboard_signed_in_and_live(server: str, http: Api) -> None:
+    assert CHROMIUM is not None
+    email = "reload@example.com"
+    token = (await http.register(email, name="Rory"))["accessToken"]
+    async with chromium(CHROMIUM) as page:
+        await open_dashboard(page, server, email)
+        first = await page.evaluate(REFRESH_TOKEN)
+        assert first.startswith("rt_")
+        # Only the refresh token is stored; the access token stays in memory.
+        assert await stored_tokens(page) == {"lifegraph.refreshToken": first}
+
+        await page.send("Page.reload")
+        await page.wait_for(f"{RELOADED} && {LIVE} && {figure('notesCount')} === '0'")
+        assert await page.evaluate("document.getElementById('sign-in').hidden") is True
+        assert "Signed out" not in await page.evaluate("spy.states")  # no sign-in form first
+        assert await page.evaluate("document.getElementById('account-name').textContent") == "Rory"
+        rotated = await page.evaluate(REFRESH_TOKEN)
+        assert rotated not in (first, None)
+        assert await stored_tokens(page) == {"lifegraph.refreshToken": rotated}
+
+        await http.op("CreateNote", {"input": {"title": "after the reload"}}, token)
+        await page.wait_for(f"{figure('notesCount')} === '1'", within=5)
+        assert page.errors == []
+
+
+@needs_chromium
+async def test_a_reload_after_the_session_is_revoked_asks_to_sign_in(
+    server: str, http: Api
+) -> None:
+    assert CHROMIUM is not None
+    email = "revoked@example.com"
+    token = (await http.register(email))["accessToken"]
+    async with chromium(CHROMIUM) as page:
+        await open_dashboard(page, server, email)
+        await http.op("LogoutEverywhere", {}, token)
+
+        await page.send("Page.reload")
+        await page.wait_for(f"{RELOADED} && {SIGN_IN_SHOWN}")
+        assert await page.evaluate("document.getElementById('dashboard').hidden") is True
+        assert "sign in again" in await page.evaluate(
+            "document.getElementById('sign-in-error').textContent"
+        )
+        assert await stored_tokens(page) == {}
+        assert await page.evaluate("spy.sockets.length") == 0
+        assert page.errors == []
+
+
+SHORT_TTL = timedelta(seconds=10)
+
+
+@needs_chromium
+@pytest.mark.parametrize("access_ttl", [SHORT_TTL], ids=["10s"])
+async def test_the_dashboard_renews_its_session_before_the_access_token_expires(
+    server: str, http: Api
+) -> None:
+    assert CHROMIUM is not None
+    email = "renew@example.com"
+    await http.register(email)
+    async with chromium(CHROMIUM) as page:
+        await open_dashboard(page, server, email)
+        first = await page.evaluate(REFRESH_TOKEN)
+        old_token = (await page.evaluate("spy.inits"))[0]["token"]
+        expires = jwt.decode(old_token, options={"verify_signature": False})["exp"]
+
+        # The page renews well before the token expires and signs a new socket in with it.
+        await page.wait_for("spy.inits.length >= 2", within=SHORT_TTL.total_seconds() + 5)
+        renewed = (await page.evaluate("spy.inits"))[1]
+        assert renewed["token"] != old_token
+        assert renewed["at"] / 1000 < expires
+        rotated = await page.evaluate(REFRESH_TOKEN)
+        assert rotated not in (first, None)
+        assert await stored_tokens(page) == {"lifegraph.refreshToken": rotated}
+
+        # Past the old token's expiry the figures still follow a change.
+        await page.wait_for(f"Date.now() / 1000 > {expires + 1} && {LIVE}", within=15)
+        login = await http.op("Login", {"input": {"email": email, "password": MEMBER_PASSWORD}})
+        token = login["data"]["login"]["session"]["accessToken"]
+        await http.op("CreateNote", {"input": {"title": "after the expiry"}}, token)
+        await page.wait_for(f"{figure('notesCount')} === '1'", within=5)
+        assert 4401 not in await page.evaluate("spy.closes")
         assert page.errors == []

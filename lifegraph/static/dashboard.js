@@ -1,14 +1,27 @@
 // The live dashboard: signs in with the contract's Login mutation, then follows
-// DashboardUpdates over graphql-transport-ws. No framework and no build step. Data only
-// ever reaches the page through textContent and attributes, never as HTML.
+// DashboardUpdates over graphql-transport-ws, renewing the session with RefreshSession
+// before the access token expires. No framework and no build step. Data only ever
+// reaches the page through textContent and attributes, never as HTML.
 "use strict";
 
 (() => {
-  // The documents below are copied from ../shared/contract/operations/ (auth.graphql and
+  // The documents below are copied from contract/operations/ (auth.graphql and
   // dashboard.graphql); tests/test_dashboard_page.py checks that they still match.
   const LOGIN = `
 mutation Login($input: LoginInput!) {
   login(input: $input) { session { ...SessionFields } userErrors { field message code } }
+}
+
+fragment SessionFields on AuthSession {
+  accessToken
+  refreshToken
+  accessTokenExpiresAt
+  user { id email displayName roles { name } }
+}`;
+
+  const REFRESH_SESSION = `
+mutation RefreshSession($refreshToken: String!) {
+  refreshSession(refreshToken: $refreshToken) { session { ...SessionFields } userErrors { field message code } }
 }
 
 fragment SessionFields on AuthSession {
@@ -46,6 +59,10 @@ fragment DashboardFields on Dashboard {
   const ACK_TIMEOUT_MS = 10000;
   const FIRST_RETRY_MS = 500;
   const LONGEST_RETRY_MS = 30000;
+  // Renew this long before the access token expires, or a third of its lifetime if shorter.
+  const RENEW_MARGIN_MS = 60000;
+  const REFRESH_KEY = "lifegraph.refreshToken";
+  const SESSION_ENDED = "Your session has ended. Please sign in again.";
   const COUNTS = [
     "openTasks",
     "overdueTasks",
@@ -61,12 +78,18 @@ fragment DashboardFields on Dashboard {
   const byId = (id) => document.getElementById(id);
   const figure = (name) => document.querySelector(`[data-figure="${name}"]`);
 
-  // Held in memory only: a reload signs out.
+  // The access token is held in memory only: { accessToken, user, renewAt }. The refresh
+  // token is kept in sessionStorage, so a reload resumes the session (see README.md).
   let session = null;
+  let refreshing = null;
+  let renewTimer = null;
+  let refreshedForAuth = false;
   let socket = null;
   let failures = 0;
   let retryTimer = null;
   let ackTimer = null;
+
+  class SessionEnded extends Error {}
 
   // ---- GraphQL over HTTP ----------------------------------------------------------
 
@@ -102,7 +125,7 @@ fragment DashboardFields on Dashboard {
         setSignInError(payload.userErrors.map((error) => error.message).join(" "));
         return;
       }
-      session = payload.session;
+      begin(payload.session);
       byId("sign-in-form").reset();
       showDashboard();
       connect();
@@ -114,32 +137,108 @@ fragment DashboardFields on Dashboard {
   }
 
   function signOut(message) {
-    const ended = session;
     session = null;
+    sessionStorage.removeItem(REFRESH_KEY);
+    clearTimeout(renewTimer);
     clearTimeout(retryTimer);
     clearTimeout(ackTimer);
-    if (socket) {
-      const closing = socket;
-      socket = null;
-      closing.close(1000, "Signed out");
-    }
+    drop("Signed out");
     resetFigures();
     showSignIn(message);
-    return ended;
   }
 
   function signOutByHand() {
-    const ended = signOut("");
-    if (ended && ended.refreshToken) {
+    const refreshToken = sessionStorage.getItem(REFRESH_KEY);
+    signOut("");
+    if (refreshToken) {
       // Ends the session on the server too; the page is signed out either way.
-      graphql(LOGOUT, "Logout", { refreshToken: ended.refreshToken }).catch(() => {});
+      graphql(LOGOUT, "Logout", { refreshToken }).catch(() => {});
     }
+  }
+
+  // ---- Session renewal -------------------------------------------------------------
+
+  function begin(signedIn) {
+    // Stored at once: the refresh token just presented is spent, this one is the only one.
+    sessionStorage.setItem(REFRESH_KEY, signedIn.refreshToken);
+    // The lifetime (exp - iat) counts from now, so a browser clock that is off does no harm.
+    const base64 = signedIn.accessToken.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const claims = JSON.parse(atob(base64));
+    const lifetime = (claims.exp - claims.iat) * 1000;
+    const renewIn = lifetime - Math.min(RENEW_MARGIN_MS, lifetime / 3);
+    const renewAt = Date.now() + renewIn;
+    session = { accessToken: signedIn.accessToken, user: signedIn.user, renewAt };
+    clearTimeout(renewTimer);
+    renewTimer = setTimeout(() => connect(true), renewIn);
+  }
+
+  // A refresh token works once, and presenting it again ends the whole session: so there
+  // is never more than one refresh in flight, and everyone who needs one shares it.
+  function refresh() {
+    refreshing ||= renew().finally(() => {
+      refreshing = null;
+    });
+    return refreshing;
+  }
+
+  async function renew() {
+    const refreshToken = sessionStorage.getItem(REFRESH_KEY);
+    if (!refreshToken) throw new SessionEnded(SESSION_ENDED);
+    const result = await graphql(REFRESH_SESSION, "RefreshSession", { refreshToken });
+    const payload = result.data && result.data.refreshSession;
+    if (!payload) {
+      throw new Error((result.errors && result.errors[0].message) || "No answer to the refresh.");
+    }
+    if (sessionStorage.getItem(REFRESH_KEY) !== refreshToken) return; // signed out meanwhile
+    if (payload.userErrors.length > 0) throw new SessionEnded(payload.userErrors[0].message);
+    begin(payload.session);
+  }
+
+  // The server refused the token (4401, or UNAUTHENTICATED): one refresh may fix it; if the
+  // new token is refused too before any data came, the session is over.
+  function unauthorized() {
+    if (refreshedForAuth) {
+      signOut(SESSION_ENDED);
+      return;
+    }
+    refreshedForAuth = true;
+    connect(true);
+  }
+
+  function resume() {
+    setConnection("connecting", "Resuming the session…");
+    refresh().then(
+      () => {
+        if (!session) return;
+        showDashboard();
+        connect();
+      },
+      (error) => {
+        if (error instanceof SessionEnded) signOut(SESSION_ENDED);
+        // The server could not be reached: the refresh token stays for the next reload.
+        else showSignIn(`Could not resume the session: ${error.message}`);
+      },
+    );
   }
 
   // ---- graphql-transport-ws --------------------------------------------------------
 
-  function connect() {
+  // Opens a new socket, after renewing the session first if it is due (or `renew`).
+  async function connect(renew = Date.now() >= session.renewAt) {
     clearTimeout(retryTimer);
+    if (renew) {
+      setConnection("connecting", "Renewing the session…");
+      try {
+        await refresh();
+      } catch (error) {
+        if (error instanceof SessionEnded) signOut(SESSION_ENDED);
+        else if (session) retryLater("Could not renew the session");
+        return;
+      }
+      if (!session) return;
+      clearTimeout(retryTimer);
+    }
+    drop("Reconnecting");
     clearTimeout(ackTimer);
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(`${scheme}//${location.host}/graphql`, PROTOCOL);
@@ -159,6 +258,13 @@ fragment DashboardFields on Dashboard {
     ws.addEventListener("close", (event) => {
       if (ws === socket) closed(event);
     });
+  }
+
+  function drop(reason) {
+    if (!socket) return;
+    const closing = socket;
+    socket = null;
+    closing.close(1000, reason);
   }
 
   function send(ws, message) {
@@ -192,6 +298,7 @@ fragment DashboardFields on Dashboard {
           failed(ws, errors);
         } else if (result && result.dashboardUpdated) {
           failures = 0;
+          refreshedForAuth = false;
           render(result.dashboardUpdated);
         }
         break;
@@ -211,7 +318,7 @@ fragment DashboardFields on Dashboard {
   function failed(ws, errors) {
     const codes = errors.map((error) => error.extensions && error.extensions.code);
     if (codes.includes("UNAUTHENTICATED")) {
-      signOut("Your session has ended. Please sign in again.");
+      unauthorized();
     } else {
       ws.close(4500, "Subscription failed");
     }
@@ -222,15 +329,19 @@ fragment DashboardFields on Dashboard {
     socket = null;
     if (!session) return;
     if (event.code === UNAUTHORIZED) {
-      signOut("Your session has ended. Please sign in again.");
+      unauthorized();
       return;
     }
+    retryLater(`Closed (code ${event.code})`);
+  }
+
+  function retryLater(why) {
     // Exponential backoff with jitter, so that many pages do not return all at once.
     const ceiling = Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** failures);
     const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
     failures += 1;
     const seconds = Math.max(1, Math.round(delay / 1000));
-    setConnection("closed", `Closed (code ${event.code}), reconnecting in ${seconds} s`);
+    setConnection("closed", `${why}, reconnecting in ${seconds} s`);
     retryTimer = setTimeout(connect, delay);
   }
 
@@ -326,4 +437,6 @@ fragment DashboardFields on Dashboard {
   window.addEventListener("online", () => {
     if (session && !socket) connect();
   });
+  if (sessionStorage.getItem(REFRESH_KEY)) resume();
+  else showSignIn("");
 })();
