@@ -87,6 +87,7 @@ class GraphQLApp(GraphQL[Context, None]):
             services=self.services,
             request=request,
             authorization=request.headers.get("authorization"),
+            response=response if isinstance(response, Response) else None,
         )
 
 

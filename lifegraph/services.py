@@ -15,6 +15,7 @@ from db.jobs import JobQueue
 from lifegraph import jobs
 from lifegraph.settings import Settings
 from resolvers.context import Services
+from resolvers.rate_limits import RateLimiter
 from storage.objects import ObjectStore
 from storage.ocr import OcrEngine
 
@@ -47,6 +48,12 @@ def build_services(settings: Settings) -> Services:
         ocr=ocr_engine(settings),
         jobs=queue,
         events=EventHub(settings.database_url),
+        rate_limiter=RateLimiter(
+            user_points=settings.rate_limit_user_points,
+            address_points=settings.rate_limit_address_points,
+            redis_url=settings.redis_url,
+            prefix=settings.redis_prefix,
+        ),
     )
 
 

@@ -98,6 +98,13 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(default=10, ge=1)
 
+    rate_limit_user_points: int = Field(default=20_000, ge=1)
+    rate_limit_address_points: int = Field(default=60_000, ge=1)
+    redis_url: str | None = Field(
+        default=None, description="Shares the rate limits' counts between processes."
+    )
+    redis_prefix: str = "lifegraph"
+
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
         weak_secret = self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from auth.authenticate import Authenticator, NotAuthenticated
@@ -24,6 +26,7 @@ from db.users import Principal
 from lifegraph.settings import Settings
 from resolvers.errors import Unauthenticated
 from resolvers.loaders import Loaders, build_loaders
+from resolvers.rate_limits import RateLimiter
 from storage.objects import ObjectStore
 from storage.ocr.base import OcrEngine
 
@@ -42,6 +45,7 @@ class Services:
     ocr: OcrEngine
     jobs: JobQueue
     events: EventHub
+    rate_limiter: RateLimiter
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -53,6 +57,8 @@ class Context:
     services: Services
     request: Request | WebSocket
     authorization: str | None
+    response: Response | None = None
+    """Where an HTTP request's headers go (rate limits); None on a websocket."""
     connection_params: dict[str, object] | None = None
     _principal: asyncio.Future[Principal] | None = field(default=None, repr=False)
     _loaders: Loaders | None = field(default=None, repr=False)
@@ -70,6 +76,21 @@ class Context:
     @property
     def sessionmaker(self) -> Sessionmaker:
         return self.services.sessionmaker
+
+    @property
+    def client_address(self) -> str:
+        """The client's address (Uvicorn takes it from a trusted proxy's headers)."""
+        client = self.request.client
+        return client.host if client else "unknown"
+
+    async def signed_in_user(self) -> uuid.UUID | None:
+        """The user if the request carries valid credentials, else None (no error)."""
+        if not self.authorization:
+            return None
+        try:
+            return (await self.principal()).user_id
+        except Unauthenticated:
+            return None
 
     def today(self, timezone: str) -> date:
         """The date now in ``timezone``, by the services' clock (tests set it)."""

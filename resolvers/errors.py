@@ -44,6 +44,11 @@ class ApiError(Exception):
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.default_message)
 
+    @property
+    def extensions(self) -> dict[str, object]:
+        """What the error adds to ``extensions`` beside its code."""
+        return {}
+
 
 class Unauthenticated(ApiError):
     code = ApiErrorCode.UNAUTHENTICATED
@@ -63,6 +68,19 @@ class BadUserInput(ApiError):
 class NotFound(ApiError):
     code = ApiErrorCode.NOT_FOUND
     default_message = "Not found."
+
+
+class RateLimited(ApiError):
+    code = ApiErrorCode.RATE_LIMITED
+    default_message = "Too many requests; try again later."
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    @property
+    def extensions(self) -> dict[str, object]:
+        return {"retryAfter": self.retry_after}
 
 
 class QueryTooComplex(ApiError):

@@ -26,7 +26,7 @@ def shape_error(error: GraphQLError) -> None:
     original = error.original_error
     extensions = dict(error.extensions or {})
     if isinstance(original, ApiError):
-        extensions["code"] = original.code
+        extensions.update(original.extensions, code=original.code)
     elif original is None or isinstance(original, GraphQLError) or error.path is None:
         # Parse, validation and variable coercion errors: the client's request is at fault.
         # Strawberry's depth limiter and graphql-core's introspection limit report through

@@ -15,13 +15,16 @@ its variables, as GitHub and Shopify do it, and an operation over ``max_cost`` i
 - a mutation's root field costs 10 more;
 - fragments count where they are spread, inline fragments of every type are added up.
 
-Every refusal is ``QUERY_TOO_COMPLEX`` with a message naming the limit, and every answer
-carries ``extensions.cost``.
+Every refusal is ``QUERY_TOO_COMPLEX`` with a message naming the limit. An operation
+within the limit spends its cost from the caller's budget (:mod:`resolvers.rate_limits`);
+once that is used up, operations are refused with ``RATE_LIMITED`` and ``retryAfter``.
+Every answer carries ``extensions.cost`` (requested, limit, remaining), and HTTP answers
+carry ``RateLimit-*`` headers (and ``Retry-After`` when refused).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,8 +57,10 @@ from graphql.language import Node
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 
-from resolvers.errors import QueryTooComplex
+from resolvers.context import Context
+from resolvers.errors import QueryTooComplex, RateLimited
 from resolvers.pagination import DEFAULT_FIRST
+from resolvers.rate_limits import Budget
 
 SLICING_ARGUMENTS = ("first", "limit")
 MUTATION_COST = 10
@@ -232,13 +237,15 @@ def selected_operation(
 
 
 class QueryCost(SchemaExtension):
-    """Computes the operation's cost after validation and refuses it over the limit."""
+    """Prices the operation after validation, refuses it over the limit, then spends its
+    cost from the caller's budget (RATE_LIMITED once that is used up)."""
 
     def __init__(self, max_cost: int) -> None:
         self.max_cost = max_cost
         self.requested: int | None = None
+        self.budget: Budget | None = None
 
-    def on_execute(self) -> Iterator[None]:
+    async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
         document = context.graphql_document
         operation = selected_operation(document, context.operation_name) if document else None
@@ -253,9 +260,38 @@ class QueryCost(SchemaExtension):
                     "are allowed. Ask for fewer items (first, limit) or fewer fields."
                 )
                 context.result = ExecutionResult(data=None, errors=[too_complex(message)])
+            else:
+                await self._spend(context.context, self.requested)
         yield
+
+    async def _spend(self, ctx: Context, cost: int) -> None:
+        self.budget = budget = await ctx.services.rate_limiter.spend(
+            cost, user_id=await ctx.signed_in_user(), address=ctx.client_address
+        )
+        if ctx.response is not None:
+            ctx.response.headers.update(
+                {
+                    "RateLimit-Limit": str(budget.limit),
+                    "RateLimit-Remaining": str(budget.remaining),
+                    "RateLimit-Reset": str(budget.reset_seconds),
+                }
+            )
+        if not budget.allowed:
+            if ctx.response is not None:
+                ctx.response.headers["Retry-After"] = str(budget.reset_seconds)
+            message = (
+                f"This costs {cost} points and {budget.remaining} of your {budget.limit} "
+                f"a minute are left; try again in {budget.reset_seconds} s."
+            )
+            error = RateLimited(budget.reset_seconds, message)
+            self.execution_context.result = ExecutionResult(
+                data=None, errors=[GraphQLError(message, original_error=error)]
+            )
 
     def get_results(self) -> dict[str, Any]:
         if self.requested is None:
             return {}
-        return {"cost": {"requested": self.requested, "limit": self.max_cost}}
+        cost: dict[str, int] = {"requested": self.requested, "limit": self.max_cost}
+        if self.budget is not None:
+            cost["remaining"] = self.budget.remaining
+        return {"cost": cost}

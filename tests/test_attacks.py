@@ -3,8 +3,15 @@ QUERY_TOO_COMPLEX and a message naming the limit; everything else says what it c
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -12,10 +19,27 @@ from client_contract import Contract
 from conftest import Api, StatementCounter, errors_of, make_settings
 from graphql import get_introspection_query
 from strawberry.extensions.validation_cache import _get_validate_cache
+from test_cli import FAST_PASSWORDS, clean_env, serving
 
 from lifegraph.app import create_app
+from lifegraph.settings import Settings
 
 PURCHASES = "purchases(first: 100) { edges { node { id items { description } } } }"
+ME = "{ me { id email } }"
+REDIS_URL = os.environ.get("LIFEGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@contextlib.asynccontextmanager
+async def client_of(settings: Settings, contract: Contract) -> AsyncIterator[Api]:
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://lifegraph.test") as client:
+        yield Api(client, contract)
+    await app.state.services.engine.dispose()
 
 
 @pytest.fixture
@@ -82,7 +106,8 @@ async def test_the_cost_counts_pages_items_and_aliases(
     one = await api.query(f"{{ {PURCHASES} }}", token=token)
     assert "errors" not in one
     # 1 for the connection, then per purchase: edge, node, and 10 items assumed.
-    assert one["extensions"]["cost"] == {"requested": 1201, "limit": 2000}
+    assert one["extensions"]["cost"]["requested"] == 1201
+    assert one["extensions"]["cost"]["limit"] == 2000
 
     statements.count = 0
     two = await api.query(f"{{ a: {PURCHASES} b: {PURCHASES} }}", token=token)
@@ -109,7 +134,7 @@ async def test_the_cost_reads_variables_and_fragment_spreads(api: Api) -> None:
 async def test_every_answer_carries_its_cost(api: Api) -> None:
     session = await api.register("me@example.com")
     me = await api.op("Me", token=session["accessToken"])
-    assert me["extensions"]["cost"] == {"requested": 4, "limit": 2000}
+    assert me["extensions"]["cost"] == {"requested": 4, "limit": 2000, "remaining": ANY}
     mutation = await api.op("LogoutEverywhere", token=session["accessToken"])
     assert mutation["extensions"]["cost"]["requested"] == 11
 
@@ -157,3 +182,88 @@ async def test_validation_is_cached_across_requests(api: Api) -> None:
     before = cache.cache_info().hits
     await api.query("{ __typename cached: __typename }")
     assert cache.cache_info().hits == before + 1
+
+
+async def test_a_member_is_limited_to_their_budget(database_url: str, contract: Contract) -> None:
+    settings = make_settings(
+        database_url, rate_limit_user_points=10, rate_limit_address_points=1000
+    )
+    async with client_of(settings, contract) as api:
+        flooder = (await api.register("flood@example.com"))["accessToken"]
+        bystander = (await api.register("bystander@example.com"))["accessToken"]
+        answers = [await api.client.post("/graphql", json={"query": ME}, headers=bearer(flooder))]
+        for _ in range(9):
+            answers.append(
+                await api.client.post("/graphql", json={"query": ME}, headers=bearer(flooder))
+            )
+        assert all("errors" not in a.json() for a in answers)  # 10 x 1 point
+        remaining = [int(a.headers["ratelimit-remaining"]) for a in answers]
+        assert remaining == list(range(9, -1, -1))
+        assert answers[-1].json()["extensions"]["cost"]["remaining"] == 0
+        assert all(a.headers["ratelimit-limit"] == "10" for a in answers)
+
+        refused = await api.client.post("/graphql", json={"query": ME}, headers=bearer(flooder))
+        body = refused.json()
+        assert errors_of(body) == ["RATE_LIMITED"]
+        retry_after = body["errors"][0]["extensions"]["retryAfter"]
+        assert 1 <= retry_after <= 60
+        assert refused.headers["retry-after"] == str(retry_after)
+        assert body["data"] is None
+
+        other = await api.client.post("/graphql", json={"query": ME}, headers=bearer(bystander))
+        assert "errors" not in other.json()
+
+
+async def test_an_address_is_limited_whoever_signs_in(
+    database_url: str, contract: Contract
+) -> None:
+    settings = make_settings(database_url, rate_limit_address_points=20)
+    async with client_of(settings, contract) as api:
+        for _ in range(20):  # the cheapest request still costs a point
+            assert "errors" not in await api.query("{ __typename }")
+        assert errors_of(await api.query("{ __typename }")) == ["RATE_LIMITED"]
+
+
+def redis_reachable() -> bool:
+    url = urlsplit(REDIS_URL)
+    try:
+        with socket.create_connection((url.hostname or "127.0.0.1", url.port or 6379), 1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(
+    not redis_reachable() and not os.environ.get("CI"),
+    reason=f"no Redis at {REDIS_URL} (CI has one; set LIFEGRAPH_TEST_REDIS_URL)",
+)
+async def test_server_processes_share_one_budget_through_redis(
+    database_url: str, contract: Contract, tmp_path: Path
+) -> None:
+    env = clean_env(
+        DATABASE_URL=database_url,
+        LIFEGRAPH_DATA_DIR=str(tmp_path),
+        LIFEGRAPH_REDIS_URL=REDIS_URL,
+        LIFEGRAPH_REDIS_PREFIX=f"lifegraph-test-{uuid.uuid4().hex}",
+        LIFEGRAPH_RATE_LIMIT_ADDRESS_POINTS="30",
+        **FAST_PASSWORDS,
+    )
+    with contextlib.ExitStack() as stack:
+        bases = [
+            stack.enter_context(serving(env, tmp_path, tmp_path / f"{name}.log"))[0]
+            for name in ("first", "second")
+        ]
+        async with contextlib.AsyncExitStack() as clients:
+            apis = [
+                Api(
+                    await clients.enter_async_context(
+                        httpx.AsyncClient(base_url=base, trust_env=False)
+                    ),
+                    contract,
+                )
+                for base in bases
+            ]
+            for i in range(30):  # alternating: each process alone would allow all 30 again
+                assert "errors" not in await apis[i % 2].query("{ __typename }")
+            for api in apis:
+                assert errors_of(await api.query("{ __typename }")) == ["RATE_LIMITED"]
