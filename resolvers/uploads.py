@@ -18,6 +18,7 @@ from db import uploads
 from db.uploads import PendingUpload
 from resolvers.errors import ErrorCode, UserErrors
 from storage.objects import PresignedPost
+from storage.ocr.images import pixel_problem
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,6 +65,9 @@ def check(data: bytes, *, allowed: frozenset[str], max_bytes: int, field: tuple[
         raise UserErrors.one(
             field, f"The file is not a supported image ({names}).", ErrorCode.UNSUPPORTED_MEDIA_TYPE
         )
+    problem = pixel_problem(data, content_type)
+    if problem is not None:
+        raise UserErrors.one(field, problem, ErrorCode.TOO_LARGE)
     return content_type
 
 

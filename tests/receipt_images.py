@@ -6,6 +6,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cache
 
 import pillow_heif
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
@@ -150,3 +151,11 @@ def _draw(receipt: Receipt) -> Image.Image:
         y += LINE_HEIGHT + (6 if style == "bold" else 0)
     tilted = paper.rotate(0.8, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(255,) * 3)
     return tilted.filter(ImageFilter.GaussianBlur(0.6))
+
+
+@cache
+def pixel_bomb() -> bytes:
+    """A 9400 x 9400 PNG of a few hundred KB: 88 megapixels to decode."""
+    buffer = io.BytesIO()
+    Image.new("1", (9400, 9400), 1).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()

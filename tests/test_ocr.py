@@ -15,12 +15,12 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 from PIL import Image
-from receipt_images import Receipt, ReceiptLine, blank, render
+from receipt_images import Receipt, ReceiptLine, blank, pixel_bomb, render
 
 from storage.ocr import OcrError, OcrItem, OcrUnavailable
 from storage.ocr.dates import find_dates, parse_date
 from storage.ocr.fields import TextLine, extract_fields
-from storage.ocr.images import load_image
+from storage.ocr.images import load_image, pixel_problem
 from storage.ocr.local import LocalOcrEngine
 from storage.ocr.money import detect_currency, find_amounts, parse_money
 from storage.ocr.textract import TextractEngine
@@ -123,6 +123,22 @@ def test_large_images_are_downscaled() -> None:
 
     assert image.size == (1000, 2000)
     assert image.mode == "RGB"
+
+
+def test_an_image_over_the_pixel_budget_is_refused_before_decoding() -> None:
+    bomb = pixel_bomb()
+    assert len(bomb) < 1024 * 1024
+    assert pixel_problem(bomb, "image/png") == "The image has more than 50 megapixels."
+    with pytest.raises(OcrError, match="megapixels"):
+        load_image(bomb, "image/png")
+
+
+def test_a_large_jpeg_decodes_at_a_reduced_scale() -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (12000, 8000), "white").save(buffer, format="JPEG", quality=50)
+    photo = buffer.getvalue()
+    assert pixel_problem(photo, "image/jpeg") is None  # 96 megapixels, decoded at 1/4
+    assert load_image(photo, "image/jpeg").size == (2000, 1333)
 
 
 async def test_local_reads_concurrently(engine: LocalOcrEngine) -> None:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from conftest import Api, CountingEngine, StatementCounter, errors_of, make_settings, run_jobs
-from receipt_images import Receipt, blank, render
+from receipt_images import Receipt, blank, pixel_bomb, render
 from sqlalchemy import text
 from starlette.applications import Starlette
 
@@ -124,6 +124,7 @@ async def test_multipart_uploads_need_the_preflight_header(api: Api, app: Starle
         (b"", "empty.jpg", "UNSUPPORTED_MEDIA_TYPE"),
         (b"GIF89a" + bytes(64), "receipt.gif", "UNSUPPORTED_MEDIA_TYPE"),
         (b"\xff\xd8\xff\xe0" + bytes(10 * 1024 * 1024), "huge.jpg", "TOO_LARGE"),
+        (pixel_bomb(), "bomb.png", "TOO_LARGE"),
     ],
 )
 async def test_bad_files_are_refused_and_nothing_is_left(
@@ -281,6 +282,7 @@ async def test_presigned_upload_to_s3(api: Api, services: Services) -> None:
     [
         (b"\xff\xd8\xff\xe0" + bytes(10 * 1024 * 1024), "TOO_LARGE"),
         (HTML, "UNSUPPORTED_MEDIA_TYPE"),
+        (pixel_bomb(), "TOO_LARGE"),
     ],
 )
 async def test_presigned_uploads_of_bad_files_are_refused_and_removed(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -12,8 +13,10 @@ from .base import OcrError
 # The longest side we OCR at. Receipt text stays legible well below phone-camera
 # resolutions, and detection time grows with the pixel count.
 MAX_SIDE = 2000
-# Larger images are refused rather than decoded (a 48-megapixel photo still passes).
-MAX_PIXELS = 90_000_000
+# The most pixels decoded for one image, bounding a read's memory (3 bytes a pixel) and
+# time. JPEG decodes straight at a reduced scale, so only its reduced size counts: a
+# 100-megapixel photo passes; a PNG, WebP or HEIC is decoded whole, so its own size does.
+MAX_DECODED_PIXELS = 50_000_000
 # Scanned PDFs are rendered at most at this resolution.
 PDF_MAX_DPI = 300
 
@@ -40,17 +43,50 @@ def load_image(data: bytes, content_type: str, max_side: int = MAX_SIDE) -> Imag
     return image
 
 
-def _open_image(data: bytes, max_side: int) -> Image.Image:
+def pixel_problem(data: bytes, content_type: str, max_side: int = MAX_SIDE) -> str | None:
+    """Why the image would cost too much to decode, read from its header alone; None when
+    it is within the budget, unreadable (reading it will say so), or a PDF (rendered at a
+    bounded size)."""
+    if content_type == "application/pdf":
+        return None
+    if content_type == "image/heic":
+        _register_heif()
     try:
-        image = Image.open(io.BytesIO(data))
-        if image.width * image.height > MAX_PIXELS:
-            raise OcrError("The image is too large.")
+        _opened(data, max_side)
+    except OcrError as error:
+        return str(error) if str(error) == _too_many_pixels() else None
+    return None
+
+
+def _opened(data: bytes, max_side: int) -> Image.Image:
+    """The image opened but not decoded, at the scale it will decode at."""
+    try:
+        with warnings.catch_warnings():
+            # Pillow's own warning threshold; the budget below is ours.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
         # JPEG can decode straight at a reduced scale, much faster for large photos.
         image.draft("RGB", (max_side, max_side))
+    except Image.DecompressionBombError as exc:
+        raise OcrError(_too_many_pixels()) from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise OcrError("The file is not a readable image.") from exc
+    if image.width * image.height > MAX_DECODED_PIXELS:
+        raise OcrError(_too_many_pixels())
+    return image
+
+
+def _too_many_pixels() -> str:
+    return f"The image has more than {MAX_DECODED_PIXELS // 1_000_000} megapixels."
+
+
+def _open_image(data: bytes, max_side: int) -> Image.Image:
+    image = _opened(data, max_side)
+    try:
         image.load()
         return ImageOps.exif_transpose(image)
     except Image.DecompressionBombError as exc:
-        raise OcrError("The image is too large.") from exc
+        raise OcrError(_too_many_pixels()) from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise OcrError("The file is not a readable image.") from exc
 
