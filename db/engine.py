@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+
+import asyncpg
+from sqlalchemy import exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
@@ -25,3 +29,33 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 def create_sessionmaker(engine: AsyncEngine) -> Sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+_UNREACHABLE = (
+    ConnectionError,  # refused, reset, broken pipe
+    socket.gaierror,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether the error says the database cannot be reached now (worth retrying later),
+    rather than that a statement was wrong."""
+    if isinstance(error, exc.TimeoutError):  # no pooled connection came free in time
+        return True
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    cause: BaseException | None = error
+    for _ in range(5):
+        if cause is None:
+            return False
+        if isinstance(cause, _UNREACHABLE):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False

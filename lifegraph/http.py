@@ -18,7 +18,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from db.engine import is_unavailable
 from resolvers.errors import ApiErrorCode
+from schema.extensions import UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_SECONDS
 
 logger = logging.getLogger("lifegraph.http")
 
@@ -69,6 +71,15 @@ async def http_error(request: Request, error: Exception) -> Response:
 
 async def server_fault(request: Request, error: Exception) -> Response:
     """A fault outside GraphQL: logged with a correlation id the client gets too."""
+    if is_unavailable(error):
+        logger.warning("database unavailable on %s: %r", request.url.path, error)
+        return error_response(
+            UNAVAILABLE_MESSAGE,
+            503,
+            ApiErrorCode.SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)},
+            retryAfter=UNAVAILABLE_RETRY_SECONDS,
+        )
     correlation_id = uuid.uuid4().hex
     logger.error("unhandled error %s on %s", correlation_id, request.url.path, exc_info=error)
     return error_response(
@@ -206,7 +217,9 @@ async def readyz(request: Request) -> Response:
     try:
         async with request.app.state.services.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-    except Exception:
-        logger.exception("readiness check failed")
+    except Exception as error:
+        if not is_unavailable(error):
+            raise
+        logger.warning("not ready: the database is unavailable (%r)", error)
         return JSONResponse({"status": "unavailable"}, status_code=503)
     return JSONResponse({"status": "ok"})

@@ -1,6 +1,8 @@
 """Shapes every error the schema reports (queries, mutations, subscriptions alike): each
 carries ``extensions.code``, and server faults are logged with their traceback but reach
-the client as a bare message with a correlation id, the same as in the log."""
+the client as a bare message with a correlation id, the same as in the log. An
+unreachable database is no fault of ours to trace: ``SERVICE_UNAVAILABLE`` and a retry
+hint, so clients can tell an outage worth retrying from a bug."""
 
 from __future__ import annotations
 
@@ -9,11 +11,14 @@ import uuid
 
 from graphql import GraphQLError
 
+from db.engine import is_unavailable
 from resolvers.errors import ApiError, ApiErrorCode
 
 logger = logging.getLogger("lifegraph.errors")
 
 INTERNAL_MESSAGE = "Internal server error."
+UNAVAILABLE_MESSAGE = "The service is unavailable for a moment; try again shortly."
+UNAVAILABLE_RETRY_SECONDS = 5
 LIMIT_MESSAGES = (
     "exceeds maximum operation depth",
     "tokens. Parsing aborted",
@@ -27,6 +32,14 @@ def shape_error(error: GraphQLError) -> None:
     extensions = dict(error.extensions or {})
     if isinstance(original, ApiError):
         extensions.update(original.extensions, code=original.code)
+    elif original is not None and is_unavailable(original):
+        logger.warning("database unavailable at %s: %r", error.path, original)
+        error.message = UNAVAILABLE_MESSAGE
+        error.original_error = None
+        extensions = {
+            "code": ApiErrorCode.SERVICE_UNAVAILABLE,
+            "retryAfter": UNAVAILABLE_RETRY_SECONDS,
+        }
     elif original is None or isinstance(original, GraphQLError) or error.path is None:
         # Parse, validation and variable coercion errors: the client's request is at fault.
         # Strawberry's depth limiter and graphql-core's introspection limit report through

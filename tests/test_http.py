@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -149,3 +150,21 @@ async def test_every_response_carries_security_headers(api: Api) -> None:
     assert secure.headers["strict-transport-security"].startswith("max-age=")
     page = await api.client.get("/dashboard")
     assert page.headers["content-security-policy"].startswith("default-src 'self'")
+
+
+async def test_an_unreachable_database_answers_service_unavailable(
+    contract: Contract, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(make_settings("postgresql://root@127.0.0.1:1/nowhere"))
+    services = app.state.services
+    token = services.tokens.issue_access(uuid.uuid4(), uuid.uuid4()).token
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://lifegraph.test") as client:
+        api = Api(client, contract)
+        register = {"input": {"email": "a@example.com", "password": "x" * 12, "displayName": "A"}}
+        for result in (await api.op("Register", register), await api.op("Me", token=token)):
+            assert errors_of(result) == ["SERVICE_UNAVAILABLE"], result
+            assert result["errors"][0]["extensions"]["retryAfter"] == 5
+        assert (await client.get("/readyz")).status_code == 503
+    assert not [r for r in caplog.records if r.levelname == "ERROR" and r.exc_info]
+    await services.engine.dispose()
