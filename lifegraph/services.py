@@ -15,6 +15,7 @@ from db.jobs import JobQueue
 from lifegraph import jobs
 from lifegraph.settings import Settings
 from resolvers.context import Services
+from resolvers.dashboard import LiveUpdates
 from resolvers.rate_limits import RateLimiter
 from storage.objects import ObjectStore
 from storage.ocr import OcrEngine
@@ -51,8 +52,13 @@ def build_services(settings: Settings) -> Services:
         rate_limiter=RateLimiter(
             user_points=settings.rate_limit_user_points,
             address_points=settings.rate_limit_address_points,
+            connections_per_address=settings.rate_limit_connections_per_address,
             redis_url=settings.redis_url,
             prefix=settings.redis_prefix,
+        ),
+        live=LiveUpdates(
+            max_per_user=settings.max_subscriptions_per_user,
+            coalesce_seconds=settings.dashboard_coalesce_seconds,
         ),
     )
 

@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     dashboard_coalesce_seconds: float = Field(default=0.25, ge=0)
     ws_init_timeout_seconds: float = Field(default=10.0, gt=0)
     max_ws_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_subscriptions_per_user: int = Field(default=200, ge=1)
 
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
@@ -100,6 +101,7 @@ class Settings(BaseSettings):
 
     rate_limit_user_points: int = Field(default=20_000, ge=1)
     rate_limit_address_points: int = Field(default=60_000, ge=1)
+    rate_limit_connections_per_address: int = Field(default=120, ge=1)
     redis_url: str | None = Field(
         default=None, description="Shares the rate limits' counts between processes."
     )

@@ -14,6 +14,7 @@ from resolvers.errors import ApiErrorCode, Unauthenticated
 
 UNAUTHORIZED = 4401
 FORBIDDEN = 4403
+TOO_MANY_CONNECTIONS = 4429
 
 
 def authorization_of(params: object) -> str | None:
@@ -23,8 +24,17 @@ def authorization_of(params: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+class TooManyConnections(Exception):
+    pass
+
+
 async def authenticate(context: Context, params: object) -> None:
-    """Signs the connection in with the token of its ``connection_init`` payload."""
+    """Signs the connection in with the token of its ``connection_init`` payload, once the
+    client's address may open another."""
+    if not context.socket_admitted:
+        if not await context.services.rate_limiter.connect(context.client_address):
+            raise TooManyConnections
+        context.socket_admitted = True
     context.reauthenticate(authorization_of(params))
     await context.principal()
 
@@ -40,8 +50,9 @@ def _codes(message: Any) -> set[str]:
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws, closing with 4401 when the token is missing or bad, and with
-    4403 when the user subscribes to what they may not see."""
+    """graphql-transport-ws, closing with 4401 when the token is missing or bad, 4403 when
+    the user subscribes to what they may not see, and 4429 when the client's address has
+    opened too many connections this minute."""
 
     async def send_message(self, message: Any) -> None:
         if message.get("type") in ("next", "error") and ApiErrorCode.FORBIDDEN in _codes(message):
@@ -54,11 +65,14 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if not self.connection_init_received and isinstance(payload, dict):
             try:
                 await authenticate(self.context, payload)
-            except Unauthenticated:
+            except (Unauthenticated, TooManyConnections) as error:
                 self.connection_init_received = True
                 if self.connection_init_timeout_task:
                     self.connection_init_timeout_task.cancel()
-                await self.websocket.close(code=UNAUTHORIZED, reason="Unauthorized")
+                if isinstance(error, TooManyConnections):
+                    await self.websocket.close(code=TOO_MANY_CONNECTIONS, reason="Too many")
+                else:
+                    await self.websocket.close(code=UNAUTHORIZED, reason="Unauthorized")
                 return
         await super().handle_connection_init(message)
 
@@ -69,3 +83,5 @@ async def on_connect(context: Context) -> None:
         await authenticate(context, context.connection_params)
     except Unauthenticated as error:
         raise ConnectionRejectionError({"message": str(error)}) from error
+    except TooManyConnections as error:
+        raise ConnectionRejectionError({"message": "Too many connections."}) from error

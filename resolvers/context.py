@@ -24,6 +24,7 @@ from db.events import EventHub
 from db.jobs import JobQueue
 from db.users import Principal
 from lifegraph.settings import Settings
+from resolvers.dashboard import LiveUpdates
 from resolvers.errors import Unauthenticated
 from resolvers.loaders import Loaders, build_loaders
 from resolvers.rate_limits import RateLimiter
@@ -46,6 +47,7 @@ class Services:
     jobs: JobQueue
     events: EventHub
     rate_limiter: RateLimiter
+    live: LiveUpdates
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -60,6 +62,8 @@ class Context:
     response: Response | None = None
     """Where an HTTP request's headers go (rate limits); None on a websocket."""
     connection_params: dict[str, object] | None = None
+    socket_admitted: bool = False
+    """A websocket's sign-in counted against its address's limit (once per connection)."""
     _principal: asyncio.Future[Principal] | None = field(default=None, repr=False)
     _loaders: Loaders | None = field(default=None, repr=False)
 

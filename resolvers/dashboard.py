@@ -3,26 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
+from zoneinfo import ZoneInfo
 
 from auth.permissions import Permission
 from db import dashboard, receipts
 from db.dashboard import Figures
-from db.events import ActivityKind, Event, Signal
+from db.events import ActivityKind, Signal
 from db.purchases import Purchase
 from db.receipts import Receipt
 from resolvers import ids
 from resolvers.dates import start_of
-from resolvers.errors import BadUserInput, Forbidden, Unauthenticated
+from resolvers.errors import BadUserInput, Forbidden, RateLimited, Unauthenticated
 
 if TYPE_CHECKING:
-    from resolvers.context import Context
+    from db.users import Principal
+    from resolvers.context import Context, Services
 
+logger = logging.getLogger("lifegraph.dashboard")
+T = TypeVar("T")
 MAX_RECENT = 50
+SUBSCRIPTION_RETRY_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -33,14 +41,17 @@ class Dashboard:
 
 
 async def dashboard_of(ctx: Context) -> Dashboard:
+    return await figures_of(ctx.services, await ctx.principal())
+
+
+async def figures_of(services: Services, principal: Principal) -> Dashboard:
     """Every figure in one statement; "today" and "this month" are the user's."""
-    principal = await ctx.principal()
     tz = principal.timezone
-    now = ctx.services.clock()
-    today = ctx.today(tz)
+    now = services.clock()
+    today = now.astimezone(ZoneInfo(tz)).date()
     month = today.replace(day=1)
     next_month = (month + timedelta(days=32)).replace(day=1)
-    async with ctx.sessionmaker() as session:
+    async with services.sessionmaker() as session:
         figures = await dashboard.figures(
             session,
             principal.user_id,
@@ -77,56 +88,57 @@ class Activity:
 
 
 async def dashboard_updates(ctx: Context) -> AsyncIterator[Dashboard]:
-    """The dashboard now, then again after each burst of changes: events that arrive
-    within the coalescing window cause one recomputation, made after the last of them."""
+    """The dashboard now, then again after each burst of changes, from the user's shared
+    feed (see :class:`LiveUpdates`)."""
     principal = await ctx.principal()
-    async with ctx.services.events.subscribe(principal.user_id) as queue:
-        yield await dashboard_of(ctx)
-        while True:
-            await _next(ctx, queue)
-            await asyncio.sleep(ctx.settings.dashboard_coalesce_seconds)
-            while not queue.empty():
-                queue.get_nowait()
-            ctx.refresh_loaders()
+    live = ctx.services.live
+    with live.admit(principal.user_id):
+        async with live.follow(ctx.services, principal) as updates:
             yield await dashboard_of(ctx)
+            while True:
+                board = await _next(ctx, updates)
+                ctx.refresh_loaders()
+                yield board
 
 
 async def receipt_updates(ctx: Context) -> AsyncIterator[Receipt]:
     """Every status change of the user's receipts."""
     principal = await ctx.principal()
-    async with ctx.services.events.subscribe(principal.user_id) as queue:
-        while True:
-            event = await _next(ctx, queue)
-            if event.kind is not Signal.RECEIPT_STATUS or event.entity_id is None:
-                continue
-            async with ctx.sessionmaker() as session:
-                row = await receipts.owned(session, principal.user_id, event.entity_id)
-            if row is not None:
-                ctx.refresh_loaders()
-                yield row
+    with ctx.services.live.admit(principal.user_id):
+        async with ctx.services.events.subscribe(principal.user_id) as queue:
+            while True:
+                event = await _next(ctx, queue)
+                if event.kind is not Signal.RECEIPT_STATUS or event.entity_id is None:
+                    continue
+                async with ctx.sessionmaker() as session:
+                    row = await receipts.owned(session, principal.user_id, event.entity_id)
+                if row is not None:
+                    ctx.refresh_loaders()
+                    yield row
 
 
 async def activity(ctx: Context, kinds: set[ActivityKind] | None) -> AsyncIterator[Activity]:
     principal = await ctx.principal()
-    async with ctx.services.events.subscribe(principal.user_id) as queue:
-        while True:
-            event = await _next(ctx, queue)
-            kind = event.kind
-            if not isinstance(kind, ActivityKind) or event.entity_id is None:
-                continue
-            if kinds and kind not in kinds:
-                continue
-            noun = kind.value.split("_", 1)[0]
-            yield Activity(
-                kind=kind,
-                entity_id=ids.encode(_ENTITY_TYPES.get(noun, noun.lower()), event.entity_id),
-                at=event.at,
-                summary=kind.value.replace("_", " ").capitalize(),
-            )
+    with ctx.services.live.admit(principal.user_id):
+        async with ctx.services.events.subscribe(principal.user_id) as queue:
+            while True:
+                event = await _next(ctx, queue)
+                kind = event.kind
+                if not isinstance(kind, ActivityKind) or event.entity_id is None:
+                    continue
+                if kinds and kind not in kinds:
+                    continue
+                noun = kind.value.split("_", 1)[0]
+                yield Activity(
+                    kind=kind,
+                    entity_id=ids.encode(_ENTITY_TYPES.get(noun, noun.lower()), event.entity_id),
+                    at=event.at,
+                    summary=kind.value.replace("_", " ").capitalize(),
+                )
 
 
-async def _next(ctx: Context, queue: asyncio.Queue[Event]) -> Event:
-    """The next event, or UNAUTHENTICATED once the credentials of the connection expire."""
+async def _next(ctx: Context, queue: asyncio.Queue[T]) -> T:
+    """The next item, or UNAUTHENTICATED once the credentials of the connection expire."""
     principal = await ctx.principal()
     timeout = None
     if principal.expires_at is not None:
@@ -137,3 +149,88 @@ async def _next(ctx: Context, queue: asyncio.Queue[Event]) -> Event:
         return await asyncio.wait_for(queue.get(), timeout)
     except TimeoutError:
         raise Unauthenticated("The access token expired; sign in again.") from None
+
+
+class LiveUpdates:
+    """This process's live subscriptions: at most ``max_per_user`` for one user across all
+    their connections, and one dashboard feed per user that recomputes the figures once per
+    burst of changes (events within ``coalesce_seconds``, recomputed after the last),
+    however many of that user's subscriptions follow it."""
+
+    def __init__(self, *, max_per_user: int, coalesce_seconds: float) -> None:
+        self.max_per_user = max_per_user
+        self.coalesce_seconds = coalesce_seconds
+        self._counts: Counter[uuid.UUID] = Counter()
+        self._feeds: dict[tuple[uuid.UUID, str, str], _Feed] = {}
+
+    @contextlib.contextmanager
+    def admit(self, user_id: uuid.UUID) -> Iterator[None]:
+        if self._counts[user_id] >= self.max_per_user:
+            raise RateLimited(
+                SUBSCRIPTION_RETRY_SECONDS,
+                f"At most {self.max_per_user} live subscriptions at once; end one first.",
+            )
+        self._counts[user_id] += 1
+        try:
+            yield
+        finally:
+            self._counts[user_id] -= 1
+            if not self._counts[user_id]:
+                del self._counts[user_id]
+
+    @contextlib.asynccontextmanager
+    async def follow(
+        self, services: Services, principal: Principal
+    ) -> AsyncIterator[asyncio.Queue[Dashboard]]:
+        """A queue holding the newest dashboard after each burst; it listens before it
+        returns, so no change made after is missed."""
+        key = (principal.user_id, principal.timezone, principal.currency)
+        feed = self._feeds.get(key)
+        if feed is None:
+            feed = self._feeds[key] = _Feed(services, principal, self.coalesce_seconds)
+        queue: asyncio.Queue[Dashboard] = asyncio.Queue(maxsize=1)
+        feed.members.add(queue)
+        try:
+            await feed.listening.wait()
+            yield queue
+        finally:
+            feed.members.discard(queue)
+            if not feed.members:
+                del self._feeds[key]
+                await feed.stop()
+
+    @property
+    def feed_count(self) -> int:
+        return len(self._feeds)
+
+
+class _Feed:
+    def __init__(self, services: Services, principal: Principal, coalesce: float) -> None:
+        self.members: set[asyncio.Queue[Dashboard]] = set()
+        self.listening = asyncio.Event()
+        self._task = asyncio.create_task(
+            self._run(services, principal, coalesce), name=f"dashboard of {principal.user_id}"
+        )
+
+    async def _run(self, services: Services, principal: Principal, coalesce: float) -> None:
+        async with services.events.subscribe(principal.user_id) as events:
+            self.listening.set()
+            while True:
+                await events.get()
+                await asyncio.sleep(coalesce)
+                while not events.empty():
+                    events.get_nowait()
+                try:
+                    board = await figures_of(services, principal)
+                except Exception:
+                    logger.exception("the dashboard of %s could not be computed", principal.user_id)
+                    continue
+                for queue in self.members:
+                    if queue.full():
+                        queue.get_nowait()
+                    queue.put_nowait(board)
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task

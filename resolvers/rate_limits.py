@@ -1,5 +1,6 @@
 """Request budgets: points per minute, spent by each operation's cost (at least 1), per
-signed-in user and per client address, as Shopify meters its API.
+signed-in user and per client address, as Shopify meters its API; and websocket sign-ins
+per address per minute.
 
 Counting is a sliding window (the ``limits`` library): in this process's memory by
 default, or in Redis, shared by every process and machine, when a URL is configured.
@@ -38,6 +39,7 @@ class RateLimiter:
         *,
         user_points: int,
         address_points: int,
+        connections_per_address: int = 120,
         redis_url: str | None = None,
         prefix: str = "lifegraph",
     ) -> None:
@@ -50,6 +52,7 @@ class RateLimiter:
         self._strategy = SlidingWindowCounterRateLimiter(storage)
         self._user = RateLimitItemPerMinute(user_points, namespace="user")
         self._address = RateLimitItemPerMinute(address_points, namespace="address")
+        self._connections = RateLimitItemPerMinute(connections_per_address, namespace="sockets")
 
     async def spend(self, cost: int, *, user_id: uuid.UUID | None, address: str) -> Budget:
         """Takes ``cost`` points from the address's budget and the user's; a request that
@@ -70,6 +73,10 @@ class RateLimiter:
                 break
         assert tightest is not None
         return tightest
+
+    async def connect(self, address: str) -> bool:
+        """Whether a websocket from ``address`` may sign in now."""
+        return await self._strategy.hit(self._connections, address)
 
 
 def _async_uri(redis_url: str) -> str:

@@ -91,6 +91,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # Tests send many requests from one address; tests/test_attacks.py sets its own.
         "rate_limit_user_points": 10**9,
         "rate_limit_address_points": 10**9,
+        "rate_limit_connections_per_address": 10**9,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

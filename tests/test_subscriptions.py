@@ -16,7 +16,7 @@ import httpx
 import pytest
 import uvicorn
 from client_contract import Contract
-from conftest import MEMBER_PASSWORD, Api, run_jobs
+from conftest import MEMBER_PASSWORD, Api, make_settings, run_jobs
 from receipt_images import Receipt, render
 from sqlalchemy import text
 from test_cli import FAST_PASSWORDS, clean_env, free_port, serving
@@ -28,6 +28,7 @@ from websockets.typing import Subprotocol
 from lifegraph.app import create_app, server_options
 from lifegraph.services import build_services
 from lifegraph.settings import Settings
+from resolvers import dashboard as dashboard_resolvers
 from resolvers.context import Services
 from storage.ocr import OcrEngine
 
@@ -44,6 +45,12 @@ def services(settings: Settings, local_ocr: OcrEngine) -> Services:
 
 @pytest.fixture
 async def server(services: Services) -> AsyncIterator[str]:
+    async with served(services) as address:
+        yield address
+
+
+@contextlib.asynccontextmanager
+async def served(services: Services) -> AsyncIterator[str]:
     """The app served by Uvicorn on a loopback port, in this test's event loop."""
     port = free_port()
     config = uvicorn.Config(
@@ -160,6 +167,90 @@ async def test_oversized_messages_close_the_socket(
     async with signed_in(server, contract, token) as client:
         await client.send({"type": "ping", "payload": {"pad": "x" * (64 * 1024)}})
         assert await close_code(client) == 1009  # message too big
+
+
+async def subscribe_as(client: Socket, name: str, sid: str) -> None:
+    await client.send(
+        {
+            "id": sid,
+            "type": "subscribe",
+            "payload": {"query": client.contract.document_of(name), "operationName": name},
+        }
+    )
+
+
+async def test_one_users_dashboards_share_one_recomputation(
+    server: str, contract: Contract, http: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    computed: list[object] = []
+    real = dashboard_resolvers.figures_of
+
+    async def counted(services: Services, principal: object) -> object:
+        computed.append(principal)
+        return await real(services, principal)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dashboard_resolvers, "figures_of", counted)
+    token = (await http.register("shared@example.com"))["accessToken"]
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [
+            await stack.enter_async_context(signed_in(server, contract, token)) for _ in range(3)
+        ]
+        for n, client in enumerate(sockets):
+            for i in range(10):
+                await subscribe_as(client, "DashboardUpdates", f"d{n}-{i}")
+        for client in sockets:
+            for _ in range(10):
+                assert (await client.next_data())["dashboardUpdated"]["openTasks"] == 0
+        computed.clear()
+        await http.op("CreateTask", {"input": {"title": "one change"}}, token)
+        for client in sockets:
+            for _ in range(10):
+                assert (await client.next_data())["dashboardUpdated"]["openTasks"] == 1
+        assert len(computed) == 1
+
+
+async def test_live_subscriptions_are_capped_per_user_across_connections(
+    database_url: str, contract: Contract, local_ocr: OcrEngine, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        database_url, data_dir=tmp_path, max_subscriptions_per_user=3, tune_gc=False
+    )
+    async with (
+        served(dataclasses.replace(build_services(settings), ocr=local_ocr)) as server,
+        httpx.AsyncClient(base_url=f"http://{server}", trust_env=False) as client,
+    ):
+        token = (await Api(client, contract).register("capped@example.com"))["accessToken"]
+        async with (
+            signed_in(server, contract, token) as first,
+            signed_in(server, contract, token) as second,
+        ):
+            await subscribe_as(first, "DashboardUpdates", "a")
+            await subscribe_as(first, "Activity", "b")
+            await subscribe_as(second, "DashboardUpdates", "c")
+            await first.next_data()
+            await second.next_data()
+            await subscribe_as(second, "ReceiptUpdates", "d")
+            refused = await second.receive()
+            assert refused["type"] in ("error", "next"), refused
+            payload = refused["payload"]
+            errors = payload if refused["type"] == "error" else payload["errors"]
+            assert errors[0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+async def test_websocket_sign_ins_are_limited_per_address(
+    database_url: str, contract: Contract, local_ocr: OcrEngine, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        database_url, data_dir=tmp_path, rate_limit_connections_per_address=3, tune_gc=False
+    )
+    async with served(dataclasses.replace(build_services(settings), ocr=local_ocr)) as server:
+        async with httpx.AsyncClient(base_url=f"http://{server}", trust_env=False) as client:
+            token = (await Api(client, contract).register("sockets@example.com"))["accessToken"]
+        for _ in range(3):
+            async with signed_in(server, contract, token):
+                pass
+        async with socket_for(server, contract, {"Authorization": f"Bearer {token}"}) as late:
+            assert await close_code(late) == 4429
 
 
 async def test_dashboard_follows_changes_and_bursts_are_coalesced(
