@@ -4,6 +4,7 @@ cache, failures and retries, purchases from receipts, and ownership."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -29,6 +30,7 @@ from db.jobs import Task
 from db.receipts import Receipt as ReceiptRow
 from db.receipts import ReceiptStatus
 from lifegraph.settings import Settings
+from lifegraph.worker import run_worker
 from resolvers.context import Services
 from storage.ocr import OcrEngine, OcrError, OcrResult, OcrUnavailable
 
@@ -478,7 +480,11 @@ async def test_a_job_interrupted_by_a_worker_crash_is_retried(
         "DATABASE_URL": str(settings.database_url),
         "LIFEGRAPH_DATA_DIR": str(settings.data_dir),
         "LIFEGRAPH_SECRET_KEY": settings.secret_key,
+        "LIFEGRAPH_JOB_STALLED_AFTER_SECONDS": "1",
     }
+    watchful = dataclasses.replace(
+        services, settings=settings.model_copy(update={"job_stalled_after_seconds": 1.0})
+    )
     log = (tmp_path / "worker.log").open("wb")
     async with services.engine.connect() as holder:
         # Hold the receipt's row: the worker takes the job, then waits in the middle of it.
@@ -501,16 +507,25 @@ async def test_a_job_interrupted_by_a_worker_crash_is_retried(
                 await asyncio.sleep(0.1)
             else:
                 pytest.fail("the worker never took the job")
+            # Another worker is running: it notices the crash within two stall intervals,
+            # with no maintenance pass.
+            worker_task = asyncio.create_task(run_worker(watchful, concurrency=1))
+            await asyncio.sleep(1.5)
+            assert await job_status(services) == ["doing"]  # the first worker is alive
         finally:
             worker.send_signal(signal.SIGKILL)
             await asyncio.wait_for(worker.wait(), timeout=30)
             await transaction.rollback()
     log.close()
-    assert await job_status(services) == ["doing"]
-
-    await asyncio.sleep(1.5)  # the dead worker's heartbeat grows old
-    assert await services.jobs.retry_stalled(after_seconds=1.0) == 1
-    await run_jobs(services)
+    try:
+        for _ in range(200):
+            if await job_status(services) == ["succeeded"]:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        worker_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker_task
     assert await job_status(services) == ["succeeded"]
     assert (await fetch(api, token, receipt["id"]))["status"] == "PROCESSED"
 
