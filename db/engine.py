@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 
 import asyncpg
 from sqlalchemy import exc
@@ -11,6 +16,48 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 Sessionmaker = async_sessionmaker[AsyncSession]
+
+
+class SessionFactory(Protocol):
+    """What opens sessions: a Sessionmaker, or a request's bounded share of one."""
+
+    def __call__(self) -> AbstractAsyncContextManager[AsyncSession]: ...
+
+    def begin(self) -> AbstractAsyncContextManager[AsyncSession]: ...
+
+
+class BoundedSessions:
+    """One request's sessions: at most ``limit`` open at once, so no shape of request can
+    take the pool from everyone else. A task that holds one may open more inside it (a
+    nested use) without waiting, so nesting never deadlocks."""
+
+    def __init__(self, factory: Sessionmaker, limit: int) -> None:
+        self._factory = factory
+        self._slots = asyncio.Semaphore(limit)
+        self._holders: set[asyncio.Task[Any]] = set()
+
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        if task is None or task in self._holders:
+            yield
+            return
+        async with self._slots:
+            self._holders.add(task)
+            try:
+                yield
+            finally:
+                self._holders.discard(task)
+
+    @contextlib.asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AsyncSession]:
+        async with self._slot(), self._factory() as session:
+            yield session
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:
+        async with self._slot(), self._factory.begin() as session:
+            yield session
 
 
 def async_url(url: str) -> str:

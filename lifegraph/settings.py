@@ -98,6 +98,7 @@ class Settings(BaseSettings):
         description="Introspection and field suggestions; unset: on in development only.",
     )
     db_pool_size: int = Field(default=10, ge=1)
+    db_sessions_per_request: int = Field(default=4, ge=1)
 
     rate_limit_user_points: int = Field(default=20_000, ge=1)
     rate_limit_address_points: int = Field(default=60_000, ge=1)

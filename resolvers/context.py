@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket
 from auth.authenticate import Authenticator, NotAuthenticated
 from auth.passwords import PasswordHasher
 from auth.tokens import TokenService
-from db.engine import Sessionmaker
+from db.engine import BoundedSessions, Sessionmaker
 from db.events import EventHub
 from db.jobs import JobQueue
 from db.users import Principal
@@ -66,6 +66,7 @@ class Context:
     """A websocket's sign-in counted against its address's limit (once per connection)."""
     _principal: asyncio.Future[Principal] | None = field(default=None, repr=False)
     _loaders: Loaders | None = field(default=None, repr=False)
+    _sessions: BoundedSessions | None = field(default=None, repr=False)
 
     @property
     def loaders(self) -> Loaders:
@@ -78,8 +79,13 @@ class Context:
         return self.services.settings
 
     @property
-    def sessionmaker(self) -> Sessionmaker:
-        return self.services.sessionmaker
+    def sessionmaker(self) -> BoundedSessions:
+        """This request's sessions, at most ``db_sessions_per_request`` open at once."""
+        if self._sessions is None:
+            self._sessions = BoundedSessions(
+                self.services.sessionmaker, self.settings.db_sessions_per_request
+            )
+        return self._sessions
 
     @property
     def client_address(self) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from db import habits, notes, purchases, receipts, roles
-from db.engine import Sessionmaker
+from db.engine import SessionFactory
 from db.notes import NoteImage
 from db.purchases import Purchase, PurchaseItem
 from db.receipts import OcrResult, Receipt
@@ -34,7 +34,7 @@ class Loaders:
     check_ins: DataLoader[uuid.UUID, list[date]]
 
 
-def build_loaders(sessionmaker: Sessionmaker) -> Loaders:
+def build_loaders(sessionmaker: SessionFactory) -> Loaders:
     def batch(
         fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[dict[K, V]]],
         missing: Callable[[], V],

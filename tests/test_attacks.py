@@ -18,6 +18,8 @@ import pytest
 from client_contract import Contract
 from conftest import Api, StatementCounter, errors_of, make_settings
 from graphql import get_introspection_query
+from sqlalchemy import event
+from starlette.applications import Starlette
 from strawberry.extensions.validation_cache import _get_validate_cache
 from test_cli import FAST_PASSWORDS, clean_env, serving
 
@@ -267,3 +269,30 @@ async def test_server_processes_share_one_budget_through_redis(
                 assert "errors" not in await apis[i % 2].query("{ __typename }")
             for api in apis:
                 assert errors_of(await api.query("{ __typename }")) == ["RATE_LIMITED"]
+
+
+async def test_one_request_holds_a_few_database_connections_at_most(
+    api: Api, app: Starlette
+) -> None:
+    token = (await api.register("pool@example.com"))["accessToken"]
+    pool = app.state.services.engine.sync_engine.pool
+    out = {"now": 0, "most": 0}
+
+    def checkout(*args: object) -> None:
+        out["now"] += 1
+        out["most"] = max(out["most"], out["now"])
+
+    def checkin(*args: object) -> None:
+        out["now"] -= 1
+
+    event.listen(pool, "checkout", checkout)
+    event.listen(pool, "checkin", checkin)
+    try:
+        fields = " ".join(f"t{i}: tasks(first: 1) {{ totalCount }}" for i in range(30))
+        result = await api.query(f"{{ {fields} }}", token=token)
+    finally:
+        event.remove(pool, "checkout", checkout)
+        event.remove(pool, "checkin", checkin)
+    assert "errors" not in result
+    # The request's own sessions, and the one that signed it in.
+    assert out["most"] <= 4 + 1
