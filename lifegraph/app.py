@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter
 from cross_web import HTTPException as RefusedRequest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -19,6 +21,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
 
 from lifegraph.dashboard_page import dashboard_routes
 from lifegraph.http import (
@@ -38,6 +41,7 @@ from lifegraph.settings import Settings
 from lifegraph.websockets import TransportWSHandler, on_connect
 from lifegraph.worker import run_worker
 from resolvers.context import Context, Services
+from resolvers.documents import DocumentRefused
 from schema.limits import Limits
 from schema.root import build_schema
 from storage.local import LocalObjectStore
@@ -72,10 +76,24 @@ class GraphQLApp(GraphQL[Context, None]):
             response = await self.run(Request(scope, receive))
         except RefusedRequest as error:
             response = error_response(f"{error.reason.rstrip('.')}.", error.status_code)
+        except DocumentRefused as error:
+            # Apollo's persisted-query link reads this answer, in GraphQL's shape, as its
+            # cue to send the document's text.
+            response = error_response(str(error), 200, error.code)
         await response(scope, receive, send)
 
     def parse_json(self, data: str | bytes) -> Any:
         return parse_request_json(data)
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """The request, with a persisted document's hash turned into its text."""
+        data = await super().parse_http_body(request)
+        if isinstance(data, list):
+            return data
+        query = await self.services.documents.resolve(data.query, data.extensions)
+        return dataclasses.replace(data, query=query)
 
     async def on_ws_connect(self, context: Context) -> None:
         await on_connect(context)

@@ -100,6 +100,28 @@ def create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def trust_documents(args: argparse.Namespace) -> int:
+    from db.engine import create_engine, create_sessionmaker
+    from resolvers.documents import documents_under, trust
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        print(f"error: {folder} is not a folder", file=sys.stderr)
+        return 1
+    wanted = documents_under(folder)
+
+    async def register() -> int:
+        engine = create_engine(database_url(Settings()), pool_size=1)
+        try:
+            return await trust(create_sessionmaker(engine), wanted)
+        finally:
+            await engine.dispose()
+
+    added = asyncio.run(register())
+    print(f"{len(wanted)} documents, {added} newly trusted")
+    return 0
+
+
 def export_schema(args: argparse.Namespace) -> int:
     from schema.root import export
 
@@ -138,6 +160,13 @@ def parser() -> argparse.ArgumentParser:
     admin.add_argument("email")
     admin.add_argument("--password-stdin", action="store_true")
     admin.set_defaults(handler=create_admin)
+
+    trusted = commands.add_parser(
+        "trust-documents",
+        help="register the operations of a folder of .graphql files as trusted documents",
+    )
+    trusted.add_argument("folder", help="for example contract/operations")
+    trusted.set_defaults(handler=trust_documents)
 
     export = commands.add_parser("export-schema", help="print or write the GraphQL schema (SDL)")
     export.add_argument("--output", "-o", default="schema.graphql", help="file, or - for stdout")

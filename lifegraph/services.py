@@ -16,6 +16,7 @@ from lifegraph import jobs
 from lifegraph.settings import Settings
 from resolvers.context import Services
 from resolvers.dashboard import LiveUpdates
+from resolvers.documents import Documents
 from resolvers.rate_limits import RateLimiter
 from storage.objects import ObjectStore
 from storage.ocr import OcrEngine
@@ -59,6 +60,11 @@ def build_services(settings: Settings) -> Services:
         live=LiveUpdates(
             max_per_user=settings.max_subscriptions_per_user,
             coalesce_seconds=settings.dashboard_coalesce_seconds,
+        ),
+        documents=Documents(
+            sessionmaker,
+            trusted_only=settings.trusted_documents_only,
+            cache_size=settings.persisted_query_cache_size,
         ),
     )
 

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     max_query_directives: int = Field(default=20, ge=0)
     max_query_tokens: int = Field(default=5000, ge=100)
     max_query_cost: int = Field(default=2000, ge=1)
+    trusted_documents_only: bool = Field(
+        default=False, description="Run only documents registered by `trust-documents`."
+    )
+    persisted_query_cache_size: int = Field(default=1000, ge=0)
     introspection: bool | None = Field(
         default=None,
         description="Introspection and field suggestions; unset: on in development only.",

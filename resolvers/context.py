@@ -25,6 +25,7 @@ from db.jobs import JobQueue
 from db.users import Principal
 from lifegraph.settings import Settings
 from resolvers.dashboard import LiveUpdates
+from resolvers.documents import Documents
 from resolvers.errors import Unauthenticated
 from resolvers.loaders import Loaders, build_loaders
 from resolvers.rate_limits import RateLimiter
@@ -48,6 +49,7 @@ class Services:
     events: EventHub
     rate_limiter: RateLimiter
     live: LiveUpdates
+    documents: Documents
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse, print_ast
+from resolvers.documents import operations_in
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT_DIR = ROOT / "contract"
@@ -21,31 +20,8 @@ class Contract:
     def load(cls, directory: Path = CONTRACT_DIR) -> Contract:
         documents: dict[str, str] = {}
         for path in sorted((directory / "operations").glob("*.graphql")):
-            tree = parse(path.read_text())
-            fragments = {
-                d.name.value: print_ast(d)
-                for d in tree.definitions
-                if isinstance(d, FragmentDefinitionNode)
-            }
-            for definition in tree.definitions:
-                if isinstance(definition, OperationDefinitionNode) and definition.name:
-                    text = print_ast(definition)
-                    documents[definition.name.value] = "\n".join(
-                        [text, *(fragments[name] for name in _spread_names(text, fragments))]
-                    )
+            documents.update(operations_in(path.read_text()))
         return cls(directory, documents)
 
     def document_of(self, name: str) -> str:
         return self.documents[name]
-
-
-def _spread_names(text: str, fragments: dict[str, str]) -> list[str]:
-    """The fragments an operation uses, transitively."""
-    found: list[str] = []
-    pending = [text]
-    while pending:
-        for name in re.findall(r"\.\.\.\s*([_A-Za-z]\w*)", pending.pop()):
-            if name != "on" and name not in found:
-                found.append(name)
-                pending.append(fragments[name])
-    return found

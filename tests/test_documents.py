@@ -1,0 +1,113 @@
+"""Persisted documents: Apollo's automatic persisted queries, and trusted documents
+registered with `lifegraph trust-documents`."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from client_contract import CONTRACT_DIR, Contract
+from conftest import Api, errors_of, make_settings
+from test_cli import clean_env, lifegraph
+
+from lifegraph.app import create_app
+from resolvers.documents import sha256_of
+
+
+def persisted(digest: str) -> dict[str, Any]:
+    return {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+
+
+async def post(api: Api, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = await api.client.post("/graphql", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+async def test_a_hash_stands_for_a_document_once_the_server_has_seen_it(api: Api) -> None:
+    query = "query Hello { __typename hello: __typename }"
+    digest = sha256_of(query)
+
+    unknown = await post(api, {"extensions": persisted(digest)})
+    assert errors_of(unknown) == ["PERSISTED_QUERY_NOT_FOUND"]
+    assert unknown["errors"][0]["message"] == "PersistedQueryNotFound"  # what Apollo reads
+
+    first = await post(api, {"query": query, "extensions": persisted(digest)})
+    assert first["data"] == {"__typename": "Query", "hello": "Query"}
+    again = await post(api, {"extensions": persisted(digest), "operationName": "Hello"})
+    assert again["data"] == first["data"]
+
+
+async def test_a_hash_must_match_its_text(api: Api) -> None:
+    wrong = await post(api, {"query": "{ __typename }", "extensions": persisted("0" * 64)})
+    assert errors_of(wrong) == ["BAD_USER_INPUT"]
+    malformed = await post(
+        api, {"extensions": {"persistedQuery": {"version": 2, "sha256Hash": "x"}}}
+    )
+    assert errors_of(malformed) == ["BAD_USER_INPUT"]
+
+
+def trust_contract(database_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*lifegraph(), "trust-documents", str(CONTRACT_DIR / "operations")],
+        env=clean_env(DATABASE_URL=database_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+async def trusted_only(database_url: str, contract: Contract) -> AsyncIterator[Api]:
+    completed = await asyncio.to_thread(trust_contract, database_url)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.startswith(f"{len(contract.documents)} documents")
+    app = create_app(make_settings(database_url, trusted_documents_only=True))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://lifegraph.test") as client:
+        yield Api(client, contract)
+    await app.state.services.engine.dispose()
+
+
+async def test_only_trusted_documents_run_when_the_server_says_so(trusted_only: Api) -> None:
+    session = await trusted_only.register("trusted@example.com")
+    token = session["accessToken"]
+    me = await trusted_only.op("Me", token=token)
+    assert me["data"]["me"]["email"] == "trusted@example.com"
+
+    by_hash = await post(
+        trusted_only,
+        {"extensions": persisted(sha256_of(trusted_only.contract.document_of("Me")))},
+        token,
+    )
+    assert by_hash["data"] == me["data"]
+
+    for body in (
+        {"query": "{ me { email } }"},
+        {"query": "{ me { email } }", "extensions": persisted(sha256_of("{ me { email } }"))},
+    ):
+        refused = await post(trusted_only, body, token)
+        assert errors_of(refused) == ["PERSISTED_QUERY_NOT_FOUND"]
+        assert refused.get("data") is None
+
+
+def test_trusting_the_same_folder_twice_adds_nothing(database_url: str) -> None:
+    assert trust_contract(database_url).returncode == 0
+    assert trust_contract(database_url).stdout.strip().endswith(", 0 newly trusted")
+    missing = subprocess.run(
+        [*lifegraph(), "trust-documents", "/nonexistent"],
+        env=clean_env(DATABASE_URL=database_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert missing.returncode == 1
+    assert "is not a folder" in missing.stderr
