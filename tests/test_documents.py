@@ -4,8 +4,11 @@ registered with `lifegraph trust-documents`."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,8 +16,10 @@ import pytest
 from client_contract import CONTRACT_DIR, Contract
 from conftest import Api, errors_of, make_settings
 from test_cli import clean_env, lifegraph
+from test_subscriptions import served
 
 from lifegraph.app import create_app
+from resolvers.context import Services
 from resolvers.documents import sha256_of
 
 
@@ -111,3 +116,38 @@ def test_trusting_the_same_folder_twice_adds_nothing(database_url: str) -> None:
     )
     assert missing.returncode == 1
     assert "is not a folder" in missing.stderr
+
+
+APOLLO = Path(__file__).parent / "apollo"
+
+
+@pytest.mark.skipif(
+    not (APOLLO / "node_modules").is_dir() and not os.environ.get("CI"),
+    reason="Apollo Client is not installed: npm ci --prefix tests/apollo",
+)
+async def test_apollo_clients_persisted_query_link_works(
+    services: Services, contract: Contract
+) -> None:
+    async with served(services) as server:
+        async with httpx.AsyncClient(base_url=f"http://{server}", trust_env=False) as client:
+            token = (await Api(client, contract).register("apollo@example.com"))["accessToken"]
+        node = await asyncio.create_subprocess_exec(
+            "node",
+            str(APOLLO / "persisted.mjs"),
+            f"http://{server}/graphql",
+            token,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(node.communicate(), 60)
+    assert node.returncode == 0, err.decode()
+    report = json.loads(out)
+    assert report["first"]["me"]["email"] == "apollo@example.com"
+    assert report["second"] == report["first"]
+    # The hash alone, refused; then the text with its hash; then, for a new client, the
+    # hash alone again, now known.
+    assert [(s["hasQuery"], bool(s["hash"])) for s in report["sent"]] == [
+        (False, True),
+        (True, True),
+        (False, True),
+    ]
