@@ -21,6 +21,7 @@ from resolvers.dates import noon_of, start_of
 from resolvers.errors import BadUserInput, ErrorCode, Problems, UserErrors
 from resolvers.money import amount_problem
 from resolvers.pagination import cursor_checked, page_size
+from resolvers.receipts import ocr_currency
 from resolvers.validation import is_currency
 
 if TYPE_CHECKING:
@@ -140,9 +141,7 @@ async def create_from_receipt(ctx: Context, global_id: str) -> Purchase:
             raise UserErrors.one(
                 field, "No total could be read from this receipt.", ErrorCode.INVALID
             )
-        currency = (
-            ocr.currency if ocr.currency and is_currency(ocr.currency) else principal.currency
-        )
+        currency = ocr_currency(ocr, principal.currency)
         day = ocr.purchased_on or receipt.created_at.date()
         row = Purchase(
             user_id=principal.user_id,

@@ -18,6 +18,7 @@ from resolvers import ids, uploads
 from resolvers.dates import day_range
 from resolvers.errors import ErrorCode, UserErrors
 from resolvers.pagination import cursor_checked, page_size
+from resolvers.validation import is_currency
 from storage.objects import PresignedPost
 from storage.ocr import OcrError
 
@@ -277,6 +278,11 @@ def ocr_items(result: OcrResult) -> list[OcrItemRow]:
 
 def _decimal(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
+
+
+def ocr_currency(result: OcrResult, default: str) -> str:
+    """The currency OCR read, when it is a known code; else ``default``, the user's."""
+    return result.currency if result.currency and is_currency(result.currency) else default
 
 
 async def stale_receipts(services: Services, older_than: datetime) -> Sequence[uuid.UUID]:

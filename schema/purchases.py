@@ -14,7 +14,7 @@ from db import purchases as rows
 from resolvers import ids
 from resolvers import purchases as resolvers
 from resolvers.context import Info
-from resolvers.money import quantize
+from resolvers.money import plain, quantize
 from schema.errors import DeletePayload, Payload, UserError
 from schema.node import Node, fetches_node
 from schema.pagination import Connection
@@ -52,7 +52,7 @@ class Purchase(Node):
         return [
             PurchaseItem(
                 description=item.description,
-                quantity=item.quantity.normalize() if item.quantity is not None else None,
+                quantity=plain(item.quantity) if item.quantity is not None else None,
                 unit_price=quantize(item.unit_price, currency)
                 if item.unit_price is not None
                 else None,

@@ -15,6 +15,7 @@ from db.receipts import ReceiptStatus
 from resolvers import ids
 from resolvers import receipts as resolvers
 from resolvers.context import Info
+from resolvers.money import plain, quantize
 from schema.errors import DeletePayload, Payload, UserError
 from schema.node import Node, fetches_node
 from schema.pagination import Connection
@@ -47,10 +48,12 @@ class ReceiptOcr:
     raw_text: str
 
     @classmethod
-    def from_row(cls, row: rows.OcrResult) -> Self:
+    def from_row(cls, row: rows.OcrResult, user_currency: str) -> Self:
+        """Money in the currency OCR read, or else in the user's."""
+        currency = resolvers.ocr_currency(row, user_currency)
         return cls(
             merchant_name=row.merchant_name,
-            total=row.total.normalize() if row.total is not None else None,
+            total=None if row.total is None else quantize(row.total, currency),
             currency=row.currency,
             purchased_on=row.purchased_on,
             confidence=round(row.confidence, 4),
@@ -58,9 +61,11 @@ class ReceiptOcr:
             items=[
                 OcrItem(
                     description=item.description,
-                    quantity=item.quantity,
-                    unit_price=item.unit_price,
-                    amount=item.amount,
+                    quantity=None if item.quantity is None else plain(item.quantity),
+                    unit_price=None
+                    if item.unit_price is None
+                    else quantize(item.unit_price, currency),
+                    amount=quantize(item.amount, currency),
                 )
                 for item in resolvers.ocr_items(row)
             ],
@@ -90,7 +95,10 @@ class Receipt(Node):
         if self.row.ocr_engine is None:
             return None
         found = await info.context.loaders.ocr.load((self.row.sha256, self.row.ocr_engine))
-        return ReceiptOcr.from_row(found) if found else None
+        if found is None:
+            return None
+        principal = await info.context.principal()
+        return ReceiptOcr.from_row(found, principal.currency)
 
     @strawberry.field
     async def purchase(

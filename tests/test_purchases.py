@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -298,3 +299,63 @@ async def test_another_users_purchase_is_not_found_by_any_path(api: Api) -> None
     summary = await api.op("SpendingSummary", {"from": "2026-01-01", "to": "2026-12-31"}, other)
     assert summary["data"]["spendingSummary"]["count"] == 0
     assert errors_of(await api.op("Purchases", {})) == ["UNAUTHENTICATED"]
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "shown", "unit_price", "unit_shown"),
+    [
+        ("EUR", "12.3", "12.30", "2", "2.00"),
+        ("USD", "1000", "1000.00", "0.5", "0.50"),
+        ("JPY", "1200", "1200", "120", "120"),
+    ],
+)
+async def test_money_has_minor_digits_and_quantities_are_plain(
+    api: Api, currency: str, amount: str, shown: str, unit_price: str, unit_shown: str
+) -> None:
+    token = await signed_in(api)
+    quantities = ["10", "100", "1000", "0.5", "0", "1.250", "1E+1"]
+    result = await api.op(
+        "CreatePurchase",
+        {
+            "input": {
+                "merchant": "Market",
+                "amount": amount,
+                "currency": currency,
+                "purchasedAt": "2026-01-05T08:00:00Z",
+                "items": [
+                    {"description": q, "quantity": q, "unitPrice": unit_price, "amount": amount}
+                    for q in quantities
+                ],
+            }
+        },
+        token,
+    )
+    payload = result["data"]["createPurchase"]
+    assert payload["userErrors"] == []
+    purchase = payload["purchase"]
+    assert purchase["amount"] == shown
+    assert [(i["quantity"], i["unitPrice"], i["amount"]) for i in purchase["items"]] == [
+        (q, unit_shown, shown) for q in ["10", "100", "1000", "0.5", "0", "1.25", "10"]
+    ]
+    listed_node = (await api.op("Purchases", {}, token))["data"]["purchases"]["edges"][0]["node"]
+    assert listed_node["items"] == purchase["items"]
+    summary = await api.op(
+        "SpendingSummary", {"from": "2026-01-01", "to": "2026-01-31", "currency": currency}, token
+    )
+    figures = summary["data"]["spendingSummary"]
+    assert (figures["total"], figures["byMonth"][0]["total"]) == (shown, shown)
+    assert figures["topMerchants"][0]["total"] == shown
+
+
+async def test_dashboard_money_has_the_users_minor_digits(api: Api) -> None:
+    token = (await api.register("yen@example.com"))["accessToken"]
+    await api.op("UpdateProfile", {"input": {"settings": {"currency": "JPY"}}}, token)
+    now = datetime.now(UTC).isoformat()
+    await api.op(
+        "CreatePurchase",
+        {"input": {"merchant": "Kiosk", "amount": "1E+3", "purchasedAt": now}},
+        token,
+    )
+    board = (await api.op("Dashboard", {}, token))["data"]["dashboard"]
+    assert board["recentPurchases"][0]["amount"] == "1000"
+    assert board["spendingThisMonth"] == {"total": "1000", "currency": "JPY", "count": 1}
