@@ -21,7 +21,7 @@ from resolvers.dates import noon_of, start_of
 from resolvers.errors import BadUserInput, ErrorCode, Problems, UserErrors
 from resolvers.money import amount_problem
 from resolvers.pagination import cursor_checked, page_size
-from resolvers.receipts import ocr_currency
+from resolvers.receipts import ocr_currency, ocr_items
 from resolvers.validation import is_currency
 
 if TYPE_CHECKING:
@@ -153,12 +153,12 @@ async def create_from_receipt(ctx: Context, global_id: str) -> Purchase:
         )
         items = [
             PurchaseItem(
-                description=str(item["description"])[:300],
-                quantity=_maybe_decimal(item.get("quantity")),
-                unit_price=_maybe_decimal(item.get("unit_price")),
-                amount=Decimal(item["amount"]),
+                description=item.description[:300],
+                quantity=item.quantity,
+                unit_price=item.unit_price,
+                amount=item.amount,
             )
-            for item in ocr.items[:MAX_ITEMS]
+            for item in ocr_items(ocr)[:MAX_ITEMS]
         ]
         return await _add(session, row, items)
 
@@ -352,7 +352,3 @@ def _items(
             )
         )
     return items
-
-
-def _maybe_decimal(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))

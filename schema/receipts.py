@@ -15,11 +15,12 @@ from db.receipts import ReceiptStatus
 from resolvers import ids
 from resolvers import receipts as resolvers
 from resolvers.context import Info
-from resolvers.money import plain, quantize
+from resolvers.money import quantize
 from schema.errors import DeletePayload, Payload, UserError
 from schema.node import Node, fetches_node
 from schema.pagination import Connection
 from schema.permissions import Allowed, requires
+from schema.purchases import LineFields
 from schema.uploads import CreateUploadInput, UploadPayload
 
 if TYPE_CHECKING:
@@ -29,11 +30,8 @@ strawberry.enum(ReceiptStatus)
 
 
 @strawberry.type
-class OcrItem:
-    description: str
-    quantity: Decimal | None
-    unit_price: Decimal | None
-    amount: Decimal
+class OcrItem(LineFields):
+    pass
 
 
 @strawberry.type(description="What OCR read from the receipt's image.")
@@ -58,17 +56,7 @@ class ReceiptOcr:
             purchased_on=row.purchased_on,
             confidence=round(row.confidence, 4),
             engine=row.engine,
-            items=[
-                OcrItem(
-                    description=item.description,
-                    quantity=None if item.quantity is None else plain(item.quantity),
-                    unit_price=None
-                    if item.unit_price is None
-                    else quantize(item.unit_price, currency),
-                    amount=quantize(item.amount, currency),
-                )
-                for item in resolvers.ocr_items(row)
-            ],
+            items=[OcrItem.of(item, currency) for item in resolvers.ocr_items(row)],
             raw_text=row.raw_text,
         )
 
