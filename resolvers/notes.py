@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -41,11 +40,8 @@ def clean(
     if creating or "title" in values:
         cleaned["title"] = records.text(values, "title", problems, path, limit=200)
     if creating or "content" in values:
-        content = values.get("content") or ""
-        if not isinstance(content, str) or len(content) > MAX_CONTENT:
-            problems.add((*path, "content"), f"Use text of at most {MAX_CONTENT:,} characters.")
         cleaned["content"] = (
-            unicodedata.normalize("NFC", content) if isinstance(content, str) else ""
+            records.text(values, "content", problems, path, limit=MAX_CONTENT, trim=False) or ""
         )
     if creating or "tags" in values:
         cleaned["tags"] = records.tags(values, "tags", problems, path)

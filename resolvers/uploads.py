@@ -7,6 +7,7 @@ header; the key is generated here under the user's folder.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -72,10 +73,11 @@ def new_key(purpose: str, user_id: uuid.UUID) -> str:
 
 
 def safe_filename(name: str | None) -> str:
-    """A display name only: path parts and control characters are dropped."""
+    """A display name only: path parts and characters that are not printable (control
+    characters, NUL, surrogates) are dropped; the rest is in NFC like all stored text."""
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = "".join(ch for ch in base if ch.isprintable()).strip()
-    return cleaned[:255] or "upload"
+    cleaned = unicodedata.normalize("NFC", "".join(ch for ch in base if ch.isprintable()))
+    return cleaned.strip()[:255] or "upload"
 
 
 async def store_upload(

@@ -16,7 +16,13 @@ from db.users import User
 from resolvers import ids
 from resolvers.errors import ErrorCode, NotFound, Problems, UserErrors
 from resolvers.pagination import cursor_checked, page_size
-from resolvers.validation import canonical_locale, display_name_problem, is_currency, is_timezone
+from resolvers.validation import (
+    MAX_DISPLAY_NAME_LENGTH,
+    canonical_locale,
+    checked_text,
+    is_currency,
+    is_timezone,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,10 +66,13 @@ async def update_profile(ctx: Context, data: UpdateProfileInput) -> User:
     problems = Problems()
     profile: dict[str, object] = {}
     if data.display_name is not UNSET:
-        name = (data.display_name or "").strip()
-        if problem := display_name_problem(name):
-            problems.add(("input", "displayName"), problem)
-        profile["display_name"] = name
+        profile["display_name"] = checked_text(
+            data.display_name,
+            ("input", "displayName"),
+            problems,
+            min_length=1,
+            max_length=MAX_DISPLAY_NAME_LENGTH,
+        )
     changes = _settings_changes(data, problems)
     problems.raise_if_any()
     async with ctx.sessionmaker.begin() as session:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from conftest import Api, StatementCounter, errors_of
+from unstorable import UNSTORABLE, send
 
 PURCHASES = [
     # merchant, amount, currency, category, purchasedAt, note, items
@@ -359,3 +360,41 @@ async def test_dashboard_money_has_the_users_minor_digits(api: Api) -> None:
     board = (await api.op("Dashboard", {}, token))["data"]["dashboard"]
     assert board["recentPurchases"][0]["amount"] == "1000"
     assert board["spendingThisMonth"] == {"total": "1000", "currency": "JPY", "count": 1}
+
+
+@pytest.mark.parametrize(
+    ("stored", "searched"),
+    [("Cafe\u0301 Noir", "Caf\u00e9"), ("Caf\u00e9 Noir", "Cafe\u0301")],
+)
+async def test_merchants_are_stored_composed_and_found_either_way(
+    api: Api, stored: str, searched: str
+) -> None:
+    token = await signed_in(api)
+    created = await create(
+        api, token, (stored, "3.20", "EUR", "Cafe\u0301s", "2026-01-05T08:00:00Z", None, [])
+    )
+    assert created["merchant"] == "Caf\u00e9 Noir"
+    assert created["category"] == "Caf\u00e9s"
+    assert await listed(api, token, filter={"search": searched}) == ["Café Noir 3.20"]
+
+
+@pytest.mark.parametrize("bad", UNSTORABLE)
+@pytest.mark.parametrize("name", ["merchant", "category", "note", "description"])
+async def test_text_postgresql_cannot_hold_is_refused(api: Api, bad: str, name: str) -> None:
+    token = await signed_in(api)
+    base = {"merchant": "Shop", "amount": "1.00", "purchasedAt": "2026-01-01T10:00:00Z"}
+    if name == "description":
+        changes: dict[str, Any] = {"items": [{"description": bad, "amount": "1"}]}
+        field = ["input", "items", "0", "description"]
+    else:
+        changes, field = {name: bad}, ["input", name]
+    result = await send(api, "CreatePurchase", {"input": {**base, **changes}}, token)
+    payload = result["data"]["createPurchase"]
+    assert payload["purchase"] is None
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(field, "INVALID")]
+    assert (await api.op("Purchases", {}, token))["data"]["purchases"]["totalCount"] == 0
+    if name != "description":
+        created = await create(api, token, PURCHASES[0])
+        update = await send(api, "UpdatePurchase", {"id": created["id"], "input": changes}, token)
+        assert update["data"]["updatePurchase"]["userErrors"][0]["field"] == field
+        assert await listed(api, token) == ["Corner Bakery 4.50"]
