@@ -14,6 +14,7 @@ from db.sync import Collection
 from resolvers import ids, records, uploads
 from resolvers.errors import ErrorCode, Problems, UserErrors
 from resolvers.pagination import cursor_checked, page_size
+from resolvers.validation import search_text
 from storage.objects import PresignedPost
 
 if TYPE_CHECKING:
@@ -106,9 +107,9 @@ async def note_page(
     criteria = NoteFilter()
     if where is not None:
         criteria = NoteFilter(
-            tag=records.normal_tag(where.tag) if where.tag else None,
+            tag=records.tag_filter(where.tag),
             pinned=where.pinned,
-            search=records.search_text(where.search),
+            search=search_text(where.search),
         )
     async with ctx.sessionmaker() as session:
         with cursor_checked():

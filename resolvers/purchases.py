@@ -22,7 +22,7 @@ from resolvers.errors import BadUserInput, ErrorCode, Problems, UserErrors
 from resolvers.money import MAX_AMOUNT, amount_problem
 from resolvers.pagination import cursor_checked, page_size
 from resolvers.receipts import ocr_currency, ocr_items
-from resolvers.validation import checked_text, is_currency
+from resolvers.validation import checked_text, is_currency, search_text
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,16 +60,14 @@ async def purchase_page(
     size = page_size(first)
     criteria = PurchaseFilter()
     if where is not None:
-        if where.search is not None and len(where.search) > 200:
-            raise BadUserInput("'search' is limited to 200 characters.")
         criteria = PurchaseFilter(
             purchased_from=where.from_,
             purchased_before=where.to,
-            category=where.category,
-            merchant=where.merchant,
+            category=search_text(where.category, "category"),
+            merchant=search_text(where.merchant, "merchant"),
             min_amount=where.min_amount,
             max_amount=where.max_amount,
-            search=where.search,
+            search=search_text(where.search),
         )
     field = order.field.value if order else "PURCHASED_AT"
     descending = order.direction.value == "DESC" if order else True

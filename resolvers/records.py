@@ -19,8 +19,8 @@ from db.events import EventKind
 from db.sync import Collection
 from resolvers import ids
 from resolvers.dates import parse_instant
-from resolvers.errors import BadUserInput, ErrorCode, Problems, UserErrors
-from resolvers.validation import clean_text
+from resolvers.errors import ErrorCode, Problems, UserErrors
+from resolvers.validation import clean_text, search_text
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -131,10 +131,9 @@ def normal_tag(tag: str) -> str:
     return unicodedata.normalize("NFC", " ".join(tag.split()).lower())
 
 
-def search_text(search: str | None) -> str | None:
-    if search is not None and len(search) > 200:
-        raise BadUserInput("'search' is limited to 200 characters.")
-    return search
+def tag_filter(tag: str | None) -> str | None:
+    cleaned = search_text(tag, "tag")
+    return normal_tag(cleaned) if cleaned else None
 
 
 def new_id(kind: str, given: str | None, problems: Problems, path: Path) -> uuid.UUID:

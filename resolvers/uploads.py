@@ -18,6 +18,7 @@ import puremagic
 from db import uploads
 from db.uploads import PendingUpload
 from resolvers.errors import ErrorCode, UserErrors
+from resolvers.validation import storable
 from storage.objects import PresignedPost
 
 if TYPE_CHECKING:
@@ -149,7 +150,11 @@ async def take_completed(
     """Claims the user's signed upload of ``key`` inside the caller's transaction and checks
     the uploaded bytes. A refused file is deleted from storage at once."""
     principal = await ctx.principal()
-    pending = await uploads.take(session, key=key, user_id=principal.user_id, purpose=purpose)
+    pending = (
+        await uploads.take(session, key=key, user_id=principal.user_id, purpose=purpose)
+        if storable(key)
+        else None
+    )
     if pending is None:
         raise UserErrors.one(("key",), "No upload with this key is waiting.", ErrorCode.NOT_FOUND)
     limit = ctx.settings.max_upload_bytes

@@ -22,6 +22,7 @@ from resolvers.validation import (
     checked_text,
     is_currency,
     is_timezone,
+    search_text,
 )
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ async def user_page(
     ctx: Context, first: int | None, after: str | None, search: str | None
 ) -> Page[User]:
     size = page_size(first)
+    search = search_text(search)
     async with ctx.sessionmaker() as session:
         with cursor_checked():
             return await users.page(session, search=search, first=size, after=after)

@@ -10,10 +10,11 @@ from functools import cache
 import babel
 import babel.numbers
 
-from resolvers.errors import Problems
+from resolvers.errors import BadUserInput, Problems
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_EMAIL_LENGTH = 320
+MAX_SEARCH_LENGTH = 200
 MAX_DISPLAY_NAME_LENGTH = 100
 # PostgreSQL text holds any code point but NUL; surrogates have no UTF-8 form.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -53,6 +54,18 @@ def checked_text(
     text, problem = clean_text(value or "", max_length=max_length, min_length=min_length, trim=trim)
     if problem:
         problems.add(field, problem)
+    return text
+
+
+def search_text(
+    value: str | None, name: str = "search", max_length: int = MAX_SEARCH_LENGTH
+) -> str | None:
+    """A free-text filter argument cleaned like stored text, or BAD_USER_INPUT."""
+    if value is None:
+        return None
+    text, problem = clean_text(value, max_length=max_length)
+    if problem:
+        raise BadUserInput(f"'{name}': {problem}")
     return text
 
 

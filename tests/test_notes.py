@@ -309,6 +309,16 @@ async def test_text_postgresql_cannot_hold_is_refused(api: Api, bad: str, field:
     assert await fetch_note(api, token, note["id"]) == note
 
 
+@pytest.mark.parametrize("bad", UNSTORABLE)
+@pytest.mark.parametrize("name", ["search", "tag"])
+async def test_filters_with_text_postgresql_cannot_hold_are_bad_input(
+    api: Api, bad: str, name: str
+) -> None:
+    token = await sign_in(api, "unstorable@example.com")
+    result = await send(api, "Notes", {"filter": {name: bad}}, token)
+    assert errors_of(result) == ["BAD_USER_INPUT"]
+
+
 async def test_content_keeps_its_whitespace_and_is_composed(api: Api) -> None:
     token = await sign_in(api, "composed@example.com")
     note = await create_note(api, token, title="Cafe\u0301", content="    code\nCafe\u0301\n")

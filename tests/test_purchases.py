@@ -376,6 +376,8 @@ async def test_merchants_are_stored_composed_and_found_either_way(
     assert created["merchant"] == "Caf\u00e9 Noir"
     assert created["category"] == "Caf\u00e9s"
     assert await listed(api, token, filter={"search": searched}) == ["Café Noir 3.20"]
+    assert await listed(api, token, filter={"merchant": f"{searched} noir"}) == ["Café Noir 3.20"]
+    assert await listed(api, token, filter={"category": f"{searched}s"}) == ["Café Noir 3.20"]
 
 
 @pytest.mark.parametrize("bad", UNSTORABLE)
@@ -398,3 +400,13 @@ async def test_text_postgresql_cannot_hold_is_refused(api: Api, bad: str, name: 
         update = await send(api, "UpdatePurchase", {"id": created["id"], "input": changes}, token)
         assert update["data"]["updatePurchase"]["userErrors"][0]["field"] == field
         assert await listed(api, token) == ["Corner Bakery 4.50"]
+
+
+@pytest.mark.parametrize("bad", UNSTORABLE)
+@pytest.mark.parametrize("name", ["search", "merchant", "category"])
+async def test_filters_with_text_postgresql_cannot_hold_are_bad_input(
+    api: Api, bad: str, name: str
+) -> None:
+    token = await signed_in(api)
+    result = await send(api, "Purchases", {"filter": {name: bad}}, token)
+    assert errors_of(result) == ["BAD_USER_INPUT"]

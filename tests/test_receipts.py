@@ -23,6 +23,7 @@ from conftest import Api, CountingEngine, StatementCounter, errors_of, make_sett
 from receipt_images import Receipt, blank, render
 from sqlalchemy import text
 from starlette.applications import Starlette
+from unstorable import UNSTORABLE, send
 
 from db import receipts as receipt_rows
 from db.jobs import Task
@@ -633,3 +634,11 @@ async def test_ocr_money_has_the_currencys_minor_digits(
     purchase = created["data"]["createPurchaseFromReceipt"]["purchase"]
     assert purchase["amount"] == shown
     assert [(i["quantity"], i["unitPrice"], i["amount"]) for i in purchase["items"]] == items_shown
+
+
+@pytest.mark.parametrize("bad", UNSTORABLE)
+async def test_an_upload_key_postgresql_cannot_hold_is_not_found(api: Api, bad: str) -> None:
+    token = (await api.register("keys@example.com"))["accessToken"]
+    result = await send(api, "CompleteReceiptUpload", {"key": f"receipts/{bad}"}, token)
+    payload = result["data"]["completeReceiptUpload"]
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["key"], "NOT_FOUND")]

@@ -75,6 +75,16 @@ async def test_text_postgresql_cannot_hold_is_refused(api: Api, bad: str, field:
     assert await titles(api, token) == ["A task"]
 
 
+@pytest.mark.parametrize("bad", UNSTORABLE)
+@pytest.mark.parametrize("name", ["search", "tag"])
+async def test_filters_with_text_postgresql_cannot_hold_are_bad_input(
+    api: Api, bad: str, name: str
+) -> None:
+    token = (await api.register("unstorable@example.com"))["accessToken"]
+    result = await send(api, "Tasks", {"filter": {name: bad}}, token)
+    assert errors_of(result) == ["BAD_USER_INPUT"]
+
+
 async def test_completed_at_follows_done_and_version_grows(api: Api) -> None:
     token = (await api.register("done@example.com"))["accessToken"]
     task = await create(api, token)

@@ -67,6 +67,18 @@ async def test_text_postgresql_cannot_hold_is_refused(api: Api, app: Starlette, 
     assert (await api.op("Me", token=token))["data"]["me"]["displayName"] == "Ivy"
 
 
+@pytest.mark.parametrize("bad", UNSTORABLE)
+async def test_admin_arguments_postgresql_cannot_hold_are_refused(api: Api, bad: str) -> None:
+    admin = await api.admin()
+    token = admin["accessToken"]
+    assert errors_of(await send(api, "AdminUsers", {"search": bad}, token)) == ["BAD_USER_INPUT"]
+    variables = {"userId": admin["user"]["id"], "role": bad}
+    for name in ("AssignRole", "RevokeRole"):
+        result = await send(api, name, variables, token)
+        payload = next(iter(result["data"].values()))
+        assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["role"], "INVALID")]
+
+
 async def test_display_names_are_composed(api: Api) -> None:
     token = (await api.register("jo@example.com"))["accessToken"]
     result = await api.op("UpdateProfile", {"input": {"displayName": " Jose\u0301 "}}, token)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from resolvers.errors import Problems
+from resolvers.errors import BadUserInput, Problems
 from resolvers.uploads import safe_filename
 from resolvers.validation import (
     UNSTORABLE,
@@ -13,6 +13,7 @@ from resolvers.validation import (
     display_name_problem,
     email_problem,
     normalise_email,
+    search_text,
     storable,
 )
 
@@ -50,6 +51,14 @@ def test_checked_text_collects_the_problem_on_its_field() -> None:
     assert [(p.field, p.message, p.code) for p in problems.items] == [
         (("input", "name"), UNSTORABLE, "INVALID")
     ]
+
+
+def test_search_text_is_cleaned_or_bad_user_input() -> None:
+    assert search_text(None) is None
+    assert search_text(" Cafe\u0301 ") == "Caf\u00e9"
+    for value in ("a\x00", "a\ud800", "x" * 201):
+        with pytest.raises(BadUserInput, match="'merchant'"):
+            search_text(value, "merchant")
 
 
 def test_emails_that_cannot_be_stored_are_refused_and_match_no_account() -> None:
