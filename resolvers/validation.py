@@ -29,7 +29,7 @@ def clean_text(
     value: str, *, max_length: int, min_length: int = 0, trim: bool = True
 ) -> tuple[str, str | None]:
     """The text trimmed (unless ``trim`` is false) and in NFC, with what is wrong with it,
-    if anything. NFC makes a decomposed "Cafe\u0301" the "Café" that a search finds."""
+    if anything. In NFC, a "Café" typed with a combining accent is the "Café" a search finds."""
     if not storable(value):
         return value, UNSTORABLE
     text = unicodedata.normalize("NFC", value.strip() if trim else value)
