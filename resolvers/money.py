@@ -1,4 +1,5 @@
-"""Money: ``Decimal`` end to end, shown with the currency's minor digits."""
+"""Money and quantities: ``Decimal`` end to end. What leaves the API is formatted here:
+money with the currency's minor digits, quantities as plain decimals."""
 
 from __future__ import annotations
 
@@ -21,6 +22,14 @@ def minor_digits(currency: str) -> int:
 def quantize(amount: Decimal, currency: str) -> Decimal:
     """``Decimal("12.3000")`` in EUR → ``Decimal("12.30")``; in JPY → ``Decimal("12")``."""
     return amount.quantize(Decimal(1).scaleb(-minor_digits(currency)), rounding=ROUND_HALF_EVEN)
+
+
+def plain(quantity: Decimal) -> Decimal:
+    """A quantity without exponent or trailing zeros: ``10.0000`` → ``10`` (not ``1E+1``),
+    ``0.5000`` → ``0.5``."""
+    normal = quantity.normalize()
+    exponent = normal.as_tuple().exponent
+    return normal.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else normal
 
 
 def amount_problem(amount: Decimal, currency: str, *, allow_zero: bool = True) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,7 @@ from db.sync import Collection
 from resolvers import ids, records, uploads
 from resolvers.errors import ErrorCode, Problems, UserErrors
 from resolvers.pagination import cursor_checked, page_size
+from resolvers.validation import search_text
 from storage.objects import PresignedPost
 
 if TYPE_CHECKING:
@@ -41,11 +41,8 @@ def clean(
     if creating or "title" in values:
         cleaned["title"] = records.text(values, "title", problems, path, limit=200)
     if creating or "content" in values:
-        content = values.get("content") or ""
-        if not isinstance(content, str) or len(content) > MAX_CONTENT:
-            problems.add((*path, "content"), f"Use text of at most {MAX_CONTENT:,} characters.")
         cleaned["content"] = (
-            unicodedata.normalize("NFC", content) if isinstance(content, str) else ""
+            records.text(values, "content", problems, path, limit=MAX_CONTENT, trim=False) or ""
         )
     if creating or "tags" in values:
         cleaned["tags"] = records.tags(values, "tags", problems, path)
@@ -110,9 +107,9 @@ async def note_page(
     criteria = NoteFilter()
     if where is not None:
         criteria = NoteFilter(
-            tag=records.normal_tag(where.tag) if where.tag else None,
+            tag=records.tag_filter(where.tag),
             pinned=where.pinned,
-            search=records.search_text(where.search),
+            search=search_text(where.search),
         )
     async with ctx.sessionmaker() as session:
         with cursor_checked():

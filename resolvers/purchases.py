@@ -19,9 +19,10 @@ from db.receipts import ReceiptStatus
 from resolvers import ids
 from resolvers.dates import noon_of, start_of
 from resolvers.errors import BadUserInput, ErrorCode, Problems, UserErrors
-from resolvers.money import amount_problem
+from resolvers.money import MAX_AMOUNT, amount_problem
 from resolvers.pagination import cursor_checked, page_size
-from resolvers.validation import is_currency
+from resolvers.receipts import ocr_currency, ocr_items
+from resolvers.validation import checked_text, is_currency, search_text
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,16 +60,14 @@ async def purchase_page(
     size = page_size(first)
     criteria = PurchaseFilter()
     if where is not None:
-        if where.search is not None and len(where.search) > 200:
-            raise BadUserInput("'search' is limited to 200 characters.")
         criteria = PurchaseFilter(
             purchased_from=where.from_,
             purchased_before=where.to,
-            category=where.category,
-            merchant=where.merchant,
+            category=search_text(where.category, "category"),
+            merchant=search_text(where.merchant, "merchant"),
             min_amount=where.min_amount,
             max_amount=where.max_amount,
-            search=where.search,
+            search=search_text(where.search),
         )
     field = order.field.value if order else "PURCHASED_AT"
     descending = order.direction.value == "DESC" if order else True
@@ -89,7 +88,7 @@ async def create(ctx: Context, data: CreatePurchaseInput) -> Purchase:
     principal = await ctx.principal()
     problems = Problems()
     currency = _currency(data.currency, principal.currency, problems)
-    merchant = _text(data.merchant, ("input", "merchant"), 200, problems, required=True)
+    merchant = _merchant(data.merchant, problems)
     amount = _money(data.amount, currency, ("input", "amount"), problems)
     category = _category(data.category, problems)
     note = _note(data.note, problems)
@@ -140,9 +139,7 @@ async def create_from_receipt(ctx: Context, global_id: str) -> Purchase:
             raise UserErrors.one(
                 field, "No total could be read from this receipt.", ErrorCode.INVALID
             )
-        currency = (
-            ocr.currency if ocr.currency and is_currency(ocr.currency) else principal.currency
-        )
+        currency = ocr_currency(ocr, principal.currency)
         day = ocr.purchased_on or receipt.created_at.date()
         row = Purchase(
             user_id=principal.user_id,
@@ -154,12 +151,12 @@ async def create_from_receipt(ctx: Context, global_id: str) -> Purchase:
         )
         items = [
             PurchaseItem(
-                description=str(item["description"])[:300],
-                quantity=_maybe_decimal(item.get("quantity")),
-                unit_price=_maybe_decimal(item.get("unit_price")),
-                amount=Decimal(item["amount"]),
+                description=item.description[:300],
+                quantity=item.quantity,
+                unit_price=item.unit_price,
+                amount=item.amount,
             )
-            for item in ocr.items[:MAX_ITEMS]
+            for item in ocr_items(ocr)[:MAX_ITEMS]
         ]
         return await _add(session, row, items)
 
@@ -175,9 +172,7 @@ async def update(ctx: Context, global_id: str, data: UpdatePurchaseInput) -> Pur
             currency = _currency(data.currency, row.currency, problems)
             changes["currency"] = currency
         if data.merchant is not UNSET:
-            changes["merchant"] = _text(
-                data.merchant, ("input", "merchant"), 200, problems, required=True
-            )
+            changes["merchant"] = _merchant(data.merchant, problems)
         if data.amount is not UNSET:
             changes["amount"] = _money(data.amount, currency, ("input", "amount"), problems)
         elif "currency" in changes and (problem := amount_problem(row.amount, currency)):
@@ -303,29 +298,16 @@ def _money(
     return value
 
 
-def _text(
-    value: str | None, field: tuple[str, ...], limit: int, problems: Problems, *, required: bool
-) -> str:
-    text = (value or "").strip()
-    if required and not text:
-        problems.add(field, "This cannot be empty.")
-    if len(text) > limit:
-        problems.add(field, f"Use at most {limit} characters.")
-    return text
+def _merchant(value: str | None, problems: Problems) -> str:
+    return checked_text(value, ("input", "merchant"), problems, min_length=1, max_length=200)
 
 
 def _category(value: str | None, problems: Problems) -> str | None:
-    text = (value or "").strip()
-    if len(text) > 60:
-        problems.add(("input", "category"), "Use at most 60 characters.")
-    return text or None
+    return checked_text(value, ("input", "category"), problems, max_length=60) or None
 
 
 def _note(value: str | None, problems: Problems) -> str | None:
-    text = (value or "").strip()
-    if len(text) > 2000:
-        problems.add(("input", "note"), "Use at most 2000 characters.")
-    return text or None
+    return checked_text(value, ("input", "note"), problems, max_length=2000) or None
 
 
 def _items(
@@ -339,11 +321,13 @@ def _items(
     items = []
     for index, value in enumerate(values):
         path = ("input", "items", str(index))
-        description = _text(value.description, (*path, "description"), 300, problems, required=True)
+        description = checked_text(
+            value.description, (*path, "description"), problems, min_length=1, max_length=300
+        )
         amount = _money(value.amount, currency, (*path, "amount"), problems)
         for name, number in (("quantity", value.quantity), ("unitPrice", value.unit_price)):
-            if number is not None and (not number.is_finite() or number < 0):
-                problems.add((*path, name), "Use a positive number.")
+            if number is not None and not (number.is_finite() and 0 <= number < MAX_AMOUNT):
+                problems.add((*path, name), "Use 0 or a positive number under 1,000,000,000,000.")
         items.append(
             PurchaseItem(
                 description=description,
@@ -353,7 +337,3 @@ def _items(
             )
         )
     return items
-
-
-def _maybe_decimal(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from db import events, objects, receipts
@@ -18,8 +16,10 @@ from resolvers import ids, uploads
 from resolvers.dates import day_range
 from resolvers.errors import ErrorCode, UserErrors
 from resolvers.pagination import cursor_checked, page_size
+from resolvers.validation import is_currency
 from storage.objects import PresignedPost
-from storage.ocr import OcrError
+from storage.ocr import OcrError, OcrItem
+from storage.ocr import OcrResult as OcrRead
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -228,16 +228,7 @@ async def _set_state(session: AsyncSession, row: Receipt, **values: Any) -> None
         await events.publish(session, row.user_id, ActivityKind.RECEIPT_PROCESSED, row.id)
 
 
-def ocr_values(sha256: str, result: Any) -> dict[str, Any]:
-    items = [
-        {
-            "description": item.description,
-            "quantity": _text(item.quantity),
-            "unit_price": _text(item.unit_price),
-            "amount": _text(item.amount),
-        }
-        for item in result.items
-    ]
+def ocr_values(sha256: str, result: OcrRead) -> dict[str, Any]:
     return {
         "sha256": sha256,
         "engine": result.engine,
@@ -245,38 +236,19 @@ def ocr_values(sha256: str, result: Any) -> dict[str, Any]:
         "total": result.total,
         "currency": result.currency,
         "purchased_on": result.purchased_on,
-        "items": items,
+        "items": [item.to_json() for item in result.items],
         "confidence": float(result.confidence),
         "raw_text": result.raw_text,
     }
 
 
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+def ocr_items(result: OcrResult) -> list[OcrItem]:
+    return [OcrItem.from_json(item) for item in result.items]
 
 
-@dataclasses.dataclass(frozen=True)
-class OcrItemRow:
-    description: str
-    quantity: Decimal | None
-    unit_price: Decimal | None
-    amount: Decimal
-
-
-def ocr_items(result: OcrResult) -> list[OcrItemRow]:
-    return [
-        OcrItemRow(
-            description=item["description"],
-            quantity=_decimal(item.get("quantity")),
-            unit_price=_decimal(item.get("unit_price")),
-            amount=Decimal(item["amount"]),
-        )
-        for item in result.items
-    ]
-
-
-def _decimal(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
+def ocr_currency(result: OcrResult, default: str) -> str:
+    """The currency OCR read, when it is a known code; else ``default``, the user's."""
+    return result.currency if result.currency and is_currency(result.currency) else default
 
 
 async def stale_receipts(services: Services, older_than: datetime) -> Sequence[uuid.UUID]:

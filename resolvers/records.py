@@ -19,7 +19,8 @@ from db.events import EventKind
 from db.sync import Collection
 from resolvers import ids
 from resolvers.dates import parse_instant
-from resolvers.errors import BadUserInput, ErrorCode, Problems, UserErrors
+from resolvers.errors import ErrorCode, Problems, UserErrors
+from resolvers.validation import clean_text, search_text
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -130,10 +131,9 @@ def normal_tag(tag: str) -> str:
     return unicodedata.normalize("NFC", " ".join(tag.split()).lower())
 
 
-def search_text(search: str | None) -> str | None:
-    if search is not None and len(search) > 200:
-        raise BadUserInput("'search' is limited to 200 characters.")
-    return search
+def tag_filter(tag: str | None) -> str | None:
+    cleaned = search_text(tag, "tag")
+    return normal_tag(cleaned) if cleaned else None
 
 
 def new_id(kind: str, given: str | None, problems: Problems, path: Path) -> uuid.UUID:
@@ -159,7 +159,10 @@ def text(
     limit: int,
     minimum: int = 0,
     nullable: bool = False,
+    trim: bool = True,
 ) -> str | None:
+    """A text field checked by :func:`resolvers.validation.clean_text`; a nullable one is
+    None when blank."""
     value = values.get(name)
     if value is None:
         if nullable:
@@ -168,10 +171,9 @@ def text(
     if not isinstance(value, str):
         problems.add((*path, name), "Use text.")
         return None
-    cleaned = unicodedata.normalize("NFC", value.strip())
-    if len(cleaned) < minimum or len(cleaned) > limit:
-        span = f"{minimum} to {limit}" if minimum else f"at most {limit}"
-        problems.add((*path, name), f"Use {span} characters.")
+    cleaned, problem = clean_text(value, max_length=limit, min_length=minimum, trim=trim)
+    if problem:
+        problems.add((*path, name), problem)
     if nullable and not cleaned:
         return None
     return cleaned
@@ -227,14 +229,17 @@ def tags(values: Mapping[str, Any], name: str, problems: Problems, path: Path) -
         problems.add((*path, name), "Use a list of tags.")
         return []
     cleaned: list[str] = []
+    refused: set[str] = set()
     for tag in value:
-        normal = normal_tag(tag)
-        if normal and normal not in cleaned:
+        normal, problem = clean_text(normal_tag(tag), max_length=MAX_TAG_LENGTH)
+        if problem:
+            refused.add(problem)
+        elif normal and normal not in cleaned:
             cleaned.append(normal)
     if len(cleaned) > MAX_TAGS:
         problems.add((*path, name), f"Use at most {MAX_TAGS} tags.")
-    if any(len(tag) > MAX_TAG_LENGTH for tag in cleaned):
-        problems.add((*path, name), f"Keep each tag to {MAX_TAG_LENGTH} characters.")
+    for problem in sorted(refused):
+        problems.add((*path, name), problem)
     return cleaned
 
 

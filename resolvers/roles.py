@@ -11,6 +11,7 @@ from db.roles import Role
 from db.users import User
 from resolvers import ids
 from resolvers.errors import ErrorCode, UserErrors
+from resolvers.validation import clean_text
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,7 +55,10 @@ async def _user_and_role(
     user = await users.get(session, user_id) if user_id else None
     if user is None:
         raise UserErrors.one(("userId",), "No such user.", ErrorCode.NOT_FOUND)
-    role = await roles.by_name(session, role_name)
+    name, problem = clean_text(role_name, max_length=50)
+    if problem:
+        raise UserErrors.one(("role",), problem, ErrorCode.INVALID)
+    role = await roles.by_name(session, name)
     if role is None:
-        raise UserErrors.one(("role",), f"No role is named '{role_name}'.", ErrorCode.NOT_FOUND)
+        raise UserErrors.one(("role",), f"No role is named '{name}'.", ErrorCode.NOT_FOUND)
     return user, role

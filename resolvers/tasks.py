@@ -16,6 +16,7 @@ from resolvers import records
 from resolvers.dates import format_instant
 from resolvers.errors import Problems
 from resolvers.pagination import cursor_checked, page_size
+from resolvers.validation import search_text
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -113,10 +114,10 @@ async def task_page(
         criteria = TaskFilter(
             statuses=where.status or None,
             priorities=where.priority or None,
-            tag=records.normal_tag(where.tag) if where.tag else None,
+            tag=records.tag_filter(where.tag),
             due_before=where.due_before,
             due_after=where.due_after,
-            search=records.search_text(where.search),
+            search=search_text(where.search),
         )
     async with ctx.sessionmaker() as session:
         with cursor_checked():

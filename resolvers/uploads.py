@@ -7,6 +7,7 @@ header; the key is generated here under the user's folder.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ import puremagic
 from db import uploads
 from db.uploads import PendingUpload
 from resolvers.errors import ErrorCode, UserErrors
+from resolvers.validation import storable
 from storage.objects import PresignedPost
 from storage.ocr.images import pixel_problem
 
@@ -76,10 +78,11 @@ def new_key(purpose: str, user_id: uuid.UUID) -> str:
 
 
 def safe_filename(name: str | None) -> str:
-    """A display name only: path parts and control characters are dropped."""
+    """A display name only: path parts and characters that are not printable (control
+    characters, NUL, surrogates) are dropped; the rest is in NFC like all stored text."""
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = "".join(ch for ch in base if ch.isprintable()).strip()
-    return cleaned[:255] or "upload"
+    cleaned = unicodedata.normalize("NFC", "".join(ch for ch in base if ch.isprintable()))
+    return cleaned.strip()[:255] or "upload"
 
 
 async def store_upload(
@@ -151,7 +154,11 @@ async def take_completed(
     """Claims the user's signed upload of ``key`` inside the caller's transaction and checks
     the uploaded bytes. A refused file is deleted from storage at once."""
     principal = await ctx.principal()
-    pending = await uploads.take(session, key=key, user_id=principal.user_id, purpose=purpose)
+    pending = (
+        await uploads.take(session, key=key, user_id=principal.user_id, purpose=purpose)
+        if storable(key)
+        else None
+    )
     if pending is None:
         raise UserErrors.one(("key",), "No upload with this key is waiting.", ErrorCode.NOT_FOUND)
     limit = ctx.settings.max_upload_bytes

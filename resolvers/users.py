@@ -16,7 +16,14 @@ from db.users import User
 from resolvers import ids
 from resolvers.errors import ErrorCode, NotFound, Problems, UserErrors
 from resolvers.pagination import cursor_checked, page_size
-from resolvers.validation import canonical_locale, display_name_problem, is_currency, is_timezone
+from resolvers.validation import (
+    MAX_DISPLAY_NAME_LENGTH,
+    canonical_locale,
+    checked_text,
+    is_currency,
+    is_timezone,
+    search_text,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +57,7 @@ async def user_page(
     ctx: Context, first: int | None, after: str | None, search: str | None
 ) -> Page[User]:
     size = page_size(first)
+    search = search_text(search)
     async with ctx.sessionmaker() as session:
         with cursor_checked():
             return await users.page(session, search=search, first=size, after=after)
@@ -60,10 +68,13 @@ async def update_profile(ctx: Context, data: UpdateProfileInput) -> User:
     problems = Problems()
     profile: dict[str, object] = {}
     if data.display_name is not UNSET:
-        name = (data.display_name or "").strip()
-        if problem := display_name_problem(name):
-            problems.add(("input", "displayName"), problem)
-        profile["display_name"] = name
+        profile["display_name"] = checked_text(
+            data.display_name,
+            ("input", "displayName"),
+            problems,
+            min_length=1,
+            max_length=MAX_DISPLAY_NAME_LENGTH,
+        )
     changes = _settings_changes(data, problems)
     problems.raise_if_any()
     async with ctx.sessionmaker.begin() as session:

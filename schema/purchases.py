@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Self
+from typing import TYPE_CHECKING, Annotated, Protocol, Self
 
 import strawberry
 
@@ -14,7 +14,7 @@ from db import purchases as rows
 from resolvers import ids
 from resolvers import purchases as resolvers
 from resolvers.context import Info
-from resolvers.money import quantize
+from resolvers.money import plain, quantize
 from schema.errors import DeletePayload, Payload, UserError
 from schema.node import Node, fetches_node
 from schema.pagination import Connection
@@ -24,12 +24,42 @@ if TYPE_CHECKING:
     from schema.receipts import Receipt
 
 
+class Line(Protocol):
+    """A line of a purchase, as stored (``db.purchases.PurchaseItem``) or as read by OCR
+    (``storage.ocr.OcrItem``)."""
+
+    @property
+    def description(self) -> str: ...
+    @property
+    def quantity(self) -> Decimal | None: ...
+    @property
+    def unit_price(self) -> Decimal | None: ...
+    @property
+    def amount(self) -> Decimal: ...
+
+
 @strawberry.type
-class PurchaseItem:
+class LineFields:
+    """The fields of the GraphQL types ``PurchaseItem`` and ``OcrItem``; not a type itself."""
+
     description: str
     quantity: Decimal | None
     unit_price: Decimal | None
     amount: Decimal
+
+    @classmethod
+    def of(cls, line: Line, currency: str) -> Self:
+        return cls(
+            description=line.description,
+            quantity=None if line.quantity is None else plain(line.quantity),
+            unit_price=None if line.unit_price is None else quantize(line.unit_price, currency),
+            amount=quantize(line.amount, currency),
+        )
+
+
+@strawberry.type
+class PurchaseItem(LineFields):
+    pass
 
 
 @strawberry.type
@@ -48,18 +78,7 @@ class Purchase(Node):
     @strawberry.field
     async def items(self, info: Info) -> list[PurchaseItem]:
         found = await info.context.loaders.purchase_items.load(self.row.id)
-        currency = self.currency
-        return [
-            PurchaseItem(
-                description=item.description,
-                quantity=item.quantity.normalize() if item.quantity is not None else None,
-                unit_price=quantize(item.unit_price, currency)
-                if item.unit_price is not None
-                else None,
-                amount=quantize(item.amount, currency),
-            )
-            for item in found
-        ]
+        return [PurchaseItem.of(item, self.currency) for item in found]
 
     @strawberry.field
     async def receipt(

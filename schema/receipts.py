@@ -15,10 +15,12 @@ from db.receipts import ReceiptStatus
 from resolvers import ids
 from resolvers import receipts as resolvers
 from resolvers.context import Info
+from resolvers.money import quantize
 from schema.errors import DeletePayload, Payload, UserError
 from schema.node import Node, fetches_node
 from schema.pagination import Connection
 from schema.permissions import Allowed, requires
+from schema.purchases import LineFields
 from schema.uploads import CreateUploadInput, UploadPayload
 
 if TYPE_CHECKING:
@@ -28,11 +30,8 @@ strawberry.enum(ReceiptStatus)
 
 
 @strawberry.type
-class OcrItem:
-    description: str
-    quantity: Decimal | None
-    unit_price: Decimal | None
-    amount: Decimal
+class OcrItem(LineFields):
+    pass
 
 
 @strawberry.type(description="What OCR read from the receipt's image.")
@@ -47,23 +46,17 @@ class ReceiptOcr:
     raw_text: str
 
     @classmethod
-    def from_row(cls, row: rows.OcrResult) -> Self:
+    def from_row(cls, row: rows.OcrResult, user_currency: str) -> Self:
+        """Money in the currency OCR read, or else in the user's."""
+        currency = resolvers.ocr_currency(row, user_currency)
         return cls(
             merchant_name=row.merchant_name,
-            total=row.total.normalize() if row.total is not None else None,
+            total=None if row.total is None else quantize(row.total, currency),
             currency=row.currency,
             purchased_on=row.purchased_on,
             confidence=round(row.confidence, 4),
             engine=row.engine,
-            items=[
-                OcrItem(
-                    description=item.description,
-                    quantity=item.quantity,
-                    unit_price=item.unit_price,
-                    amount=item.amount,
-                )
-                for item in resolvers.ocr_items(row)
-            ],
+            items=[OcrItem.of(item, currency) for item in resolvers.ocr_items(row)],
             raw_text=row.raw_text,
         )
 
@@ -90,7 +83,10 @@ class Receipt(Node):
         if self.row.ocr_engine is None:
             return None
         found = await info.context.loaders.ocr.load((self.row.sha256, self.row.ocr_engine))
-        return ReceiptOcr.from_row(found) if found else None
+        if found is None:
+            return None
+        principal = await info.context.principal()
+        return ReceiptOcr.from_row(found, principal.currency)
 
     @strawberry.field
     async def purchase(

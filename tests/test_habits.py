@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import unstorable
 from conftest import Api, StatementCounter, errors_of
 from sqlalchemy import text
 
@@ -237,6 +238,24 @@ async def test_invalid_updates_change_nothing(api: Api, fields: dict[str, Any], 
     payload = await send(api, token, "UpdateHabit", id=habit["id"], input=changes)
     assert payload["habit"] is None
     assert problems(payload) == [("INVALID", ["input", field])]
+    assert await one(api, token, habit["id"]) == {**habit, "checkIns": []}
+
+
+@pytest.mark.parametrize("bad", unstorable.UNSTORABLE)
+@pytest.mark.parametrize("field", ["name", "description"])
+async def test_text_postgresql_cannot_hold_is_refused(api: Api, bad: str, field: str) -> None:
+    token = await member(api, "unstorable@example.com")
+    created = await unstorable.send(
+        api, "CreateHabit", {"input": {"name": "Read", field: f"Re{bad}"}}, token
+    )
+    payload = created["data"]["createHabit"]
+    assert (payload["habit"], problems(payload)) == (None, [("INVALID", ["input", field])])
+    assert await listed(api, token, include_archived=True) == []
+    habit = await create(api, token, "Read")
+    updated = await unstorable.send(
+        api, "UpdateHabit", {"id": habit["id"], "input": {field: f"Re{bad}"}}, token
+    )
+    assert problems(updated["data"]["updateHabit"]) == [("INVALID", ["input", field])]
     assert await one(api, token, habit["id"]) == {**habit, "checkIns": []}
 
 

@@ -15,6 +15,7 @@ import pytest
 from conftest import Api, StatementCounter, errors_of, run_jobs
 from receipt_images import blank, render
 from sqlalchemy import text
+from unstorable import UNSTORABLE, send
 
 from db import notes as note_rows
 from lifegraph.settings import Settings
@@ -288,6 +289,42 @@ async def test_invalid_updates_are_refused_and_nothing_changes(
     assert payload["note"] is None
     assert problems(payload) == [(["input", field], "INVALID")]
     assert await fetch_note(api, token, note["id"]) == note
+
+
+@pytest.mark.parametrize("bad", UNSTORABLE)
+@pytest.mark.parametrize("field", ["title", "content", "tags"])
+async def test_text_postgresql_cannot_hold_is_refused(api: Api, bad: str, field: str) -> None:
+    token = await sign_in(api, "unstorable@example.com")
+    value: Any = [bad] if field == "tags" else bad
+    payload = payload_of(
+        await send(api, "CreateNote", {"input": {"title": "ok", field: value}}, token)
+    )
+    assert payload["note"] is None
+    assert problems(payload) == [(["input", field], "INVALID")]
+    assert (await list_notes(api, token))["totalCount"] == 0
+    note = await create_note(api, token, content="kept")
+    variables = {"id": note["id"], "input": {field: value}}
+    updated = payload_of(await send(api, "UpdateNote", variables, token))
+    assert problems(updated) == [(["input", field], "INVALID")]
+    assert await fetch_note(api, token, note["id"]) == note
+
+
+@pytest.mark.parametrize("bad", UNSTORABLE)
+@pytest.mark.parametrize("name", ["search", "tag"])
+async def test_filters_with_text_postgresql_cannot_hold_are_bad_input(
+    api: Api, bad: str, name: str
+) -> None:
+    token = await sign_in(api, "unstorable@example.com")
+    result = await send(api, "Notes", {"filter": {name: bad}}, token)
+    assert errors_of(result) == ["BAD_USER_INPUT"]
+
+
+async def test_content_keeps_its_whitespace_and_is_composed(api: Api) -> None:
+    token = await sign_in(api, "composed@example.com")
+    note = await create_note(api, token, title="Cafe\u0301", content="    code\nCafe\u0301\n")
+    assert (note["title"], note["content"]) == ("Caf\u00e9", "    code\nCaf\u00e9\n")
+    assert await titles(api, token, search="caf\u00e9") == ["Caf\u00e9"]
+    assert await titles(api, token, search="cafe\u0301") == ["Caf\u00e9"]
 
 
 async def test_every_problem_is_reported_at_once(api: Api) -> None:

@@ -655,3 +655,29 @@ async def test_textract_empty_response_is_ocr_error(textract: tuple[Any, Stubber
 
     with pytest.raises(OcrError, match="No text"):
         await TextractEngine(client).read(b"\xff\xd8\xff\xe0", "image/jpeg")
+
+
+# The stored form of a line item (the OCR cache's JSON).
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        OcrItem("Fresh Milk", Decimal(2), Decimal("7.45"), Decimal("14.90")),
+        OcrItem("DISC", None, None, Decimal("-3.90")),
+        OcrItem("Eggs", Decimal("1E+1"), Decimal("0.5000"), Decimal("5.0000")),
+    ],
+)
+def test_a_line_item_round_trips_through_its_json(item: OcrItem) -> None:
+    stored = item.to_json()
+    assert all(value is None or isinstance(value, str) for value in stored.values())
+    again = OcrItem.from_json(stored)
+    assert again == item
+    assert [str(n) for n in (again.quantity, again.unit_price, again.amount)] == [
+        str(n) for n in (item.quantity, item.unit_price, item.amount)
+    ]
+
+
+def test_a_line_item_reads_from_the_cached_shape() -> None:
+    stored = {"description": "Tea", "quantity": "2", "unit_price": None, "amount": "3.00"}
+    assert OcrItem.from_json(stored) == OcrItem("Tea", Decimal(2), None, Decimal("3.00"))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from conftest import Api, StatementCounter, errors_of
+from unstorable import UNSTORABLE, send
 
 PURCHASES = [
     # merchant, amount, currency, category, purchasedAt, note, items
@@ -298,3 +300,113 @@ async def test_another_users_purchase_is_not_found_by_any_path(api: Api) -> None
     summary = await api.op("SpendingSummary", {"from": "2026-01-01", "to": "2026-12-31"}, other)
     assert summary["data"]["spendingSummary"]["count"] == 0
     assert errors_of(await api.op("Purchases", {})) == ["UNAUTHENTICATED"]
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "shown", "unit_price", "unit_shown"),
+    [
+        ("EUR", "12.3", "12.30", "2", "2.00"),
+        ("USD", "1000", "1000.00", "0.5", "0.50"),
+        ("JPY", "1200", "1200", "120", "120"),
+    ],
+)
+async def test_money_has_minor_digits_and_quantities_are_plain(
+    api: Api, currency: str, amount: str, shown: str, unit_price: str, unit_shown: str
+) -> None:
+    token = await signed_in(api)
+    quantities = ["10", "100", "1000", "0.5", "0", "1.250", "1E+1"]
+    result = await api.op(
+        "CreatePurchase",
+        {
+            "input": {
+                "merchant": "Market",
+                "amount": amount,
+                "currency": currency,
+                "purchasedAt": "2026-01-05T08:00:00Z",
+                "items": [
+                    {"description": q, "quantity": q, "unitPrice": unit_price, "amount": amount}
+                    for q in quantities
+                ],
+            }
+        },
+        token,
+    )
+    payload = result["data"]["createPurchase"]
+    assert payload["userErrors"] == []
+    purchase = payload["purchase"]
+    assert purchase["amount"] == shown
+    assert [(i["quantity"], i["unitPrice"], i["amount"]) for i in purchase["items"]] == [
+        (q, unit_shown, shown) for q in ["10", "100", "1000", "0.5", "0", "1.25", "10"]
+    ]
+    listed_node = (await api.op("Purchases", {}, token))["data"]["purchases"]["edges"][0]["node"]
+    assert listed_node["items"] == purchase["items"]
+    summary = await api.op(
+        "SpendingSummary", {"from": "2026-01-01", "to": "2026-01-31", "currency": currency}, token
+    )
+    figures = summary["data"]["spendingSummary"]
+    assert (figures["total"], figures["byMonth"][0]["total"]) == (shown, shown)
+    assert figures["topMerchants"][0]["total"] == shown
+
+
+async def test_dashboard_money_has_the_users_minor_digits(api: Api) -> None:
+    token = (await api.register("yen@example.com"))["accessToken"]
+    await api.op("UpdateProfile", {"input": {"settings": {"currency": "JPY"}}}, token)
+    now = datetime.now(UTC).isoformat()
+    await api.op(
+        "CreatePurchase",
+        {"input": {"merchant": "Kiosk", "amount": "1E+3", "purchasedAt": now}},
+        token,
+    )
+    board = (await api.op("Dashboard", {}, token))["data"]["dashboard"]
+    assert board["recentPurchases"][0]["amount"] == "1000"
+    assert board["spendingThisMonth"] == {"total": "1000", "currency": "JPY", "count": 1}
+
+
+@pytest.mark.parametrize(
+    ("stored", "searched"),
+    [("Cafe\u0301 Noir", "Caf\u00e9"), ("Caf\u00e9 Noir", "Cafe\u0301")],
+)
+async def test_merchants_are_stored_composed_and_found_either_way(
+    api: Api, stored: str, searched: str
+) -> None:
+    token = await signed_in(api)
+    created = await create(
+        api, token, (stored, "3.20", "EUR", "Cafe\u0301s", "2026-01-05T08:00:00Z", None, [])
+    )
+    assert created["merchant"] == "Caf\u00e9 Noir"
+    assert created["category"] == "Caf\u00e9s"
+    assert await listed(api, token, filter={"search": searched}) == ["Café Noir 3.20"]
+    assert await listed(api, token, filter={"merchant": f"{searched} noir"}) == ["Café Noir 3.20"]
+    assert await listed(api, token, filter={"category": f"{searched}s"}) == ["Café Noir 3.20"]
+
+
+@pytest.mark.parametrize("bad", UNSTORABLE)
+@pytest.mark.parametrize("name", ["merchant", "category", "note", "description"])
+async def test_text_postgresql_cannot_hold_is_refused(api: Api, bad: str, name: str) -> None:
+    token = await signed_in(api)
+    base = {"merchant": "Shop", "amount": "1.00", "purchasedAt": "2026-01-01T10:00:00Z"}
+    if name == "description":
+        changes: dict[str, Any] = {"items": [{"description": bad, "amount": "1"}]}
+        field = ["input", "items", "0", "description"]
+    else:
+        changes, field = {name: bad}, ["input", name]
+    result = await send(api, "CreatePurchase", {"input": {**base, **changes}}, token)
+    payload = result["data"]["createPurchase"]
+    assert payload["purchase"] is None
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(field, "INVALID")]
+    assert (await api.op("Purchases", {}, token))["data"]["purchases"]["totalCount"] == 0
+    if name != "description":
+        created = await create(api, token, PURCHASES[0])
+        update = await send(api, "UpdatePurchase", {"id": created["id"], "input": changes}, token)
+        assert update["data"]["updatePurchase"]["userErrors"][0]["field"] == field
+        assert await listed(api, token) == ["Corner Bakery 4.50"]
+
+
+@pytest.mark.parametrize("bad", UNSTORABLE)
+@pytest.mark.parametrize("name", ["search", "merchant", "category"])
+async def test_filters_with_text_postgresql_cannot_hold_are_bad_input(
+    api: Api, bad: str, name: str
+) -> None:
+    token = await signed_in(api)
+    result = await send(api, "Purchases", {"filter": {name: bad}}, token)
+    assert errors_of(result) == ["BAD_USER_INPUT"]

@@ -24,6 +24,7 @@ from conftest import Api, CountingEngine, StatementCounter, errors_of, make_sett
 from receipt_images import Receipt, blank, pixel_bomb, render
 from sqlalchemy import text
 from starlette.applications import Starlette
+from unstorable import UNSTORABLE, send
 
 from db import receipts as receipt_rows
 from db.jobs import Task
@@ -32,7 +33,7 @@ from db.receipts import ReceiptStatus
 from lifegraph.settings import Settings
 from lifegraph.worker import run_worker
 from resolvers.context import Services
-from storage.ocr import OcrEngine, OcrError, OcrResult, OcrUnavailable
+from storage.ocr import OcrEngine, OcrError, OcrItem, OcrResult, OcrUnavailable
 
 HTML = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
 
@@ -588,3 +589,73 @@ async def test_receipts_filter_by_day_in_the_users_time_zone(api: Api) -> None:
     assert await total(**{"from": today.isoformat(), "to": today.isoformat()}) == 1
     assert await total(to=yesterday.isoformat()) == 0
     assert await total(status="PENDING") == 1
+
+
+class Reads:
+    """An engine that reads what it is given, whatever the image."""
+
+    name = "given"
+
+    def __init__(self, result: OcrResult) -> None:
+        self.result = result
+
+    async def read(self, image: bytes, content_type: str) -> OcrResult:
+        return self.result
+
+
+CENTS = [("10", "10.00", "100.00"), ("0.5", None, "0.00")]
+YEN = [("10", "10", "100"), ("0.5", None, "0")]
+
+
+@pytest.mark.parametrize(
+    ("read_currency", "user_currency", "total", "shown", "items_shown"),
+    [
+        ("EUR", "USD", "100", "100.00", CENTS),
+        (None, "EUR", "9", "9.00", CENTS),
+        ("ZZZ", "USD", "9.0000", "9.00", CENTS),
+        ("JPY", "EUR", "1E+2", "100", YEN),
+        (None, "JPY", "9", "9", YEN),
+    ],
+)
+async def test_ocr_money_has_the_currencys_minor_digits(
+    api: Api,
+    services: Services,
+    read_currency: str | None,
+    user_currency: str,
+    total: str,
+    shown: str,
+    items_shown: list[tuple[str, str | None, str]],
+) -> None:
+    """In the currency OCR read, when it is one; else in the user's."""
+    token = (await api.register("digits@example.com"))["accessToken"]
+    await api.op("UpdateProfile", {"input": {"settings": {"currency": user_currency}}}, token)
+    result = OcrResult(
+        engine="given",
+        merchant_name="Market",
+        total=Decimal(total),
+        currency=read_currency,
+        purchased_on=None,
+        items=[
+            OcrItem("Eggs", Decimal("1E+1"), Decimal("10"), Decimal("100")),
+            OcrItem("Milk", Decimal("0.5"), None, Decimal("0")),
+        ],
+        confidence=0.9,
+        raw_text="Market",
+    )
+    receipt = await uploaded(api, token, blank())
+    await run_jobs(dataclasses.replace(services, ocr=Reads(result)))
+    ocr = (await fetch(api, token, receipt["id"]))["ocr"]
+    assert (ocr["total"], ocr["currency"]) == (shown, read_currency)
+    assert [(i["quantity"], i["unitPrice"], i["amount"]) for i in ocr["items"]] == items_shown
+    created = await api.op("CreatePurchaseFromReceipt", {"receiptId": receipt["id"]}, token)
+    purchase = created["data"]["createPurchaseFromReceipt"]["purchase"]
+    assert purchase["amount"] == shown
+    assert [(i["quantity"], i["unitPrice"], i["amount"]) for i in purchase["items"]] == items_shown
+
+
+@pytest.mark.parametrize("bad", UNSTORABLE)
+async def test_an_upload_key_postgresql_cannot_hold_is_not_found(api: Api, bad: str) -> None:
+    token = (await api.register("keys@example.com"))["accessToken"]
+    result = await send(api, "CompleteReceiptUpload", {"key": f"receipts/{bad}"}, token)
+    payload = result["data"]["completeReceiptUpload"]
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["key"], "NOT_FOUND")]

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from conftest import Api, StatementCounter, errors_of
+from unstorable import UNSTORABLE, send
 
 
 async def create(api: Api, token: str, **fields: Any) -> dict[str, Any]:
@@ -54,6 +55,34 @@ async def test_invalid_tasks_are_refused(api: Api, fields: dict[str, Any], field
     assert payload["task"] is None
     assert [e["field"] for e in payload["userErrors"]] == [["input", field]]
     assert (await api.op("Tasks", {}, token))["data"]["tasks"]["totalCount"] == 0
+
+
+@pytest.mark.parametrize("bad", UNSTORABLE)
+@pytest.mark.parametrize("field", ["title", "description", "tags"])
+async def test_text_postgresql_cannot_hold_is_refused(api: Api, bad: str, field: str) -> None:
+    token = (await api.register("unstorable@example.com"))["accessToken"]
+    value: Any = [bad] if field == "tags" else bad
+    result = await send(api, "CreateTask", {"input": {"title": "ok", field: value}}, token)
+    payload = result["data"]["createTask"]
+    assert payload["task"] is None
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [
+        (["input", field], "INVALID")
+    ]
+    assert (await api.op("Tasks", {}, token))["data"]["tasks"]["totalCount"] == 0
+    task = await create(api, token)
+    update = await send(api, "UpdateTask", {"id": task["id"], "input": {field: value}}, token)
+    assert update["data"]["updateTask"]["userErrors"][0]["field"] == ["input", field]
+    assert await titles(api, token) == ["A task"]
+
+
+@pytest.mark.parametrize("bad", UNSTORABLE)
+@pytest.mark.parametrize("name", ["search", "tag"])
+async def test_filters_with_text_postgresql_cannot_hold_are_bad_input(
+    api: Api, bad: str, name: str
+) -> None:
+    token = (await api.register("unstorable@example.com"))["accessToken"]
+    result = await send(api, "Tasks", {"filter": {name: bad}}, token)
+    assert errors_of(result) == ["BAD_USER_INPUT"]
 
 
 async def test_completed_at_follows_done_and_version_grows(api: Api) -> None:

@@ -8,6 +8,7 @@ import pytest
 from conftest import MEMBER_PASSWORD, Api, errors_of
 from sqlalchemy import text
 from starlette.applications import Starlette
+from unstorable import UNSTORABLE, send
 
 
 async def test_duplicate_email_is_a_conflict_whatever_its_case(api: Api) -> None:
@@ -38,6 +39,50 @@ async def test_registration_input_is_checked_field_by_field(api: Api) -> None:
         (["input", "password"], "INVALID"),
         (["input", "displayName"], "INVALID"),
     ]
+
+
+@pytest.mark.parametrize("bad", UNSTORABLE)
+async def test_text_postgresql_cannot_hold_is_refused(api: Api, app: Starlette, bad: str) -> None:
+    for field, email, name in (
+        ("email", f"{bad}@example.com", "Ivy"),
+        ("displayName", "ivy@example.com", f"I{bad}"),
+    ):
+        details = {"email": email, "password": MEMBER_PASSWORD, "displayName": name}
+        payload = (await send(api, "Register", {"input": details}))["data"]["register"]
+        assert payload["session"] is None
+        assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [
+            (["input", field], "INVALID")
+        ]
+    async with app.state.services.engine.connect() as connection:
+        assert await connection.scalar(text("SELECT count(*) FROM users")) == 0
+
+    login = await send(api, "Login", {"input": {"email": f"{bad}@example.com", "password": "x"}})
+    assert login["data"]["login"]["userErrors"][0]["code"] == "UNAUTHENTICATED"
+
+    token = (await api.register("ivy@example.com", name="Ivy"))["accessToken"]
+    renamed = await send(api, "UpdateProfile", {"input": {"displayName": f"I{bad}"}}, token)
+    assert [(e["field"], e["code"]) for e in renamed["data"]["updateProfile"]["userErrors"]] == [
+        (["input", "displayName"], "INVALID")
+    ]
+    assert (await api.op("Me", token=token))["data"]["me"]["displayName"] == "Ivy"
+
+
+@pytest.mark.parametrize("bad", UNSTORABLE)
+async def test_admin_arguments_postgresql_cannot_hold_are_refused(api: Api, bad: str) -> None:
+    admin = await api.admin()
+    token = admin["accessToken"]
+    assert errors_of(await send(api, "AdminUsers", {"search": bad}, token)) == ["BAD_USER_INPUT"]
+    variables = {"userId": admin["user"]["id"], "role": bad}
+    for name in ("AssignRole", "RevokeRole"):
+        result = await send(api, name, variables, token)
+        payload = next(iter(result["data"].values()))
+        assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["role"], "INVALID")]
+
+
+async def test_display_names_are_composed(api: Api) -> None:
+    token = (await api.register("jo@example.com"))["accessToken"]
+    result = await api.op("UpdateProfile", {"input": {"displayName": " Jose\u0301 "}}, token)
+    assert result["data"]["updateProfile"]["user"]["displayName"] == "Jos\u00e9"
 
 
 async def test_update_profile_validates_and_stores_settings(api: Api) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol, Self
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,32 @@ class OcrItem:
     quantity: Decimal | None
     unit_price: Decimal | None
     amount: Decimal
+
+    def to_json(self) -> dict[str, str | None]:
+        """As the OCR cache keeps it: decimals as strings, so none loses a digit."""
+        return {
+            "description": self.description,
+            "quantity": _text(self.quantity),
+            "unit_price": _text(self.unit_price),
+            "amount": str(self.amount),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            description=str(data["description"]),
+            quantity=_decimal(data.get("quantity")),
+            unit_price=_decimal(data.get("unit_price")),
+            amount=Decimal(str(data["amount"])),
+        )
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _decimal(value: object) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
 
 
 @dataclass(frozen=True)
