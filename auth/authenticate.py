@@ -76,19 +76,19 @@ class Authenticator:
         otherwise anyone could claim an account by registering its email at the issuer.
         """
         async with self._sessionmaker.begin() as session:
-            user = await users.find_identity(session, identity.issuer, identity.subject)
+            user = await users.by_identity(session, identity.issuer, identity.subject)
             if user is not None:
                 return user.id
             if not identity.email:
                 raise NotAuthenticated("The token carries no email to create an account with.")
             email = identity.email.strip().casefold()
-            user = await users.get_by_email(session, email)
+            user = await users.by_email(session, email)
             if user is not None and not identity.email_verified:
                 raise NotAuthenticated("The issuer has not verified this email.")
             if user is None:
                 member = await roles.by_name(session, RoleName.MEMBER)
                 assert member is not None, "the member role is seeded by a migration"
-                user = await users.create(
+                user = await users.add(
                     session,
                     email=email,
                     password_hash=None,
@@ -96,5 +96,5 @@ class Authenticator:
                     role=member,
                 )
                 logger.info("provisioned user %s from %s", user.id, identity.issuer)
-            await users.link_identity(session, user.id, identity.issuer, identity.subject)
+            await users.add_identity(session, user.id, identity.issuer, identity.subject)
             return user.id

@@ -28,7 +28,7 @@ async def create_admin(settings: Settings, database_url: str, email: str, passwo
             member = await roles.by_name(session, RoleName.MEMBER)
             if admin is None or member is None:
                 raise AdminError("the database is not migrated; run `lifegraph migrate`")
-            user = await users.get_by_email(session, email)
+            user = await users.by_email(session, email)
             if user is None:
                 if problem := password_problem(password):
                     raise AdminError(problem)
@@ -37,7 +37,7 @@ async def create_admin(settings: Settings, database_url: str, email: str, passwo
                     time_cost=settings.password_time_cost,
                     parallelism=settings.password_parallelism,
                 )
-                user = await users.create(
+                user = await users.add(
                     session,
                     email=email,
                     password_hash=await asyncio.to_thread(hasher.hash, password),

@@ -191,9 +191,7 @@ async def push(ctx: Context, data: SyncPushInput) -> dict[str, Any]:
             deleted_keys += result.pop("_keys", [])
         problems.raise_if_any()
         response = {"cursor": cursor, "applied": applied, "conflicts": conflicts}
-        await sync.store_push_response(
-            session, principal.user_id, client_id, data.mutation_id, response
-        )
+        await sync.save_push(session, principal.user_id, client_id, data.mutation_id, response)
     await ctx.services.jobs.delete_objects(deleted_keys)
     return response
 

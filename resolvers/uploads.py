@@ -147,7 +147,7 @@ async def take_completed(
     """Claims the user's signed upload of ``key`` inside the caller's transaction and checks
     the uploaded bytes. A refused file is deleted from storage at once."""
     principal = await ctx.principal()
-    pending = await uploads.take(session, key=key, user_id=principal.user_id, purpose=purpose)
+    pending = await uploads.take(session, principal.user_id, key, purpose=purpose)
     if pending is None:
         raise UserErrors.one(("key",), "No upload with this key is waiting.", ErrorCode.NOT_FOUND)
     limit = ctx.settings.max_upload_bytes
