@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 
+from auth.accounts import add_member
 from auth.passwords import password_problem
-from auth.permissions import RoleName
 from auth.tokens import hash_refresh_token, new_refresh_token
-from db import roles, sessions, users
+from db import sessions, users
 from db.users import User
 from resolvers.errors import ErrorCode, Problems, UserErrors
 from resolvers.validation import display_name_problem, email_problem, normalise_email
@@ -53,14 +53,8 @@ async def register(ctx: Context, data: RegisterInput) -> SignedIn:
         async with ctx.sessionmaker.begin() as session:
             if await users.by_email(session, email) is not None:
                 raise UserErrors.one(("input", "email"), EMAIL_TAKEN, ErrorCode.CONFLICT)
-            member = await roles.by_name(session, RoleName.MEMBER)
-            assert member is not None, "the member role is seeded by a migration"
-            user = await users.add(
-                session,
-                email=email,
-                password_hash=password_hash,
-                display_name=display_name,
-                role=member,
+            user = await add_member(
+                session, email=email, password_hash=password_hash, display_name=display_name
             )
             return await _start(ctx, session, user)
     except IntegrityError as error:
