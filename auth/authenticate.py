@@ -8,10 +8,10 @@ import uuid
 
 from sqlalchemy.exc import IntegrityError
 
+from auth.accounts import add_member
 from auth.oidc import ExternalIdentity, ExternalIssuer, ExternalTokenError
-from auth.permissions import RoleName
 from auth.tokens import InvalidToken, TokenService
-from db import roles, users
+from db import users
 from db.engine import Sessionmaker
 from db.users import Principal
 
@@ -76,25 +76,17 @@ class Authenticator:
         otherwise anyone could claim an account by registering its email at the issuer.
         """
         async with self._sessionmaker.begin() as session:
-            user = await users.find_identity(session, identity.issuer, identity.subject)
+            user = await users.by_identity(session, identity.issuer, identity.subject)
             if user is not None:
                 return user.id
             if not identity.email:
                 raise NotAuthenticated("The token carries no email to create an account with.")
             email = identity.email.strip().casefold()
-            user = await users.get_by_email(session, email)
+            user = await users.by_email(session, email)
             if user is not None and not identity.email_verified:
                 raise NotAuthenticated("The issuer has not verified this email.")
             if user is None:
-                member = await roles.by_name(session, RoleName.MEMBER)
-                assert member is not None, "the member role is seeded by a migration"
-                user = await users.create(
-                    session,
-                    email=email,
-                    password_hash=None,
-                    display_name=email.split("@", 1)[0][:100],
-                    role=member,
-                )
+                user = await add_member(session, email=email, password_hash=None)
                 logger.info("provisioned user %s from %s", user.id, identity.issuer)
-            await users.link_identity(session, user.id, identity.issuer, identity.subject)
+            await users.add_identity(session, user.id, identity.issuer, identity.subject)
             return user.id

@@ -69,7 +69,7 @@ class CheckIn(Base):
     created_at: Mapped[datetime] = created_at()
 
 
-async def of_user(
+async def owned_all(
     session: AsyncSession, user_id: uuid.UUID, *, include_archived: bool, lock: bool = False
 ) -> list[Habit]:
     statement = select(Habit).where(Habit.user_id == user_id)

@@ -175,7 +175,7 @@ async def add_image(session: AsyncSession, image: NoteImage) -> None:
     await session.flush()
 
 
-async def image(session: AsyncSession, image_id: uuid.UUID) -> NoteImage | None:
+async def get_image(session: AsyncSession, image_id: uuid.UUID) -> NoteImage | None:
     return await session.get(NoteImage, image_id)
 
 

@@ -151,7 +151,7 @@ async def items_of(
     return grouped
 
 
-async def update(session: AsyncSession, purchase: Purchase, **values: Any) -> Purchase:
+async def save(session: AsyncSession, purchase: Purchase, **values: Any) -> Purchase:
     for name, value in values.items():
         setattr(purchase, name, value)
     await session.flush()
@@ -159,7 +159,7 @@ async def update(session: AsyncSession, purchase: Purchase, **values: Any) -> Pu
     return purchase
 
 
-async def delete_purchase(session: AsyncSession, purchase: Purchase) -> None:
+async def remove(session: AsyncSession, purchase: Purchase) -> None:
     await session.execute(delete(Purchase).where(Purchase.id == purchase.id))
 
 

@@ -86,10 +86,11 @@ async def add(session: AsyncSession, receipt: Receipt) -> Receipt:
     return receipt
 
 
-async def owned(session: AsyncSession, user_id: uuid.UUID, receipt_id: uuid.UUID) -> Receipt | None:
-    return await session.scalar(
-        select(Receipt).where(Receipt.id == receipt_id, Receipt.user_id == user_id)
-    )
+async def owned(
+    session: AsyncSession, user_id: uuid.UUID, receipt_id: uuid.UUID, *, lock: bool = False
+) -> Receipt | None:
+    statement = select(Receipt).where(Receipt.id == receipt_id, Receipt.user_id == user_id)
+    return await session.scalar(statement.with_for_update() if lock else statement)
 
 
 async def owned_many(
@@ -101,24 +102,16 @@ async def owned_many(
     return {row.id: row for row in rows}
 
 
-async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Receipt]:
+async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Receipt]:
     """Receipts by id whoever owns them: only for relations of rows already owner-checked."""
     rows = await session.scalars(select(Receipt).where(Receipt.id.in_(ids)))
     return {row.id: row for row in rows}
 
 
-async def lock(session: AsyncSession, receipt_id: uuid.UUID) -> Receipt | None:
-    return await session.get(Receipt, receipt_id, with_for_update=True)
-
-
-async def lock_owned(
-    session: AsyncSession, user_id: uuid.UUID, receipt_id: uuid.UUID
+async def get(
+    session: AsyncSession, receipt_id: uuid.UUID, *, lock: bool = False
 ) -> Receipt | None:
-    return await session.scalar(
-        select(Receipt)
-        .where(Receipt.id == receipt_id, Receipt.user_id == user_id)
-        .with_for_update()
-    )
+    return await session.get(Receipt, receipt_id, with_for_update=lock)
 
 
 async def page(
@@ -148,13 +141,14 @@ async def page(
     )
 
 
-async def set_state(session: AsyncSession, receipt: Receipt, **values: Any) -> None:
+async def save(session: AsyncSession, receipt: Receipt, **values: Any) -> Receipt:
     for name, value in values.items():
         setattr(receipt, name, value)
     await session.flush()
+    return receipt
 
 
-async def delete_receipt(session: AsyncSession, receipt: Receipt) -> None:
+async def remove(session: AsyncSession, receipt: Receipt) -> None:
     await session.delete(receipt)
     await session.flush()
 
@@ -169,11 +163,11 @@ async def stale_pending(session: AsyncSession, older_than: datetime) -> list[uui
     return list(rows)
 
 
-async def cached_ocr(session: AsyncSession, sha256: str, engine: str) -> OcrResult | None:
+async def get_ocr(session: AsyncSession, sha256: str, engine: str) -> OcrResult | None:
     return await session.get(OcrResult, (sha256, engine))
 
 
-async def ocr_many(
+async def get_ocr_many(
     session: AsyncSession, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], OcrResult]:
     rows = await session.scalars(
@@ -182,7 +176,8 @@ async def ocr_many(
     return {(row.sha256, row.engine): row for row in rows}
 
 
-async def store_ocr(session: AsyncSession, values: dict[str, Any]) -> None:
+async def save_ocr(session: AsyncSession, values: dict[str, Any]) -> None:
+    """Inserts or replaces what an engine read from an image."""
     statement = insert(OcrResult).values(**values)
     await session.execute(
         statement.on_conflict_do_update(

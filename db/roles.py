@@ -34,20 +34,17 @@ class Role(Base):
     permissions: Mapped[list[str]] = mapped_column(ARRAY(String(100)))
 
 
-async def all_roles(session: AsyncSession) -> Sequence[Role]:
+async def get_all(session: AsyncSession) -> Sequence[Role]:
     return (await session.scalars(select(Role).order_by(Role.name))).all()
 
 
-async def by_name(session: AsyncSession, name: str) -> Role | None:
-    return await session.scalar(select(Role).where(Role.name == name))
+async def by_name(session: AsyncSession, name: str, *, lock: bool = False) -> Role | None:
+    """With ``lock``, changes to who holds the role are serialised (the last-admin rule)."""
+    statement = select(Role).where(Role.name == name)
+    return await session.scalar(statement.with_for_update() if lock else statement)
 
 
-async def lock_by_name(session: AsyncSession, name: str) -> Role | None:
-    """Lock the role row: changes to who holds it are then serialised (last-admin rule)."""
-    return await session.scalar(select(Role).where(Role.name == name).with_for_update())
-
-
-async def for_users(
+async def by_users(
     session: AsyncSession, user_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[Role]]:
     rows = await session.execute(

@@ -52,9 +52,10 @@ class RefreshToken(Base):
     session: Mapped[AuthSession] = relationship(lazy="joined")
 
 
-async def start(
-    session: AsyncSession, *, user_id: uuid.UUID, expires_at: datetime, token_hash: bytes
+async def add(
+    session: AsyncSession, user_id: uuid.UUID, *, expires_at: datetime, token_hash: bytes
 ) -> AuthSession:
+    """A session with its first refresh token."""
     auth_session = AuthSession(id=uuid.uuid4(), user_id=user_id, expires_at=expires_at)
     session.add(auth_session)
     session.add(RefreshToken(session_id=auth_session.id, token_hash=token_hash))
@@ -62,12 +63,11 @@ async def start(
     return auth_session
 
 
-async def token_for_update(session: AsyncSession, token_hash: bytes) -> RefreshToken | None:
-    return await session.scalar(
-        select(RefreshToken)
-        .where(RefreshToken.token_hash == token_hash)
-        .with_for_update(of=RefreshToken)
-    )
+async def get_token(
+    session: AsyncSession, token_hash: bytes, *, lock: bool = False
+) -> RefreshToken | None:
+    statement = select(RefreshToken).where(RefreshToken.token_hash == token_hash)
+    return await session.scalar(statement.with_for_update(of=RefreshToken) if lock else statement)
 
 
 async def rotate(session: AsyncSession, token: RefreshToken, new_hash: bytes) -> None:
@@ -106,7 +106,7 @@ class SignInFailure(Base):
     at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
-async def failures_since(session: AsyncSession, email: str, since: datetime) -> int:
+async def count_failures(session: AsyncSession, email: str, since: datetime) -> int:
     count = await session.scalar(
         select(func.count())
         .select_from(SignInFailure)
@@ -115,12 +115,12 @@ async def failures_since(session: AsyncSession, email: str, since: datetime) -> 
     return count or 0
 
 
-async def note_failure(session: AsyncSession, email: str) -> None:
+async def add_failure(session: AsyncSession, email: str) -> None:
     session.add(SignInFailure(email=email))
     await session.flush()
 
 
-async def forget_failures(
+async def remove_failures(
     session: AsyncSession, email: str | None = None, *, before: datetime | None = None
 ) -> None:
     statement = delete(SignInFailure)

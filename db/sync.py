@@ -170,7 +170,7 @@ async def claim_push(
     return False, stored
 
 
-async def store_push_response(
+async def save_push(
     session: AsyncSession,
     user_id: uuid.UUID,
     client_id: str,

@@ -33,7 +33,7 @@ async def add(session: AsyncSession, upload: PendingUpload) -> None:
 
 
 async def take(
-    session: AsyncSession, *, key: str, user_id: uuid.UUID, purpose: str
+    session: AsyncSession, user_id: uuid.UUID, key: str, *, purpose: str
 ) -> PendingUpload | None:
     """Removes and returns the user's pending upload of ``key``, so it completes only once."""
     return await session.scalar(
@@ -57,5 +57,5 @@ async def expired_keys(session: AsyncSession, limit: int = 500) -> list[str]:
     return list(rows)
 
 
-async def forget(session: AsyncSession, keys: list[str]) -> None:
+async def remove_many(session: AsyncSession, keys: list[str]) -> None:
     await session.execute(delete(PendingUpload).where(PendingUpload.key.in_(keys)))

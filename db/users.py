@@ -92,19 +92,15 @@ class Principal:
     expires_at: datetime | None = None  # of the credentials; a live subscription ends then
 
 
-async def get(session: AsyncSession, user_id: uuid.UUID) -> User | None:
-    return await session.get(User, user_id)
+async def get(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> User | None:
+    return await session.get(User, user_id, with_for_update=lock)
 
 
-async def get_for_update(session: AsyncSession, user_id: uuid.UUID) -> User | None:
-    return await session.get(User, user_id, with_for_update=True)
-
-
-async def get_by_email(session: AsyncSession, email: str) -> User | None:
+async def by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(User.email == email))
 
 
-async def create(
+async def add(
     session: AsyncSession,
     *,
     email: str,
@@ -126,23 +122,25 @@ async def create(
     return user
 
 
-async def update(session: AsyncSession, user: User, **values: Any) -> None:
+async def save(session: AsyncSession, user: User, **values: Any) -> User:
     for name, value in values.items():
         setattr(user, name, value)
     await session.flush()
     await session.refresh(user)
+    return user
 
 
-async def update_settings(session: AsyncSession, user: User, **values: Any) -> None:
+async def save_settings(session: AsyncSession, user: User, **values: Any) -> User:
     for name, value in values.items():
         setattr(user.settings, name, value)
     user.updated_at = func.now()
     await session.flush()
     await session.refresh(user)
+    return user
 
 
-async def delete_user(session: AsyncSession, user_id: uuid.UUID) -> None:
-    await session.execute(delete(User).where(User.id == user_id))
+async def remove(session: AsyncSession, user: User) -> None:
+    await session.execute(delete(User).where(User.id == user.id))
 
 
 async def page(
@@ -160,7 +158,7 @@ async def page(
     return await paginate(session, statement, (User.created_at, User.id), first=first, after=after)
 
 
-async def find_identity(session: AsyncSession, issuer: str, subject: str) -> User | None:
+async def by_identity(session: AsyncSession, issuer: str, subject: str) -> User | None:
     return await session.scalar(
         select(User)
         .join(UserIdentity, UserIdentity.user_id == User.id)
@@ -168,7 +166,7 @@ async def find_identity(session: AsyncSession, issuer: str, subject: str) -> Use
     )
 
 
-async def link_identity(
+async def add_identity(
     session: AsyncSession, user_id: uuid.UUID, issuer: str, subject: str
 ) -> None:
     session.add(UserIdentity(user_id=user_id, issuer=issuer, subject=subject))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from auth.accounts import add_member
 from auth.passwords import PasswordHasher, password_problem
 from auth.permissions import RoleName
 from db import roles, users
@@ -25,10 +26,9 @@ async def create_admin(settings: Settings, database_url: str, email: str, passwo
     try:
         async with create_sessionmaker(engine).begin() as session:
             admin = await roles.by_name(session, RoleName.ADMIN)
-            member = await roles.by_name(session, RoleName.MEMBER)
-            if admin is None or member is None:
+            if admin is None:
                 raise AdminError("the database is not migrated; run `lifegraph migrate`")
-            user = await users.get_by_email(session, email)
+            user = await users.by_email(session, email)
             if user is None:
                 if problem := password_problem(password):
                     raise AdminError(problem)
@@ -37,13 +37,8 @@ async def create_admin(settings: Settings, database_url: str, email: str, passwo
                     time_cost=settings.password_time_cost,
                     parallelism=settings.password_parallelism,
                 )
-                user = await users.create(
-                    session,
-                    email=email,
-                    password_hash=await asyncio.to_thread(hasher.hash, password),
-                    display_name=email.split("@", 1)[0][:100],
-                    role=member,
-                )
+                password_hash = await asyncio.to_thread(hasher.hash, password)
+                user = await add_member(session, email=email, password_hash=password_hash)
                 outcome = f"created admin {email}"
             else:
                 outcome = f"made {email} an admin"

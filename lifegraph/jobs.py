@@ -63,13 +63,13 @@ async def recover(services: Services) -> None:
         await queue.process_receipt(receipt_id)
     async with services.sessionmaker.begin() as session:
         expired = await uploads.expired_keys(session)
-        await uploads.forget(session, expired)
+        await uploads.remove_many(session, expired)
         await objects.schedule_deletion(session, expired)
     async with services.sessionmaker() as session:
         overdue = await objects.overdue(session, cutoff)
     window = timedelta(seconds=services.settings.sign_in_window_seconds)
     async with services.sessionmaker.begin() as session:
-        await sessions.forget_failures(session, before=datetime.now(UTC) - window)
+        await sessions.remove_failures(session, before=datetime.now(UTC) - window)
     await queue.delete_objects([*expired, *overdue])
     if stalled:
         logger.info("retried %d stalled jobs", stalled)

@@ -155,7 +155,7 @@ async def habit_list(ctx: Context, include_archived: bool) -> list[HabitState]:
     """The user's habits in their order, with every check-in: two statements in all."""
     principal = await ctx.principal()
     async with ctx.sessionmaker() as session:
-        rows = await habits.of_user(session, principal.user_id, include_archived=include_archived)
+        rows = await habits.owned_all(session, principal.user_id, include_archived=include_archived)
         days = await habits.days_of(session, [row.id for row in rows])
     return [await _state(ctx, row, days.get(row.id, [])) for row in rows]
 
@@ -211,7 +211,7 @@ async def reorder(ctx: Context, global_ids: Sequence[str]) -> list[HabitState]:
     principal = await ctx.principal()
     wanted = [ids.decode_as(KIND, global_id) for global_id in global_ids]
     async with ctx.sessionmaker.begin() as session:
-        rows = await habits.of_user(session, principal.user_id, include_archived=True, lock=True)
+        rows = await habits.owned_all(session, principal.user_id, include_archived=True, lock=True)
         if sorted(map(str, wanted)) != sorted(str(row.id) for row in rows):
             raise UserErrors.one(
                 ("ids",),

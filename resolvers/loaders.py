@@ -49,11 +49,11 @@ def build_loaders(sessionmaker: SessionFactory) -> Loaders:
     async def receipts_by_id(
         session: AsyncSession, keys: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, Receipt | None]:
-        return dict(await receipts.by_ids(session, keys))
+        return dict(await receipts.get_many(session, keys))
 
     return Loaders(
-        roles_by_user=batch(roles.for_users, list),
-        ocr=batch(receipts.ocr_many, lambda: None),  # type: ignore[arg-type]
+        roles_by_user=batch(roles.by_users, list),
+        ocr=batch(receipts.get_ocr_many, lambda: None),  # type: ignore[arg-type]
         purchase_by_receipt=batch(purchases.by_receipts, lambda: None),  # type: ignore[arg-type]
         purchase_items=batch(purchases.items_of, list),
         receipt=batch(receipts_by_id, lambda: None),

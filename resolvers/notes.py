@@ -94,7 +94,7 @@ async def note_image(ctx: Context, global_id: str) -> NoteImage | None:
     if image_id is None:
         return None
     async with ctx.sessionmaker() as session:
-        image = await notes.image(session, image_id)
+        image = await notes.get_image(session, image_id)
         row = await notes.get(session, image.note_id) if image else None
     return image if row is not None and row.user_id == principal.user_id else None
 
@@ -192,7 +192,7 @@ async def remove_image(ctx: Context, global_id: str) -> Note:
     principal = await ctx.principal()
     image_id = ids.decode_as(IMAGE_KIND, global_id)
     async with ctx.sessionmaker.begin() as session:
-        image = await notes.image(session, image_id) if image_id else None
+        image = await notes.get_image(session, image_id) if image_id else None
         row = (
             await notes.owned(session, principal.user_id, image.note_id, lock=True)
             if image

@@ -129,7 +129,7 @@ async def create_from_receipt(ctx: Context, global_id: str) -> Purchase:
         if receipt is None:
             raise UserErrors.one(field, "No such receipt.", ErrorCode.NOT_FOUND)
         ocr = (
-            await receipts.cached_ocr(session, receipt.sha256, receipt.ocr_engine)
+            await receipts.get_ocr(session, receipt.sha256, receipt.ocr_engine)
             if receipt.status is ReceiptStatus.PROCESSED and receipt.ocr_engine
             else None
         )
@@ -186,7 +186,7 @@ async def update(ctx: Context, global_id: str, data: UpdatePurchaseInput) -> Pur
                 problems.add(("input", "purchasedAt"), "A purchase needs a date.")
             changes["purchased_at"] = data.purchased_at
         problems.raise_if_any()
-        row = await purchases.update(session, row, **changes)
+        row = await purchases.save(session, row, **changes)
         await events.publish(session, row.user_id, ActivityKind.PURCHASE_UPDATED, row.id)
         return row
 
@@ -195,7 +195,7 @@ async def delete(ctx: Context, global_id: str) -> str:
     principal = await ctx.principal()
     async with ctx.sessionmaker.begin() as session:
         row = await _lock_owned(session, principal.user_id, global_id)
-        await purchases.delete_purchase(session, row)
+        await purchases.remove(session, row)
         await events.publish(session, row.user_id, ActivityKind.PURCHASE_DELETED, row.id)
     return global_id
 

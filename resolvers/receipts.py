@@ -138,7 +138,7 @@ async def delete(ctx: Context, global_id: str) -> str:
     principal = await ctx.principal()
     async with ctx.sessionmaker.begin() as session:
         row = await _lock_owned(session, principal.user_id, global_id)
-        await receipts.delete_receipt(session, row)
+        await receipts.remove(session, row)
         await objects.schedule_deletion(session, [row.object_key])
         await events.publish(session, row.user_id, Signal.RECEIPT_STATUS, row.id)
     await ctx.services.jobs.delete_objects([row.object_key])
@@ -147,7 +147,7 @@ async def delete(ctx: Context, global_id: str) -> str:
 
 async def _lock_owned(session: AsyncSession, user_id: uuid.UUID, global_id: str) -> Receipt:
     receipt_id = ids.decode_as("receipt", global_id)
-    row = await receipts.lock_owned(session, user_id, receipt_id) if receipt_id else None
+    row = await receipts.owned(session, user_id, receipt_id, lock=True) if receipt_id else None
     if row is None:
         raise UserErrors.one(("id",), NOT_FOUND, ErrorCode.NOT_FOUND)
     return row
@@ -164,14 +164,14 @@ async def process(services: Services, receipt_id: uuid.UUID, *, force: bool = Fa
     the queue retries them with backoff (see ``lifegraph.jobs``)."""
     engine = services.ocr
     async with services.sessionmaker.begin() as session:
-        row = await receipts.lock(session, receipt_id)
+        row = await receipts.get(session, receipt_id, lock=True)
         if row is None or (row.status is ReceiptStatus.PROCESSED and not force):
             return
         await receipts.mark_processing(session, receipt_id)
         await events.publish(session, row.user_id, Signal.RECEIPT_STATUS, row.id)
         sha256, key, content_type = row.sha256, row.object_key, row.content_type
     async with services.sessionmaker() as session:
-        cached = None if force else await receipts.cached_ocr(session, sha256, engine.name)
+        cached = None if force else await receipts.get_ocr(session, sha256, engine.name)
     if cached is None:
         try:
             image = await services.storage.get(key)
@@ -180,14 +180,14 @@ async def process(services: Services, receipt_id: uuid.UUID, *, force: bool = Fa
             await finish(services, receipt_id, failure=str(error))
             return
         async with services.sessionmaker.begin() as session:
-            await receipts.store_ocr(session, ocr_values(sha256, result))
+            await receipts.save_ocr(session, ocr_values(sha256, result))
     await finish(services, receipt_id, engine=engine.name)
 
 
 async def wait_for_retry(services: Services, receipt_id: uuid.UUID) -> None:
     """Back to PENDING while the queue waits to try again."""
     async with services.sessionmaker.begin() as session:
-        row = await receipts.lock(session, receipt_id)
+        row = await receipts.get(session, receipt_id, lock=True)
         if row is not None and row.status is ReceiptStatus.PROCESSING:
             await _set_state(session, row, status=ReceiptStatus.PENDING)
 
@@ -200,7 +200,7 @@ async def finish(
     failure: str | None = None,
 ) -> None:
     async with services.sessionmaker.begin() as session:
-        row = await receipts.lock(session, receipt_id)
+        row = await receipts.get(session, receipt_id, lock=True)
         if row is None:
             return
         await _set_state(
@@ -222,7 +222,7 @@ async def _add(session: AsyncSession, row: Receipt) -> Receipt:
 
 async def _set_state(session: AsyncSession, row: Receipt, **values: Any) -> None:
     """Changes a receipt and tells live subscribers, when the transaction commits."""
-    await receipts.set_state(session, row, **values)
+    await receipts.save(session, row, **values)
     await events.publish(session, row.user_id, Signal.RECEIPT_STATUS, row.id)
     if row.status is ReceiptStatus.PROCESSED:
         await events.publish(session, row.user_id, ActivityKind.RECEIPT_PROCESSED, row.id)

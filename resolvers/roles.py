@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 async def all_roles(ctx: Context) -> Sequence[Role]:
     async with ctx.sessionmaker() as session:
-        return await roles.all_roles(session)
+        return await roles.get_all(session)
 
 
 async def assign(ctx: Context, user_global_id: str, role_name: str) -> User:
@@ -34,7 +34,7 @@ async def assign(ctx: Context, user_global_id: str, role_name: str) -> User:
 async def revoke(ctx: Context, user_global_id: str, role_name: str) -> User:
     async with ctx.sessionmaker.begin() as session:
         if role_name == RoleName.ADMIN:
-            await roles.lock_by_name(session, RoleName.ADMIN)
+            await roles.by_name(session, RoleName.ADMIN, lock=True)
         user, role = await _user_and_role(session, user_global_id, role_name)
         if (
             role.name == RoleName.ADMIN

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 
+from auth.accounts import add_member
 from auth.passwords import password_problem
-from auth.permissions import RoleName
 from auth.tokens import hash_refresh_token, new_refresh_token
-from db import roles, sessions, users
+from db import sessions, users
 from db.users import User
 from resolvers.errors import ErrorCode, Problems, UserErrors
 from resolvers.validation import display_name_problem, email_problem, normalise_email
@@ -51,16 +51,10 @@ async def register(ctx: Context, data: RegisterInput) -> SignedIn:
     password_hash = await asyncio.to_thread(ctx.services.passwords.hash, data.password)
     try:
         async with ctx.sessionmaker.begin() as session:
-            if await users.get_by_email(session, email) is not None:
+            if await users.by_email(session, email) is not None:
                 raise UserErrors.one(("input", "email"), EMAIL_TAKEN, ErrorCode.CONFLICT)
-            member = await roles.by_name(session, RoleName.MEMBER)
-            assert member is not None, "the member role is seeded by a migration"
-            user = await users.create(
-                session,
-                email=email,
-                password_hash=password_hash,
-                display_name=display_name,
-                role=member,
+            user = await add_member(
+                session, email=email, password_hash=password_hash, display_name=display_name
             )
             return await _start(ctx, session, user)
     except IntegrityError as error:
@@ -73,24 +67,24 @@ async def login(ctx: Context, data: LoginInput) -> SignedIn:
     settings = ctx.settings
     window = timedelta(seconds=settings.sign_in_window_seconds)
     async with ctx.sessionmaker() as session:
-        failures = await sessions.failures_since(session, email, datetime.now(UTC) - window)
+        failures = await sessions.count_failures(session, email, datetime.now(UTC) - window)
     if failures >= settings.sign_in_max_failures:
         raise UserErrors.one(None, TOO_MANY_FAILURES, ErrorCode.RATE_LIMITED)
     async with ctx.sessionmaker.begin() as session:
-        user = await users.get_by_email(session, email)
+        user = await users.by_email(session, email)
         password_hash = user.password_hash if user is not None else None
         matches = await asyncio.to_thread(
             ctx.services.passwords.verify, password_hash, data.password
         )
         if user is not None and matches:
-            await sessions.forget_failures(session, email)
+            await sessions.remove_failures(session, email)
             if password_hash and ctx.services.passwords.needs_rehash(password_hash):
                 new_hash = await asyncio.to_thread(ctx.services.passwords.hash, data.password)
-                await users.update(session, user, password_hash=new_hash)
+                await users.save(session, user, password_hash=new_hash)
             return await _start(ctx, session, user)
     # The failure is kept although the answer is an error: that is what throttles guessing.
     async with ctx.sessionmaker.begin() as session:
-        await sessions.note_failure(session, email)
+        await sessions.add_failure(session, email)
     raise UserErrors.one(None, SIGN_IN_FAILED, ErrorCode.UNAUTHENTICATED)
 
 
@@ -98,7 +92,7 @@ async def refresh(ctx: Context, refresh_token: str) -> SignedIn:
     """Rotates the refresh token. A token used twice revokes its whole session family."""
     reused = False
     async with ctx.sessionmaker.begin() as session:
-        token = await sessions.token_for_update(session, hash_refresh_token(refresh_token))
+        token = await sessions.get_token(session, hash_refresh_token(refresh_token), lock=True)
         if token is None or not _active(token.session):
             raise UserErrors.one(("refreshToken",), SESSION_ENDED, ErrorCode.UNAUTHENTICATED)
         if token.used_at is not None:
@@ -118,7 +112,7 @@ async def refresh(ctx: Context, refresh_token: str) -> SignedIn:
 
 async def logout(ctx: Context, refresh_token: str) -> bool:
     async with ctx.sessionmaker.begin() as session:
-        token = await sessions.token_for_update(session, hash_refresh_token(refresh_token))
+        token = await sessions.get_token(session, hash_refresh_token(refresh_token), lock=True)
         if token is None:
             return False
         await sessions.revoke(session, token.session_id)
@@ -135,9 +129,9 @@ async def logout_everywhere(ctx: Context) -> bool:
 async def _start(ctx: Context, session: AsyncSession, user: User) -> SignedIn:
     refresh_token = new_refresh_token()
     ttl = timedelta(seconds=ctx.settings.refresh_token_ttl_seconds)
-    auth_session = await sessions.start(
+    auth_session = await sessions.add(
         session,
-        user_id=user.id,
+        user.id,
         expires_at=datetime.now(UTC) + ttl,
         token_hash=hash_refresh_token(refresh_token),
     )

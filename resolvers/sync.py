@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from db import habits as habit_rows
 from db import notes as note_rows
@@ -99,6 +100,78 @@ class Pulled:
     changes: list[PulledChange]
 
 
+class ConflictReason(enum.StrEnum):
+    STALE = "STALE"  # the server has a newer version
+    DELETED = "DELETED"  # the record was deleted on the server
+
+
+@dataclass(frozen=True)
+class Applied:
+    collection: Collection
+    id: str
+    version: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"collection": self.collection.value, "id": self.id, "version": self.version}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(Collection(data["collection"]), data["id"], data["version"])
+
+
+@dataclass(frozen=True)
+class Conflict:
+    collection: Collection
+    id: str
+    reason: ConflictReason
+    server_version: int | None = None
+    server_fields: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "collection": self.collection.value,
+            "id": self.id,
+            "serverVersion": self.server_version,
+            "serverFields": self.server_fields,
+            "reason": self.reason.value,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            Collection(data["collection"]),
+            data["id"],
+            ConflictReason(data["reason"]),
+            data["serverVersion"],
+            data["serverFields"],
+        )
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """The answer to a push, stored as JSON for its retries. The JSON keeps the API's
+    camelCase names, as answers stored by earlier releases have them."""
+
+    cursor: str
+    applied: list[Applied]
+    conflicts: list[Conflict]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cursor": self.cursor,
+            "applied": [item.to_json() for item in self.applied],
+            "conflicts": [item.to_json() for item in self.conflicts],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        return cls(
+            data["cursor"],
+            [Applied.from_json(item) for item in data["applied"]],
+            [Conflict.from_json(item) for item in data["conflicts"]],
+        )
+
+
 def encode_cursor(position: tuple[int, str, uuid.UUID]) -> str:
     raw = json.dumps([position[0], position[1], str(position[2])]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -155,7 +228,7 @@ async def pull(ctx: Context, since: str | None, collections: Sequence[str] | Non
     return Pulled(cursor or encode_cursor(position), has_more, changes)
 
 
-async def push(ctx: Context, data: SyncPushInput) -> dict[str, Any]:
+async def push(ctx: Context, data: SyncPushInput) -> PushResult:
     """Applies the batch in one transaction and remembers the answer for retries."""
     principal = await ctx.principal()
     client_id = data.client_id.strip()
@@ -172,35 +245,41 @@ async def push(ctx: Context, data: SyncPushInput) -> dict[str, Any]:
         if data.last_pulled_at
         else encode_cursor(START)
     )
-    deleted_keys: list[str] = []
+    object_keys: list[str] = []
     async with ctx.sessionmaker.begin() as session:
         fresh, stored = await sync.claim_push(
             session, principal.user_id, client_id, data.mutation_id
         )
         if not fresh and stored is not None:
-            return stored
-        applied: list[dict[str, Any]] = []
-        conflicts: list[dict[str, Any]] = []
+            return PushResult.from_json(stored)
+        applied: list[Applied] = []
+        conflicts: list[Conflict] = []
         for index, change in enumerate(data.changes):
             path = ("input", "changes", str(index))
-            outcome = await _apply(session, principal.user_id, change, path, problems)
-            if outcome is None:
-                continue
-            kind, result = outcome
-            (applied if kind == "applied" else conflicts).append(result)
-            deleted_keys += result.pop("_keys", [])
+            outcome = await _apply(session, principal.user_id, change, path, problems, object_keys)
+            if isinstance(outcome, Applied):
+                applied.append(outcome)
+            elif isinstance(outcome, Conflict):
+                conflicts.append(outcome)
         problems.raise_if_any()
-        response = {"cursor": cursor, "applied": applied, "conflicts": conflicts}
-        await sync.store_push_response(
-            session, principal.user_id, client_id, data.mutation_id, response
+        result = PushResult(cursor, applied, conflicts)
+        await sync.save_push(
+            session, principal.user_id, client_id, data.mutation_id, result.to_json()
         )
-    await ctx.services.jobs.delete_objects(deleted_keys)
-    return response
+    await ctx.services.jobs.delete_objects(object_keys)
+    return result
 
 
 async def _apply(
-    session: AsyncSession, user_id: uuid.UUID, change: Any, path: records.Path, problems: Problems
-) -> tuple[str, dict[str, Any]] | None:
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    change: Any,
+    path: records.Path,
+    problems: Problems,
+    object_keys: list[str],
+) -> Applied | Conflict | None:
+    """One change; None when it has problems. A deleted record's objects in storage are
+    added to ``object_keys``, to be deleted once the transaction commits."""
     collection = Collection(change.collection.value)
     domain = DOMAINS[collection]
     record_id = ids.decode_as(domain.kind, change.id)
@@ -216,40 +295,31 @@ async def _apply(
         problems.add((*path, "fields"), "Send the record's fields as an object.")
         return None
     row = await domain.owned(session, user_id, record_id, lock=True)
-    base = {"collection": collection.value, "id": change.id}
     if row is None and owner is not None:
         if change.deleted:
-            return "applied", {**base, "version": 0}
-        return "conflict", {
-            **base,
-            "serverVersion": None,
-            "serverFields": None,
-            "reason": "DELETED",
-        }
+            return Applied(collection, change.id, 0)
+        return Conflict(collection, change.id, ConflictReason.DELETED)
     if row is not None and (change.version is None or row.version > change.version):
-        return "conflict", {
-            **base,
-            "serverVersion": row.version,
-            "serverFields": domain.fields_of(row),
-            "reason": "STALE",
-        }
+        return Conflict(
+            collection, change.id, ConflictReason.STALE, row.version, domain.fields_of(row)
+        )
     try:
         if row is None:
             if change.deleted:
-                return "applied", {**base, "version": 0}
+                return Applied(collection, change.id, 0)
             cleaned = domain.clean(fields, problems, (*path, "fields"), creating=True)
             if problems.items:
                 return None
             row = await domain.create_row(session, user_id, record_id, cleaned)
-            return "applied", {**base, "version": row.version}
+            return Applied(collection, change.id, row.version)
         if change.deleted:
-            keys = await domain.delete_row(session, row)
-            return "applied", {**base, "version": row.version + 1, "_keys": keys or []}
+            object_keys.extend(await domain.delete_row(session, row) or [])
+            return Applied(collection, change.id, row.version + 1)
         cleaned = domain.clean(fields, problems, (*path, "fields"), creating=False)
         if problems.items:
             return None
         row = await domain.update_row(session, row, cleaned)
-        return "applied", {**base, "version": row.version}
+        return Applied(collection, change.id, row.version)
     except UserErrors as errors:
         for problem in errors.problems:
             field = problem.field[1:] if problem.field and problem.field[0] == "input" else ()

@@ -155,7 +155,7 @@ async def take_completed(
     the uploaded bytes. A refused file is deleted from storage at once."""
     principal = await ctx.principal()
     pending = (
-        await uploads.take(session, key=key, user_id=principal.user_id, purpose=purpose)
+        await uploads.take(session, principal.user_id, key, purpose=purpose)
         if storable(key)
         else None
     )

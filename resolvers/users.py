@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import TYPE_CHECKING
 
 from strawberry import UNSET
@@ -78,11 +77,11 @@ async def update_profile(ctx: Context, data: UpdateProfileInput) -> User:
     changes = _settings_changes(data, problems)
     problems.raise_if_any()
     async with ctx.sessionmaker.begin() as session:
-        row = await users.get_for_update(session, principal.user_id)
+        row = await users.get(session, principal.user_id, lock=True)
         if row is None:
             raise UserErrors.one(None, "Your account no longer exists.", ErrorCode.NOT_FOUND)
-        await users.update(session, row, **profile)
-        await users.update_settings(session, row, **changes)
+        await users.save(session, row, **profile)
+        await users.save_settings(session, row, **changes)
         return row
 
 
@@ -127,40 +126,40 @@ async def change_password(ctx: Context, data: ChangePasswordInput) -> None:
         raise UserErrors.one(("input", "newPassword"), problem, ErrorCode.INVALID)
     new_hash = await asyncio.to_thread(ctx.services.passwords.hash, data.new_password)
     async with ctx.sessionmaker.begin() as session:
-        row = await users.get_for_update(session, principal.user_id)
+        row = await users.get(session, principal.user_id, lock=True)
         if row is None or not await _password_matches(ctx, row, data.current_password):
             raise UserErrors.one(
                 ("input", "currentPassword"), "The current password is wrong.", ErrorCode.INVALID
             )
-        await users.update(session, row, password_hash=new_hash)
+        await users.save(session, row, password_hash=new_hash)
         await sessions.revoke_all(session, row.id, keep=principal.session_id)
 
 
 async def delete_my_account(ctx: Context, password: str) -> None:
     principal = await ctx.principal()
     async with ctx.sessionmaker.begin() as session:
-        row = await users.get_for_update(session, principal.user_id)
+        row = await users.get(session, principal.user_id, lock=True)
         if row is None or not await _password_matches(ctx, row, password):
             raise UserErrors.one(("password",), "The password is wrong.", ErrorCode.INVALID)
-        await _delete(session, row.id, field=("password",))
+        await _delete(session, row, field=("password",))
 
 
 async def delete_user(ctx: Context, global_id: str) -> str:
     user_id = ids.decode_as("user", global_id)
     async with ctx.sessionmaker.begin() as session:
-        row = await users.get_for_update(session, user_id) if user_id else None
+        row = await users.get(session, user_id, lock=True) if user_id else None
         if row is None:
             raise UserErrors.one(("id",), "No such user.", ErrorCode.NOT_FOUND)
-        await _delete(session, row.id, field=("id",))
+        await _delete(session, row, field=("id",))
     return global_id
 
 
-async def _delete(session: AsyncSession, user_id: uuid.UUID, *, field: tuple[str, ...]) -> None:
+async def _delete(session: AsyncSession, user: User, *, field: tuple[str, ...]) -> None:
     """Deletes a user with everything they own (foreign keys cascade), keeping one admin."""
-    admin = await roles.lock_by_name(session, RoleName.ADMIN)
+    admin = await roles.by_name(session, RoleName.ADMIN, lock=True)
     if (
         admin is not None
-        and await roles.holds(session, user_id, admin.id)
+        and await roles.holds(session, user.id, admin.id)
         and await roles.count_holders(session, admin.id) <= 1
     ):
         raise UserErrors.one(
@@ -168,7 +167,7 @@ async def _delete(session: AsyncSession, user_id: uuid.UUID, *, field: tuple[str
             "The last admin cannot be deleted; make someone else admin first.",
             ErrorCode.CONFLICT,
         )
-    await users.delete_user(session, user_id)
+    await users.remove(session, user)
 
 
 async def _password_matches(ctx: Context, row: User, password: str) -> bool:

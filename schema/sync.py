@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Self, cast
+from typing import Self, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -97,26 +97,24 @@ class SyncPushPayload(Payload):
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
     @classmethod
-    def of(cls, result: dict[str, Any]) -> Self:
+    def of(cls, result: resolvers.PushResult) -> Self:
         return cls(
-            cursor=result["cursor"],
+            cursor=result.cursor,
             applied=[
                 SyncApplied(
-                    collection=Collection(item["collection"]),
-                    id=strawberry.ID(item["id"]),
-                    version=item["version"],
+                    collection=item.collection, id=strawberry.ID(item.id), version=item.version
                 )
-                for item in result["applied"]
+                for item in result.applied
             ],
             conflicts=[
                 SyncConflict(
-                    collection=Collection(item["collection"]),
-                    id=strawberry.ID(item["id"]),
-                    server_version=item["serverVersion"],
-                    server_fields=item["serverFields"],
-                    reason=item["reason"],
+                    collection=item.collection,
+                    id=strawberry.ID(item.id),
+                    server_version=item.server_version,
+                    server_fields=cast("JSON | None", item.server_fields),
+                    reason=item.reason.value,
                 )
-                for item in result["conflicts"]
+                for item in result.conflicts
             ],
         )
 

@@ -399,7 +399,7 @@ async def test_listing_receipts_with_ocr_runs_a_constant_number_of_statements(
                     ocr_engine="local",
                 ),
             )
-            await receipt_rows.store_ocr(
+            await receipt_rows.save_ocr(
                 db,
                 {
                     "sha256": sha,

@@ -546,6 +546,61 @@ async def test_the_same_push_sent_twice_at_once_is_applied_once(api: Api) -> Non
     assert {item["version"] for item in changes} == {1}
 
 
+async def test_a_retried_push_answers_its_deletes_and_conflicts_again(api: Api) -> None:
+    token, _ = await sign_up(api, "replay@example.com")
+    note, task = mint("note"), mint("task")
+    await push(api, token, [change(note, {"title": "Note"}), change(task, {"title": "Task"})])
+    await mutate(api, token, "UpdateTask", {"id": task, "input": {"title": "Renamed"}})
+    batch = [change(note, version=1, deleted=True), change(task, {"title": "Mine"}, version=1)]
+    first = await push(api, token, batch, mutation_id=2)
+    assert applied(first) == {note: 2}
+    assert [(c["id"], c["serverVersion"], c["reason"]) for c in first["conflicts"]] == [
+        (task, 2, "STALE")
+    ]
+    assert first["conflicts"][0]["serverFields"]["title"] == "Renamed"
+    assert await push(api, token, batch, mutation_id=2) == first
+
+
+async def test_an_answer_stored_by_an_earlier_release_is_given_again(
+    api: Api, services: Services
+) -> None:
+    token, user_id = await sign_up(api, "stored@example.com")
+    note, task = mint("note"), mint("task")
+    stored = {
+        "cursor": cursor_of([0, "NOTES", str(uuid.UUID(int=0))]),
+        "applied": [{"collection": "NOTES", "id": note, "version": 1}],
+        "conflicts": [
+            {
+                "collection": "TASKS",
+                "id": task,
+                "serverVersion": 3,
+                "serverFields": {"title": "Server"},
+                "reason": "STALE",
+            },
+            {
+                "collection": "HABITS",
+                "id": mint("habit"),
+                "serverVersion": None,
+                "serverFields": None,
+                "reason": "DELETED",
+            },
+        ],
+    }
+    async with services.engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO sync_pushes (user_id, client_id, mutation_id, response) "
+                "VALUES (:user_id, 'old-app', 1, CAST(:response AS jsonb))"
+            ),
+            {"user_id": user_id, "response": json.dumps(stored)},
+        )
+    payload = await push(
+        api, token, [change(note, {"title": "Sent again"})], client_id="old-app", mutation_id=1
+    )
+    assert {name: payload[name] for name in stored} == stored
+    assert (await pull(api, token))["changes"] == []
+
+
 @pytest.mark.parametrize(
     ("kind", "bad", "fixed", "field", "code"),
     [
