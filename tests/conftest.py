@@ -137,7 +137,8 @@ def services(settings: Settings, local_ocr: OcrEngine) -> Services:
 
 
 RESET = (
-    "TRUNCATE users, ocr_results, object_deletions, sign_in_failures, procrastinate_jobs, "
+    "TRUNCATE users, ocr_results, object_deletions, sign_in_failures, trusted_documents, "
+    "procrastinate_jobs, "
     "procrastinate_events, "
     "procrastinate_periodic_defers, procrastinate_workers CASCADE"
 )
@@ -151,6 +152,12 @@ async def app(services: Services) -> AsyncIterator[Starlette]:
     async with services.engine.begin() as connection:
         await connection.execute(text(RESET))
     await services.engine.dispose()
+
+
+async def reset(database_url: str) -> None:
+    """Empties what a test stored, for tests that build an app of their own."""
+    async with raw_connection(database_url) as connection:
+        await connection.execute(RESET)
 
 
 async def run_jobs(services: Services) -> None:

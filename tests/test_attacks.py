@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from client_contract import Contract
-from conftest import Api, StatementCounter, errors_of, make_settings
+from conftest import Api, StatementCounter, errors_of, make_settings, reset
 from graphql import get_introspection_query
 from sqlalchemy import event
 from starlette.applications import Starlette
@@ -42,6 +42,7 @@ async def client_of(settings: Settings, contract: Contract) -> AsyncIterator[Api
     async with httpx.AsyncClient(transport=transport, base_url="http://lifegraph.test") as client:
         yield Api(client, contract)
     await app.state.services.engine.dispose()
+    await reset(settings.database_url or "")
 
 
 @pytest.fixture
@@ -49,11 +50,8 @@ async def production(database_url: str, contract: Contract) -> AsyncIterator[Api
     settings = make_settings(
         database_url, environment="production", secret_key="p" * 40, max_query_cost=500
     )
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://lifegraph.test") as client:
-        yield Api(client, contract)
-    await app.state.services.engine.dispose()
+    async with client_of(settings, contract) as api:
+        yield api
 
 
 def refusal(result: dict[str, object]) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from client_contract import CONTRACT_DIR, Contract
-from conftest import Api, errors_of, make_settings
+from conftest import Api, errors_of, make_settings, reset
 from test_cli import clean_env, lifegraph
 from test_subscriptions import served
 
@@ -79,6 +79,7 @@ async def trusted_only(database_url: str, contract: Contract) -> AsyncIterator[A
     async with httpx.AsyncClient(transport=transport, base_url="http://lifegraph.test") as client:
         yield Api(client, contract)
     await app.state.services.engine.dispose()
+    await reset(database_url)
 
 
 async def test_only_trusted_documents_run_when_the_server_says_so(trusted_only: Api) -> None:
@@ -126,7 +127,7 @@ APOLLO = Path(__file__).parent / "apollo"
     reason="Apollo Client is not installed: npm ci --prefix tests/apollo",
 )
 async def test_apollo_clients_persisted_query_link_works(
-    services: Services, contract: Contract
+    services: Services, contract: Contract, database_url: str
 ) -> None:
     async with served(services) as server:
         async with httpx.AsyncClient(base_url=f"http://{server}", trust_env=False) as client:
@@ -151,3 +152,4 @@ async def test_apollo_clients_persisted_query_link_works(
         (True, True),
         (False, True),
     ]
+    await reset(database_url)

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import uvicorn
 from client_contract import Contract
-from conftest import MEMBER_PASSWORD, Api, make_settings, run_jobs
+from conftest import MEMBER_PASSWORD, Api, make_settings, reset, run_jobs
 from receipt_images import Receipt, render
 from sqlalchemy import text
 from test_cli import FAST_PASSWORDS, clean_env, free_port, serving
@@ -235,6 +235,7 @@ async def test_live_subscriptions_are_capped_per_user_across_connections(
             payload = refused["payload"]
             errors = payload if refused["type"] == "error" else payload["errors"]
             assert errors[0]["extensions"]["code"] == "RATE_LIMITED"
+    await reset(database_url)
 
 
 async def test_websocket_sign_ins_are_limited_per_address(
@@ -251,6 +252,7 @@ async def test_websocket_sign_ins_are_limited_per_address(
                 pass
         async with socket_for(server, contract, {"Authorization": f"Bearer {token}"}) as late:
             assert await close_code(late) == 4429
+    await reset(database_url)
 
 
 async def test_dashboard_follows_changes_and_bursts_are_coalesced(
