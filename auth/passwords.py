@@ -2,10 +2,15 @@
 
 A sign-in for an unknown email verifies against a dummy hash made with the same
 parameters, so it costs the same time as a wrong password and does not reveal
-which emails have accounts.
+which emails have accounts. The async methods run in a pool of ``workers`` threads of
+its own, so a flood of sign-ins waits its turn there instead of taking every thread the
+event loop has (and every bit of memory argon2 asks for).
 """
 
 from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import argon2
 
@@ -14,7 +19,10 @@ MAX_LENGTH = 1024
 
 
 class PasswordHasher:
-    def __init__(self, *, memory_kib: int, time_cost: int, parallelism: int) -> None:
+    def __init__(
+        self, *, memory_kib: int, time_cost: int, parallelism: int, workers: int = 2
+    ) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
         self._hasher = argon2.PasswordHasher(
             memory_cost=memory_kib,
             time_cost=time_cost,
@@ -37,6 +45,13 @@ class PasswordHasher:
 
     def needs_rehash(self, password_hash: str) -> bool:
         return self._hasher.check_needs_rehash(password_hash)
+
+    async def hash_async(self, password: str) -> str:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self.hash, password)
+
+    async def verify_async(self, password_hash: str | None, password: str) -> bool:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self.verify, password_hash, password)
 
 
 def password_problem(password: str) -> str | None:

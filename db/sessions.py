@@ -96,36 +96,56 @@ async def revoke_all(
 
 
 class SignInFailure(Base):
-    """Failed sign-ins per email, for throttling password guessing across all processes."""
+    """Password checks per email and client address, for throttling guesses across all
+    processes. A check is noted before it is made; a right password removes its note."""
 
     __tablename__ = "sign_in_failures"
     __table_args__ = (Index("ix_sign_in_failures_email_at", "email", "at"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     email: Mapped[str] = mapped_column(String(320))
+    address: Mapped[str] = mapped_column(String(64), server_default="")
     at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
-async def count_failures(session: AsyncSession, email: str, since: datetime) -> int:
-    count = await session.scalar(
+async def lock_failures(session: AsyncSession, email: str) -> None:
+    """Serialises the checks of one email until the transaction ends, so concurrent
+    guesses are counted one after the other."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext("sign-in:" + email))))
+
+
+async def count_failures(
+    session: AsyncSession, email: str, since: datetime, *, address: str | None = None
+) -> int:
+    statement = (
         select(func.count())
         .select_from(SignInFailure)
         .where(SignInFailure.email == email, SignInFailure.at >= since)
     )
-    return count or 0
+    if address is not None:
+        statement = statement.where(SignInFailure.address == address)
+    return await session.scalar(statement) or 0
 
 
-async def add_failure(session: AsyncSession, email: str) -> None:
-    session.add(SignInFailure(email=email))
+async def add_failure(session: AsyncSession, email: str, address: str = "") -> int:
+    row = SignInFailure(email=email, address=address[:64])
+    session.add(row)
     await session.flush()
+    return row.id
 
 
 async def remove_failures(
-    session: AsyncSession, email: str | None = None, *, before: datetime | None = None
+    session: AsyncSession,
+    email: str | None = None,
+    *,
+    address: str | None = None,
+    before: datetime | None = None,
 ) -> None:
     statement = delete(SignInFailure)
     if email is not None:
         statement = statement.where(SignInFailure.email == email)
+    if address is not None:
+        statement = statement.where(SignInFailure.address == address)
     if before is not None:
         statement = statement.where(SignInFailure.at < before)
     await session.execute(statement)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from auth.accounts import add_member
 from auth.passwords import PasswordHasher, password_problem
 from auth.permissions import RoleName
@@ -37,7 +35,7 @@ async def create_admin(settings: Settings, database_url: str, email: str, passwo
                     time_cost=settings.password_time_cost,
                     parallelism=settings.password_parallelism,
                 )
-                password_hash = await asyncio.to_thread(hasher.hash, password)
+                password_hash = await hasher.hash_async(password)
                 user = await add_member(session, email=email, password_hash=password_hash)
                 outcome = f"created admin {email}"
             else:

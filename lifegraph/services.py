@@ -43,6 +43,7 @@ def build_services(settings: Settings) -> Services:
             memory_kib=settings.password_memory_kib,
             time_cost=settings.password_time_cost,
             parallelism=settings.password_parallelism,
+            workers=settings.password_workers,
         ),
         tokens=tokens,
         authenticator=Authenticator(tokens, external_issuer(settings), sessionmaker),

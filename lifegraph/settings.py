@@ -50,8 +50,10 @@ class Settings(BaseSettings):
     password_memory_kib: int = Field(default=64 * 1024, ge=OWASP_MIN_MEMORY_KIB)
     password_time_cost: int = Field(default=3, ge=OWASP_MIN_TIME_COST)
     password_parallelism: int = Field(default=4, ge=1)
+    password_workers: int = Field(default=2, ge=1)
 
     sign_in_max_failures: int = Field(default=10, ge=1)
+    sign_in_max_failures_per_email: int = Field(default=100, ge=1)
     sign_in_window_seconds: int = Field(default=900, ge=1)
 
     oidc_issuer: str | None = None

@@ -66,6 +66,9 @@ class Context:
     connection_params: dict[str, object] | None = None
     socket_admitted: bool = False
     """A websocket's sign-in counted against its address's limit (once per connection)."""
+    password_checked: bool = False
+    """A password was checked in this request (one is the most, see resolvers.passwords)."""
+    """A websocket's sign-in counted against its address's limit (once per connection)."""
     _principal: asyncio.Future[Principal] | None = field(default=None, repr=False)
     _loaders: Loaders | None = field(default=None, repr=False)
     _sessions: BoundedSessions | None = field(default=None, repr=False)

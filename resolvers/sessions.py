@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -14,6 +13,7 @@ from auth.passwords import password_problem
 from auth.tokens import hash_refresh_token, new_refresh_token
 from db import sessions, users
 from db.users import User
+from resolvers import passwords
 from resolvers.errors import ErrorCode, Problems, UserErrors
 from resolvers.validation import display_name_problem, email_problem, normalise_email
 
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 EMAIL_TAKEN = "An account with this email exists already."
 SIGN_IN_FAILED = "The email or password is wrong."
 SESSION_ENDED = "This session has ended; sign in again."
-TOO_MANY_FAILURES = "Too many failed sign-ins for this email; try again later."
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ async def register(ctx: Context, data: RegisterInput) -> SignedIn:
     if problem := display_name_problem(display_name):
         problems.add(("input", "displayName"), problem)
     problems.raise_if_any()
-    password_hash = await asyncio.to_thread(ctx.services.passwords.hash, data.password)
+    password_hash = await ctx.services.passwords.hash_async(data.password)
     try:
         async with ctx.sessionmaker.begin() as session:
             if await users.by_email(session, email) is not None:
@@ -62,30 +61,24 @@ async def register(ctx: Context, data: RegisterInput) -> SignedIn:
 
 
 async def login(ctx: Context, data: LoginInput) -> SignedIn:
-    """Signs in; after too many failures for an email, it refuses for a while (RATE_LIMITED)."""
+    """Signs in; password checks are throttled (see :mod:`resolvers.passwords`)."""
     email = normalise_email(data.email)
-    settings = ctx.settings
-    window = timedelta(seconds=settings.sign_in_window_seconds)
     async with ctx.sessionmaker() as session:
-        failures = await sessions.count_failures(session, email, datetime.now(UTC) - window)
-    if failures >= settings.sign_in_max_failures:
-        raise UserErrors.one(None, TOO_MANY_FAILURES, ErrorCode.RATE_LIMITED)
-    async with ctx.sessionmaker.begin() as session:
         user = await users.by_email(session, email)
-        password_hash = user.password_hash if user is not None else None
-        matches = await asyncio.to_thread(
-            ctx.services.passwords.verify, password_hash, data.password
-        )
-        if user is not None and matches:
-            await sessions.remove_failures(session, email)
-            if password_hash and ctx.services.passwords.needs_rehash(password_hash):
-                new_hash = await asyncio.to_thread(ctx.services.passwords.hash, data.password)
-                await users.save(session, user, password_hash=new_hash)
-            return await _start(ctx, session, user)
-    # The failure is kept although the answer is an error: that is what throttles guessing.
+    password_hash = user.password_hash if user is not None else None
+    matches = await passwords.check(
+        ctx, email=email, password_hash=password_hash, password=data.password, field=None
+    )
+    if user is None or not matches:
+        raise UserErrors.one(None, SIGN_IN_FAILED, ErrorCode.UNAUTHENTICATED)
     async with ctx.sessionmaker.begin() as session:
-        await sessions.add_failure(session, email)
-    raise UserErrors.one(None, SIGN_IN_FAILED, ErrorCode.UNAUTHENTICATED)
+        row = await users.get(session, user.id, lock=True)
+        if row is None or row.password_hash != password_hash:  # changed meanwhile
+            raise UserErrors.one(None, SIGN_IN_FAILED, ErrorCode.UNAUTHENTICATED)
+        if password_hash and ctx.services.passwords.needs_rehash(password_hash):
+            new_hash = await ctx.services.passwords.hash_async(data.password)
+            await users.save(session, row, password_hash=new_hash)
+        return await _start(ctx, session, row)
 
 
 async def refresh(ctx: Context, refresh_token: str) -> SignedIn:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import uuid
 from typing import TYPE_CHECKING
 
 from strawberry import UNSET
@@ -12,7 +12,7 @@ from auth.permissions import Permission, RoleName
 from db import roles, sessions, users
 from db.pagination import Page
 from db.users import User
-from resolvers import ids
+from resolvers import ids, passwords
 from resolvers.errors import ErrorCode, NotFound, Problems, UserErrors
 from resolvers.pagination import cursor_checked, page_size
 from resolvers.validation import (
@@ -124,24 +124,48 @@ async def change_password(ctx: Context, data: ChangePasswordInput) -> None:
     principal = await ctx.principal()
     if problem := password_problem(data.new_password):
         raise UserErrors.one(("input", "newPassword"), problem, ErrorCode.INVALID)
-    new_hash = await asyncio.to_thread(ctx.services.passwords.hash, data.new_password)
+    field = ("input", "currentPassword")
+    checked = await _checked_password(ctx, principal.user_id, data.current_password, field)
+    new_hash = await ctx.services.passwords.hash_async(data.new_password)
     async with ctx.sessionmaker.begin() as session:
-        row = await users.get(session, principal.user_id, lock=True)
-        if row is None or not await _password_matches(ctx, row, data.current_password):
-            raise UserErrors.one(
-                ("input", "currentPassword"), "The current password is wrong.", ErrorCode.INVALID
-            )
+        row = await _unchanged(session, principal.user_id, checked, field)
         await users.save(session, row, password_hash=new_hash)
         await sessions.revoke_all(session, row.id, keep=principal.session_id)
 
 
 async def delete_my_account(ctx: Context, password: str) -> None:
     principal = await ctx.principal()
+    field = ("password",)
+    checked = await _checked_password(ctx, principal.user_id, password, field)
     async with ctx.sessionmaker.begin() as session:
-        row = await users.get(session, principal.user_id, lock=True)
-        if row is None or not await _password_matches(ctx, row, password):
-            raise UserErrors.one(("password",), "The password is wrong.", ErrorCode.INVALID)
-        await _delete(session, row, field=("password",))
+        row = await _unchanged(session, principal.user_id, checked, field)
+        await _delete(session, row, field=field)
+
+
+async def _checked_password(
+    ctx: Context, user_id: uuid.UUID, password: str, field: tuple[str, ...]
+) -> str | None:
+    """The user's password hash once ``password`` matched it (a throttled check)."""
+    async with ctx.sessionmaker() as session:
+        row = await users.get(session, user_id)
+    if row is None:
+        raise UserErrors.one(None, "Your account no longer exists.", ErrorCode.NOT_FOUND)
+    matches = await passwords.check(
+        ctx, email=row.email, password_hash=row.password_hash, password=password, field=field
+    )
+    if not matches:
+        raise UserErrors.one(field, "The password is wrong.", ErrorCode.INVALID)
+    return row.password_hash
+
+
+async def _unchanged(
+    session: AsyncSession, user_id: uuid.UUID, password_hash: str | None, field: tuple[str, ...]
+) -> User:
+    """The user's row, locked, if the password checked is still theirs."""
+    row = await users.get(session, user_id, lock=True)
+    if row is None or row.password_hash != password_hash:
+        raise UserErrors.one(field, "The password changed meanwhile; try again.", ErrorCode.INVALID)
+    return row
 
 
 async def delete_user(ctx: Context, global_id: str) -> str:
@@ -168,7 +192,3 @@ async def _delete(session: AsyncSession, user: User, *, field: tuple[str, ...]) 
             ErrorCode.CONFLICT,
         )
     await users.remove(session, user)
-
-
-async def _password_matches(ctx: Context, row: User, password: str) -> bool:
-    return await asyncio.to_thread(ctx.services.passwords.verify, row.password_hash, password)

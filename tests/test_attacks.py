@@ -3,6 +3,7 @@ QUERY_TOO_COMPLEX and a message naming the limit; everything else says what it c
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from client_contract import Contract
-from conftest import Api, StatementCounter, errors_of, make_settings, reset
+from conftest import MEMBER_PASSWORD, Api, StatementCounter, errors_of, make_settings, reset
 from graphql import get_introspection_query
 from sqlalchemy import event
 from starlette.applications import Starlette
@@ -294,3 +295,108 @@ async def test_one_request_holds_a_few_database_connections_at_most(
     assert "errors" not in result
     # The request's own sessions, and the one that signed it in.
     assert out["most"] <= 4 + 1
+
+
+LOGIN = "mutation($input: LoginInput!) { login(input: $input) { userErrors { code } } }"
+
+
+@contextlib.asynccontextmanager
+async def from_address(app: Starlette, address: str, contract: Contract) -> AsyncIterator[Api]:
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://lifegraph.test") as client:
+        yield Api(client, contract)
+
+
+def counted_checks(app: Starlette, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    hasher = app.state.services.passwords
+    checked: list[str] = []
+    real = hasher.verify
+
+    def verify(password_hash: str | None, password: str) -> bool:
+        checked.append(password)
+        return bool(real(password_hash, password))
+
+    monkeypatch.setattr(hasher, "verify", verify)
+    return checked
+
+
+async def login_code(api: Api, email: str, password: str) -> str | None:
+    result = await api.query(LOGIN, {"input": {"email": email, "password": password}})
+    errors = result["data"]["login"]["userErrors"]
+    return errors[0]["code"] if errors else None
+
+
+async def test_concurrent_guesses_stay_within_the_limit(
+    api: Api, app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await api.register("race@example.com")
+    checked = counted_checks(app, monkeypatch)
+    codes = await asyncio.gather(
+        *(login_code(api, "race@example.com", f"wrong-{i}") for i in range(100))
+    )
+    assert len(checked) == 10
+    assert sorted(codes, key=str) == ["RATE_LIMITED"] * 90 + ["UNAUTHENTICATED"] * 10
+
+
+async def test_one_request_checks_one_password(
+    api: Api, app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = await api.register("aliased@example.com")
+    checked = counted_checks(app, monkeypatch)
+    logins = " ".join(
+        f'l{i}: login(input: {{email: "aliased@example.com", password: "guess-{i}"}}) '
+        "{ userErrors { code message } }"
+        for i in range(10)
+    )
+    result = await api.query(f"mutation {{ {logins} }}")
+    codes = [result["data"][f"l{i}"]["userErrors"][0]["code"] for i in range(10)]
+    assert codes == ["UNAUTHENTICATED"] + ["RATE_LIMITED"] * 9
+    assert len(checked) == 1
+    assert await login_code(api, "aliased@example.com", MEMBER_PASSWORD) is None  # not locked
+
+    changes = " ".join(
+        f'c{i}: changePassword(input: {{currentPassword: "guess-{i}", '
+        f'newPassword: "taken-over-{i}-password"}}) {{ ok userErrors {{ code }} }}'
+        for i in range(5)
+    )
+    changed = await api.query(f"mutation {{ {changes} }}", token=session["accessToken"])
+    assert [changed["data"][f"c{i}"]["userErrors"][0]["code"] for i in range(5)] == [
+        "INVALID",
+        *["RATE_LIMITED"] * 4,
+    ]
+    deletes = " ".join(
+        f'd{i}: deleteMyAccount(password: "guess-{i}") {{ ok userErrors {{ code }} }}'
+        for i in range(3)
+    )
+    deleted = await api.query(f"mutation {{ {deletes} }}", token=session["accessToken"])
+    assert [deleted["data"][f"d{i}"]["ok"] for i in range(3)] == [False] * 3
+    assert await login_code(api, "aliased@example.com", MEMBER_PASSWORD) is None
+
+
+async def test_a_stranger_cannot_lock_the_owner_out(
+    api: Api, app: Starlette, contract: Contract
+) -> None:
+    await api.register("owner@example.com")
+    async with from_address(app, "203.0.113.7", contract) as stranger:
+        codes = [await login_code(stranger, "owner@example.com", "guess") for _ in range(11)]
+        assert codes == ["UNAUTHENTICATED"] * 10 + ["RATE_LIMITED"]
+        assert await login_code(stranger, "owner@example.com", MEMBER_PASSWORD) == "RATE_LIMITED"
+    async with from_address(app, "198.51.100.20", contract) as owner:
+        assert await login_code(owner, "owner@example.com", MEMBER_PASSWORD) is None
+
+
+async def test_guesses_from_many_addresses_meet_a_ceiling_per_email(
+    database_url: str, contract: Contract
+) -> None:
+    settings = make_settings(database_url, sign_in_max_failures_per_email=12)
+    async with client_of(settings, contract) as api:
+        await api.register("ceiling@example.com")
+        app = api.client._transport.app  # type: ignore[attr-defined]
+        for n in range(3):
+            async with from_address(app, f"192.0.2.{n}", contract) as guesser:
+                for _ in range(4):
+                    assert await login_code(guesser, "ceiling@example.com", "guess") == (
+                        "UNAUTHENTICATED"
+                    )
+        async with from_address(app, "192.0.2.99", contract) as fresh:
+            assert await login_code(fresh, "ceiling@example.com", "guess") == "RATE_LIMITED"
