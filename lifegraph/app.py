@@ -116,6 +116,8 @@ def server_options(settings: Settings) -> dict[str, Any]:
         # Events are small: per-message compression would cost ~40 KiB per socket.
         "ws_per_message_deflate": False,
         "ws_max_size": settings.max_ws_message_bytes,
+        # SIGTERM: stop accepting, finish what is in flight (at most this long), then stop.
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
     }
 
 

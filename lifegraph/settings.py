@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     ws_init_timeout_seconds: float = Field(default=10.0, gt=0)
     max_ws_message_bytes: int = Field(default=64 * 1024, ge=1024)
     max_subscriptions_per_user: int = Field(default=200, ge=1)
+    shutdown_grace_seconds: float = Field(default=30.0, gt=0)
 
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -26,6 +26,8 @@ async def run_worker(services: Services, **options: Any) -> None:
     options.setdefault("install_signal_handlers", False)
     options.setdefault("update_heartbeat_interval", min(10.0, stalled_after / 4))
     options.setdefault("stalled_worker_timeout", stalled_after)
+    # Stopping lets running jobs finish for as long as a server drains its requests.
+    options.setdefault("shutdown_graceful_timeout", services.settings.shutdown_grace_seconds)
     watchdog = asyncio.create_task(_retry_stalled(services, stalled_after), name="stalled jobs")
     try:
         await services.jobs.run_worker(services, **options)

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import signal
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
@@ -16,7 +18,7 @@ import httpx
 import pytest
 import uvicorn
 from client_contract import Contract
-from conftest import MEMBER_PASSWORD, Api, make_settings, reset, run_jobs
+from conftest import MEMBER_PASSWORD, Api, make_settings, raw_connection, reset, run_jobs
 from receipt_images import Receipt, render
 from sqlalchemy import text
 from test_cli import FAST_PASSWORDS, clean_env, free_port, serving
@@ -438,3 +440,39 @@ async def test_receipt_updates_follow_every_status_with_ocr_once_read(
         assert {r["id"] for r in seen} == {receipt_id}
         assert seen[0]["ocr"] is None
         assert Decimal(seen[-1]["ocr"]["total"]) == printed.total
+
+
+async def test_sigterm_drains_requests_and_closes_websockets(
+    database_url: str, contract: Contract, tmp_path: Path
+) -> None:
+    """In flight: a request waiting on a row lock, and a live subscription."""
+    env = clean_env(DATABASE_URL=database_url, LIFEGRAPH_DATA_DIR=str(tmp_path), **FAST_PASSWORDS)
+    with serving(env, tmp_path, tmp_path / "serve.log") as (base, process):
+        async with httpx.AsyncClient(base_url=base, trust_env=False) as client:
+            http = Api(client, contract)
+            session = await http.register("drain@example.com")
+            token = session["accessToken"]
+            user_id = uuid.UUID(session["user"]["id"].removeprefix("user_"))
+            async with (
+                signed_in(base.removeprefix("http://"), contract, token) as subscriber,
+                raw_connection(database_url) as holder,
+            ):
+                await subscriber.subscribe("DashboardUpdates")
+                await subscriber.next_data()
+                locked = holder.transaction()
+                await locked.start()
+                await holder.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", user_id)
+                renamed = asyncio.create_task(
+                    http.op("UpdateProfile", {"input": {"displayName": "Drained"}}, token)
+                )
+                await asyncio.sleep(0.5)  # the request now waits for the lock
+                process.send_signal(signal.SIGTERM)
+                assert await close_code(subscriber) == 1012  # service restart: reconnect
+                with pytest.raises(httpx.ConnectError):
+                    async with httpx.AsyncClient(base_url=base, trust_env=False) as late:
+                        await late.get("/healthz")
+                assert not renamed.done()
+                await locked.rollback()
+            result = await asyncio.wait_for(renamed, 10)
+            assert result["data"]["updateProfile"]["user"]["displayName"] == "Drained"
+        assert await asyncio.to_thread(process.wait, 30) == 128 + signal.SIGTERM
