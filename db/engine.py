@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import traceback
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
@@ -102,7 +103,16 @@ def is_unavailable(error: BaseException) -> bool:
     for _ in range(5):
         if cause is None:
             return False
-        if isinstance(cause, _UNREACHABLE):
+        if isinstance(cause, _UNREACHABLE) or _raised_by_the_driver(cause):
             return True
         cause = cause.__cause__ or cause.__context__
     return False
+
+
+def _raised_by_the_driver(error: BaseException) -> bool:
+    """An OS error while the driver connects: such as a Unix socket that is not there
+    while the server restarts."""
+    return isinstance(error, OSError) and any(
+        "/asyncpg/" in frame.f_code.co_filename
+        for frame, _ in traceback.walk_tb(error.__traceback__)
+    )

@@ -40,8 +40,14 @@ def shape_error(error: GraphQLError) -> None:
             "code": ApiErrorCode.SERVICE_UNAVAILABLE,
             "retryAfter": UNAVAILABLE_RETRY_SECONDS,
         }
-    elif original is None or isinstance(original, GraphQLError) or error.path is None:
-        # Parse, validation and variable coercion errors: the client's request is at fault.
+    elif (
+        original is None
+        or isinstance(original, GraphQLError)
+        or (error.path is None and error.nodes)
+    ):
+        # Parse, validation and variable coercion errors (outside execution, pointing into
+        # the document): the client's request is at fault. Any other exception, from a
+        # resolver or from an extension before execution, is a fault of ours.
         # Strawberry's depth limiter and graphql-core's introspection limit report through
         # validation, the token limit through parsing, each recognisable by its message.
         limited = any(sign in error.message for sign in LIMIT_MESSAGES)

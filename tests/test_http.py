@@ -12,6 +12,7 @@ from conftest import Api, errors_of, make_settings
 
 from lifegraph.app import create_app
 from resolvers import roles as role_resolvers
+from resolvers.context import Context
 
 
 async def test_health_and_readiness(api: Api) -> None:
@@ -168,3 +169,16 @@ async def test_an_unreachable_database_answers_service_unavailable(
         assert (await client.get("/readyz")).status_code == 503
     assert not [r for r in caplog.records if r.levelname == "ERROR" and r.exc_info]
     await services.engine.dispose()
+
+
+async def test_faults_before_execution_are_masked_too(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(self: object) -> None:
+        raise FileNotFoundError(2, "No such file or directory", "/srv/lifegraph/secret")
+
+    monkeypatch.setattr(Context, "signed_in_user", broken)
+    result = await api.query("{ __typename }")
+    assert errors_of(result) == ["INTERNAL_SERVER_ERROR"]
+    assert "/srv" not in str(result)
+    assert "No such file" not in str(result)
