@@ -26,7 +26,6 @@ import contextlib
 import io
 import json
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -52,6 +51,7 @@ from subscriptions import (  # noqa: E402
     say,
     serving,
 )
+from test_cli import terminate  # noqa: E402
 
 from lifegraph import embedded  # noqa: E402
 from lifegraph.migrate import upgrade  # noqa: E402
@@ -155,16 +155,6 @@ def start_worker(database_url: str, folder: Path) -> subprocess.Popen[bytes]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(STOP_SECONDS)
 
 
 async def upload(api: Api, token: str, image: bytes) -> dict[str, Any] | None:
@@ -290,7 +280,7 @@ async def soak(
             lost, unread = await read_back(api, tally)
             memory["end"] = proc_status_kib(server.pid)
     finally:
-        stop(worker)
+        terminate(worker)
     print(f"operations: {sum(tally.codes.values())} in {args.seconds:.0f} s")
     for code, count in tally.codes.most_common():
         example = tally.examples.get(code)
