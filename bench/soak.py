@@ -299,6 +299,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.seconds < 3 * OUTAGE_SECONDS:
         parser.error(f"--seconds must be at least {3 * OUTAGE_SECONDS:.0f}")
+    # Every simulated user comes from this one loopback address.
+    SERVER_SETTINGS["LIFEGRAPH_RATE_LIMIT_ADDRESS_POINTS"] = str(10**9)
     with tempfile.TemporaryDirectory(prefix="lifegraph-soak-") as temporary:
         folder = Path(temporary)
         with (
