@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -50,7 +51,11 @@ class Settings(BaseSettings):
     password_memory_kib: int = Field(default=64 * 1024, ge=OWASP_MIN_MEMORY_KIB)
     password_time_cost: int = Field(default=3, ge=OWASP_MIN_TIME_COST)
     password_parallelism: int = Field(default=4, ge=1)
-    password_workers: int = Field(default=2, ge=1)
+    password_workers: int = Field(
+        default_factory=lambda: max(1, (os.cpu_count() or 2) // 2),
+        ge=1,
+        description="Threads hashing passwords: half the cores, leaving the rest to requests.",
+    )
 
     sign_in_max_failures: int = Field(default=10, ge=1)
     sign_in_max_failures_per_email: int = Field(default=100, ge=1)
