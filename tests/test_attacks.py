@@ -400,3 +400,20 @@ async def test_guesses_from_many_addresses_meet_a_ceiling_per_email(
                     )
         async with from_address(app, "192.0.2.99", contract) as fresh:
             assert await login_code(fresh, "ceiling@example.com", "guess") == "RATE_LIMITED"
+
+
+async def test_the_owasp_cheat_sheets_other_shapes_are_refused(api: Api) -> None:
+    """Field duplication, fragment cycles, and mutations over GET (a CSRF path)."""
+    duplicated = "{ me { " + "id " * 6000 + "} }"
+    assert "tokens" in refusal(await api.query(duplicated))
+    cycle = "{ me { ...A } } fragment A on User { ...B } fragment B on User { ...A }"
+    assert errors_of(await api.query(cycle)) == ["BAD_USER_INPUT"]
+    session = await api.register("csrf@example.com")
+    over_get = await api.client.get(
+        "/graphql",
+        params={"query": "mutation { logoutEverywhere { ok } }"},
+        headers={"Authorization": f"Bearer {session['accessToken']}"},
+    )
+    assert over_get.status_code == 400
+    assert errors_of(over_get.json()) == ["BAD_USER_INPUT"]
+    assert "errors" not in await api.op("Me", token=session["accessToken"])
