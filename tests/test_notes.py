@@ -515,6 +515,18 @@ async def test_multipart_images_need_the_preflight_header(
     assert stored_files(settings) == []
 
 
+async def test_an_image_that_is_no_file_is_bad_user_input(
+    api: Api, services: Services, settings: Settings
+) -> None:
+    token = await sign_in(api, "no-file@example.com")
+    note = await create_note(api, token)
+    for value in ["not a file", 7, ["photo.jpg"]]:
+        result = await api.op("AddNoteImage", {"noteId": note["id"], "file": value}, token)
+        assert errors_of(result) == ["BAD_USER_INPUT"]
+    assert await image_keys(services, note["id"]) == []
+    assert stored_files(settings) == []
+
+
 async def test_at_most_five_images_by_either_path(api: Api, services: Services) -> None:
     token = await sign_in(api, "five@example.com")
     note = await create_note(api, token)

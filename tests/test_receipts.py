@@ -659,3 +659,15 @@ async def test_an_upload_key_postgresql_cannot_hold_is_not_found(api: Api, bad: 
     result = await send(api, "CompleteReceiptUpload", {"key": f"receipts/{bad}"}, token)
     payload = result["data"]["completeReceiptUpload"]
     assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["key"], "NOT_FOUND")]
+
+
+@pytest.mark.parametrize("value", ["not a file", 7, {"filename": "receipt.jpg"}])
+async def test_an_upload_that_is_no_file_is_bad_user_input(
+    api: Api, app: Starlette, value: object
+) -> None:
+    token = (await api.register("no-file@example.com"))["accessToken"]
+    result = await api.op("UploadReceipt", {"file": value}, token)
+    assert errors_of(result) == ["BAD_USER_INPUT"]
+    literal = await api.query('mutation { uploadReceipt(file: "x") { receipt { id } } }', {}, token)
+    assert errors_of(literal) == ["BAD_USER_INPUT"]
+    assert await count(app, "SELECT count(*) FROM receipts") == 0
