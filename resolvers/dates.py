@@ -24,7 +24,20 @@ def parse_instant(value: Any) -> datetime:
 
 
 def start_of(day: date, timezone: str) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+    """Midnight of ``day`` in ``timezone``, as UTC. Where that instant falls outside the
+    years 1 to 9999 (0001-01-01 east of UTC, 9999-12-31 west), the calendar's own first or
+    last instant stands for it: a range reaching there holds everything on that side."""
+    try:
+        return datetime.combine(day, time.min, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if day.year == 1 else datetime.max).replace(tzinfo=UTC)
+
+
+def end_of(day: date, timezone: str) -> datetime:
+    """The start of the day after ``day`` in ``timezone``, as UTC."""
+    if day == date.max:
+        return datetime.max.replace(tzinfo=UTC)
+    return start_of(day + timedelta(days=1), timezone)
 
 
 def day_range(
@@ -32,7 +45,7 @@ def day_range(
 ) -> tuple[datetime | None, datetime | None]:
     """[start of ``first``, start of the day after ``last``) in ``timezone``, as UTC."""
     start = start_of(first, timezone) if first else None
-    end = start_of(last + timedelta(days=1), timezone) if last else None
+    end = end_of(last, timezone) if last else None
     return start, end
 
 

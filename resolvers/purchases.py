@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from db.pagination import Page
 from db.purchases import Bucket, Purchase, PurchaseFilter, PurchaseItem
 from db.receipts import ReceiptStatus
 from resolvers import ids
-from resolvers.dates import noon_of, start_of
+from resolvers.dates import end_of, noon_of, start_of
 from resolvers.errors import BadUserInput, ErrorCode, Problems, UserErrors
 from resolvers.money import MAX_AMOUNT, amount_problem
 from resolvers.pagination import cursor_checked, page_size
@@ -218,10 +218,7 @@ async def spending(ctx: Context, first: date, last: date, currency: str | None) 
         raise BadUserInput("'currency' must be an ISO 4217 code.")
     if last < first:
         raise BadUserInput("'to' must not be before 'from'.")
-    start, end = (
-        start_of(first, principal.timezone),
-        start_of(last + timedelta(days=1), principal.timezone),
-    )
+    start, end = start_of(first, principal.timezone), end_of(last, principal.timezone)
     tz = principal.timezone
     async with ctx.sessionmaker() as session:
         overall = await purchases.spending_by(

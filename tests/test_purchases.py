@@ -410,3 +410,17 @@ async def test_filters_with_text_postgresql_cannot_hold_are_bad_input(
     token = await signed_in(api)
     result = await send(api, "Purchases", {"filter": {name: bad}}, token)
     assert errors_of(result) == ["BAD_USER_INPUT"]
+
+
+@pytest.mark.parametrize("timezone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])
+async def test_a_summary_from_the_first_to_the_last_day_of_the_calendar_holds_everything(
+    api: Api, timezone: str
+) -> None:
+    """Midnight of 0001-01-01 east of UTC, and of the day after 9999-12-31 anywhere, are
+    no datetimes: the range runs to the calendar's ends."""
+    token = await signed_in(api, timezone=timezone)
+    await seed(api, token)
+    result = await api.op("SpendingSummary", {"from": "0001-01-01", "to": "9999-12-31"}, token)
+    assert "errors" not in result, result
+    summary = result["data"]["spendingSummary"]
+    assert (summary["total"], summary["count"]) == ("155.79", 5)
