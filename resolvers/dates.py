@@ -20,7 +20,10 @@ def parse_instant(value: Any) -> datetime:
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         raise ValueError("DateTime needs an offset, for example '2026-11-21T09:30:00Z'")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError("DateTime must fall between the years 1 and 9999 in UTC") from error
 
 
 def start_of(day: date, timezone: str) -> datetime:
