@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -409,6 +412,29 @@ async def test_filters_with_text_postgresql_cannot_hold_are_bad_input(
 ) -> None:
     token = await signed_in(api)
     result = await send(api, "Purchases", {"filter": {name: bad}}, token)
+    assert errors_of(result) == ["BAD_USER_INPUT"]
+
+
+def cursor_of(*values: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        cursor_of("x", str(uuid.UUID(int=0))),
+        cursor_of("NaN", str(uuid.UUID(int=0))),
+        cursor_of("1E+999999999", str(uuid.UUID(int=0))),
+        cursor_of("1E-999999999", str(uuid.UUID(int=0))),
+        cursor_of(12, str(uuid.UUID(int=0))),
+        cursor_of("12", 0),
+    ],
+)
+async def test_a_cursor_no_list_issued_is_bad_user_input(api: Api, after: str) -> None:
+    token = await signed_in(api)
+    await seed(api, token)
+    by_amount = {"field": "AMOUNT", "direction": "ASC"}
+    result = await api.op("Purchases", {"after": after, "orderBy": by_amount}, token)
     assert errors_of(result) == ["BAD_USER_INPUT"]
 
 
