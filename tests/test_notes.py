@@ -264,6 +264,7 @@ INVALID_FIELDS = [
     ({"title": "x" * 201}, "title"),
     ({"content": "x" * 100_001}, "content"),
     ({"tags": [f"t{i}" for i in range(21)]}, "tags"),
+    ({"tags": ["same"] * 201}, "tags"),  # refused unread, however much it repeats
 ]
 
 
