@@ -19,11 +19,21 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 T = TypeVar("T")
 
+
+def _decimal(text: str) -> Decimal:
+    """A numeric key: finite, and of a size PostgreSQL's numeric (and asyncpg) can take."""
+    number = Decimal(text)
+    exponent = number.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent < -1000 or number.adjusted() > 1000:
+        raise ValueError(text)
+    return number
+
+
 _DECODERS: dict[type, Any] = {
     datetime: datetime.fromisoformat,
     date: date.fromisoformat,
     uuid.UUID: uuid.UUID,
-    Decimal: Decimal,
+    Decimal: _decimal,
     int: int,
     float: float,
     str: str,
@@ -61,10 +71,19 @@ def decode_cursor(
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not isinstance(raw, list) or len(raw) != len(keys):
             raise InvalidCursor(cursor)
+        if not all(isinstance(value, str) for value in raw):  # as encode_cursor writes them
+            raise InvalidCursor(cursor)
         return [
             _DECODERS[key.type.python_type](value) for key, value in zip(keys, raw, strict=True)
         ]
-    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError) as error:
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        ArithmeticError,  # decimal.InvalidOperation
+        binascii.Error,
+        UnicodeDecodeError,
+    ) as error:
         raise InvalidCursor(cursor) from error
 
 

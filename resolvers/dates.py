@@ -20,11 +20,27 @@ def parse_instant(value: Any) -> datetime:
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         raise ValueError("DateTime needs an offset, for example '2026-11-21T09:30:00Z'")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError("DateTime must fall between the years 1 and 9999 in UTC") from error
 
 
 def start_of(day: date, timezone: str) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+    """Midnight of ``day`` in ``timezone``, as UTC. Where that instant falls outside the
+    years 1 to 9999 (0001-01-01 east of UTC, 9999-12-31 west), the calendar's own first or
+    last instant stands for it: a range reaching there holds everything on that side."""
+    try:
+        return datetime.combine(day, time.min, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if day.year == 1 else datetime.max).replace(tzinfo=UTC)
+
+
+def end_of(day: date, timezone: str) -> datetime:
+    """The start of the day after ``day`` in ``timezone``, as UTC."""
+    if day == date.max:
+        return datetime.max.replace(tzinfo=UTC)
+    return start_of(day + timedelta(days=1), timezone)
 
 
 def day_range(
@@ -32,7 +48,7 @@ def day_range(
 ) -> tuple[datetime | None, datetime | None]:
     """[start of ``first``, start of the day after ``last``) in ``timezone``, as UTC."""
     start = start_of(first, timezone) if first else None
-    end = start_of(last + timedelta(days=1), timezone) if last else None
+    end = end_of(last, timezone) if last else None
     return start, end
 
 

@@ -60,7 +60,13 @@ class Documents:
                     "PersistedQueryNotFound", ApiErrorCode.PERSISTED_QUERY_NOT_FOUND
                 )
             return found
-        actual = sha256_of(query)
+        try:
+            actual = sha256_of(query)
+        except UnicodeEncodeError as error:
+            raise DocumentRefused(
+                "The document holds an unpaired surrogate, which is not text.",
+                ApiErrorCode.BAD_USER_INPUT,
+            ) from error
         if digest is not None and digest != actual:
             raise DocumentRefused(
                 "The persisted query's hash does not match its text.",

@@ -3,12 +3,13 @@ money with the currency's minor digits, quantities as plain decimals."""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 
 import babel.numbers
 
 MAX_AMOUNT = Decimal("1000000000000")
+STORED_PLACES = Decimal("0.0001")  # of the money columns, numeric(20, 4)
 
 
 @cache
@@ -22,6 +23,12 @@ def minor_digits(currency: str) -> int:
 def quantize(amount: Decimal, currency: str) -> Decimal:
     """``Decimal("12.3000")`` in EUR → ``Decimal("12.30")``; in JPY → ``Decimal("12")``."""
     return amount.quantize(Decimal(1).scaleb(-minor_digits(currency)), rounding=ROUND_HALF_EVEN)
+
+
+def stored(quantity: Decimal, rounding: str = ROUND_HALF_UP) -> Decimal:
+    """A quantity at the places the database keeps, rounded as PostgreSQL would (an
+    exponent such as ``1E-999999999`` cannot even be sent to it)."""
+    return quantity.quantize(STORED_PLACES, rounding=rounding)
 
 
 def plain(quantity: Decimal) -> Decimal:
@@ -40,9 +47,9 @@ def amount_problem(amount: Decimal, currency: str, *, allow_zero: bool = True) -
             return "Use a positive amount."
         if amount >= MAX_AMOUNT:
             return "The amount is too large."
-        exponent = amount.normalize().as_tuple().exponent
+        # Exactly, not after normalize(): that rounds to 28 digits, and 1E-999999999 to 0.
+        if quantize(amount, currency) != amount:
+            return f"{currency} has {minor_digits(currency)} decimal places."
     except InvalidOperation:
         return "Use a number."
-    if isinstance(exponent, int) and -exponent > minor_digits(currency):
-        return f"{currency} has {minor_digits(currency)} decimal places."
     return None

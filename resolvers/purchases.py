@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import date, datetime
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
@@ -17,9 +17,9 @@ from db.pagination import Page
 from db.purchases import Bucket, Purchase, PurchaseFilter, PurchaseItem
 from db.receipts import ReceiptStatus
 from resolvers import ids
-from resolvers.dates import noon_of, start_of
+from resolvers.dates import end_of, noon_of, start_of
 from resolvers.errors import BadUserInput, ErrorCode, Problems, UserErrors
-from resolvers.money import MAX_AMOUNT, amount_problem
+from resolvers.money import MAX_AMOUNT, amount_problem, quantize, stored
 from resolvers.pagination import cursor_checked, page_size
 from resolvers.receipts import ocr_currency, ocr_items
 from resolvers.validation import checked_text, is_currency, search_text
@@ -65,8 +65,8 @@ async def purchase_page(
             purchased_before=where.to,
             category=search_text(where.category, "category"),
             merchant=search_text(where.merchant, "merchant"),
-            min_amount=where.min_amount,
-            max_amount=where.max_amount,
+            min_amount=_bound(where.min_amount, "minAmount", ROUND_CEILING),
+            max_amount=_bound(where.max_amount, "maxAmount", ROUND_FLOOR),
             search=search_text(where.search),
         )
     field = order.field.value if order else "PURCHASED_AT"
@@ -218,10 +218,7 @@ async def spending(ctx: Context, first: date, last: date, currency: str | None) 
         raise BadUserInput("'currency' must be an ISO 4217 code.")
     if last < first:
         raise BadUserInput("'to' must not be before 'from'.")
-    start, end = (
-        start_of(first, principal.timezone),
-        start_of(last + timedelta(days=1), principal.timezone),
-    )
+    start, end = start_of(first, principal.timezone), end_of(last, principal.timezone)
     tz = principal.timezone
     async with ctx.sessionmaker() as session:
         overall = await purchases.spending_by(
@@ -278,6 +275,16 @@ async def _add(session: AsyncSession, row: Purchase, items: list[PurchaseItem]) 
     return row
 
 
+def _bound(value: Decimal | None, name: str, rounding: str) -> Decimal | None:
+    """A filter's amount at the places amounts are stored with, rounded inwards so that
+    it keeps the same purchases."""
+    if value is None:
+        return None
+    if not (value.is_finite() and -MAX_AMOUNT < value < MAX_AMOUNT):
+        raise BadUserInput(f"'{name}' must be a number between -{MAX_AMOUNT:,} and {MAX_AMOUNT:,}.")
+    return stored(value, rounding)
+
+
 def _currency(value: str | None, default: str, problems: Problems) -> str:
     if value is None or value is UNSET:
         return default
@@ -295,7 +302,8 @@ def _money(
         return Decimal(0)
     if problem := amount_problem(value, currency):
         problems.add(field, problem)
-    return value
+        return value
+    return quantize(value, currency)  # 0E-1000 is 0.00, which PostgreSQL can be sent
 
 
 def _merchant(value: str | None, problems: Problems) -> str:
@@ -325,15 +333,21 @@ def _items(
             value.description, (*path, "description"), problems, min_length=1, max_length=300
         )
         amount = _money(value.amount, currency, (*path, "amount"), problems)
-        for name, number in (("quantity", value.quantity), ("unitPrice", value.unit_price)):
-            if number is not None and not (number.is_finite() and 0 <= number < MAX_AMOUNT):
-                problems.add((*path, name), "Use 0 or a positive number under 1,000,000,000,000.")
         items.append(
             PurchaseItem(
                 description=description,
-                quantity=value.quantity,
-                unit_price=value.unit_price,
+                quantity=_quantity(value.quantity, (*path, "quantity"), problems),
+                unit_price=_quantity(value.unit_price, (*path, "unitPrice"), problems),
                 amount=amount,
             )
         )
     return items
+
+
+def _quantity(value: Decimal | None, field: tuple[str, ...], problems: Problems) -> Decimal | None:
+    if value is None:
+        return None
+    if not (value.is_finite() and 0 <= value < MAX_AMOUNT):
+        problems.add(field, "Use 0 or a positive number under 1,000,000,000,000.")
+        return None
+    return stored(value)

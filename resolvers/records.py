@@ -228,6 +228,9 @@ def tags(values: Mapping[str, Any], name: str, problems: Problems, path: Path) -
     if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
         problems.add((*path, name), "Use a list of tags.")
         return []
+    if len(value) > 10 * MAX_TAGS:  # refused unread: so long a list could only repeat tags
+        problems.add((*path, name), f"Use at most {MAX_TAGS} tags.")
+        return []
     cleaned: list[str] = []
     refused: set[str] = set()
     for tag in value:

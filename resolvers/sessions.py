@@ -15,7 +15,12 @@ from db import sessions, users
 from db.users import User
 from resolvers import passwords
 from resolvers.errors import ErrorCode, Problems, UserErrors
-from resolvers.validation import display_name_problem, email_problem, normalise_email
+from resolvers.validation import (
+    MAX_EMAIL_LENGTH,
+    display_name_problem,
+    email_problem,
+    normalise_email,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,6 +68,8 @@ async def register(ctx: Context, data: RegisterInput) -> SignedIn:
 async def login(ctx: Context, data: LoginInput) -> SignedIn:
     """Signs in; password checks are throttled (see :mod:`resolvers.passwords`)."""
     email = normalise_email(data.email)
+    if len(email) > MAX_EMAIL_LENGTH:  # no account has it, and no note of a failure holds it
+        raise UserErrors.one(("input", "email"), "Enter a valid email address.", ErrorCode.INVALID)
     async with ctx.sessionmaker() as session:
         user = await users.by_email(session, email)
     password_hash = user.password_hash if user is not None else None

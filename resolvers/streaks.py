@@ -14,7 +14,9 @@ DAY = timedelta(days=1)
 def week_of(day: date, week_start: int) -> date:
     """The first day of ``day``'s week; ``week_start`` counts from 0 = Sunday to 6 = Saturday."""
     first_weekday = (week_start - 1) % 7  # Python's weekday(): 0 = Monday
-    return day - timedelta(days=(day.weekday() - first_weekday) % 7)
+    back = (day.weekday() - first_weekday) % 7
+    # The calendar starts on a Monday, 0001-01-01: a week begun before it starts there.
+    return day - timedelta(days=min(back, (day - date.min).days))
 
 
 def _runs(starts: list[date], step: timedelta) -> list[tuple[date, int]]:

@@ -195,7 +195,7 @@ async def pull(ctx: Context, since: str | None, collections: Sequence[str] | Non
     """Changes after ``since``, oldest first; one snapshot, a fixed number of statements."""
     principal = await ctx.principal()
     position = decode_cursor(since)
-    wanted = [Collection(c) for c in collections] if collections else list(Collection)
+    wanted = list(dict.fromkeys(map(Collection, collections))) if collections else list(Collection)
     async with ctx.sessionmaker() as session:
         await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         found = await sync.changes_after(

@@ -112,8 +112,8 @@ async def task_page(
     criteria = TaskFilter()
     if where is not None:
         criteria = TaskFilter(
-            statuses=where.status or None,
-            priorities=where.priority or None,
+            statuses=list(dict.fromkeys(where.status or [])) or None,
+            priorities=list(dict.fromkeys(where.priority or [])) or None,
             tag=records.tag_filter(where.tag),
             due_before=where.due_before,
             due_after=where.due_after,

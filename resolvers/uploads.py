@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import puremagic
+from starlette.datastructures import UploadFile
 
 from db import uploads
 from db.uploads import PendingUpload
@@ -24,7 +25,6 @@ from storage.ocr.images import pixel_problem
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
-    from starlette.datastructures import UploadFile
 
     from resolvers.context import Context
 
@@ -40,6 +40,14 @@ class StoredFile:
     content_type: str
     size: int
     sha256: str
+
+
+def parse_upload(value: object) -> UploadFile:
+    """An ``Upload`` argument must be a file part of a multipart request; a string or any
+    other JSON in its place is refused like any value of the wrong type."""
+    if not isinstance(value, UploadFile):
+        raise ValueError("Upload must be a file sent as a part of a multipart request")
+    return value
 
 
 def sniff(data: bytes) -> str | None:

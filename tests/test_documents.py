@@ -58,6 +58,26 @@ async def test_a_hash_must_match_its_text(api: Api) -> None:
     assert errors_of(malformed) == ["BAD_USER_INPUT"]
 
 
+async def test_a_document_with_an_unpaired_surrogate_is_bad_user_input(api: Api) -> None:
+    """JSON may escape a lone surrogate (``\\ud800``), which no UTF-8 text, nor any GraphQL
+    source, can hold: even in a comment, where only hashing the document meets it."""
+    token = (await api.register("surrogate@example.com"))["accessToken"]
+    for query in [
+        "{ me { id } } # \ud800",
+        'mutation { createNote(input: {title: "\ud800"}) { note { id } } }',
+    ]:
+        body = json.dumps({"query": query})  # ASCII, the surrogate escaped
+        response = await api.client.post(
+            "/graphql",
+            content=body,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 200, response.text
+        assert errors_of(response.json()) == ["BAD_USER_INPUT"]
+    notes = await api.op("Notes", {}, token)
+    assert notes["data"]["notes"]["totalCount"] == 0
+
+
 def trust_contract(database_url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*lifegraph(), "trust-documents", str(CONTRACT_DIR / "operations")],

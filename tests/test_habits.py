@@ -772,3 +772,16 @@ async def test_client_minted_ids(api: Api) -> None:
         refused = await api.query(CREATE_WITH_ID, {"input": {"id": bad, "name": "Bad"}}, token)
         assert problems(refused["data"]["createHabit"]) == [("INVALID", ["input", "id"])], bad
     assert await names(api, token, include_archived=True) == ["Offline"]
+
+
+async def test_a_check_in_on_the_first_day_of_the_calendar_keeps_weekly_habits_working(
+    api: Api,
+) -> None:
+    """0001-01-01 is a Monday: its week from Sunday began before the calendar does."""
+    token = await member(api, "year-one@example.com", week_start=0)
+    habit = await create(api, token, "Yoga", frequency="WEEKLY", targetPerWeek=2)
+    await check_in_all(api, token, habit["id"], "0001-01-01")
+    assert await figures(api, token, habit["id"]) == (0, 0, False)
+    summary = await api.op("Habits", {"from": "0001-01-01", "to": "0001-01-07"}, token)
+    assert "errors" not in summary, summary
+    assert summary["data"]["habits"][0]["checkIns"] == [{"date": "0001-01-01"}]

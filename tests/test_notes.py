@@ -264,6 +264,7 @@ INVALID_FIELDS = [
     ({"title": "x" * 201}, "title"),
     ({"content": "x" * 100_001}, "content"),
     ({"tags": [f"t{i}" for i in range(21)]}, "tags"),
+    ({"tags": ["same"] * 201}, "tags"),  # refused unread, however much it repeats
 ]
 
 
@@ -511,6 +512,18 @@ async def test_multipart_images_need_the_preflight_header(
         api, token, "AddNoteImage", variables, JPEG, "a.jpg", "image/jpeg", preflight=False
     )
     assert errors_of(result) == ["BAD_USER_INPUT"]
+    assert await image_keys(services, note["id"]) == []
+    assert stored_files(settings) == []
+
+
+async def test_an_image_that_is_no_file_is_bad_user_input(
+    api: Api, services: Services, settings: Settings
+) -> None:
+    token = await sign_in(api, "no-file@example.com")
+    note = await create_note(api, token)
+    for value in ["not a file", 7, ["photo.jpg"]]:
+        result = await api.op("AddNoteImage", {"noteId": note["id"], "file": value}, token)
+        assert errors_of(result) == ["BAD_USER_INPUT"]
     assert await image_keys(services, note["id"]) == []
     assert stored_files(settings) == []
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -111,10 +114,13 @@ async def test_create_with_items_and_defaults(api: Api) -> None:
         ({"amount": "1.234"}, "amount"),
         ({"amount": "-5"}, "amount"),
         ({"currency": "JPY", "amount": "10.5"}, "amount"),
+        ({"amount": "1E-999999999"}, "amount"),  # normalize() made it 0
+        ({"amount": "1." + "0" * 40 + "1"}, "amount"),  # and this 1
         ({"currency": "XYZ"}, "currency"),
         ({"merchant": "  "}, "merchant"),
         ({"category": "x" * 61}, "category"),
         ({"items": [{"description": "", "amount": "1"}]}, "items"),
+        ({"items": [{"description": "x", "amount": "1", "quantity": "1E+999999999"}]}, "items"),
         ({"receiptId": "receipt_00000000-0000-0000-0000-000000000000"}, "receiptId"),
     ],
 )
@@ -410,3 +416,80 @@ async def test_filters_with_text_postgresql_cannot_hold_are_bad_input(
     token = await signed_in(api)
     result = await send(api, "Purchases", {"filter": {name: bad}}, token)
     assert errors_of(result) == ["BAD_USER_INPUT"]
+
+
+async def test_quantities_keep_the_four_places_stored_whatever_their_exponent(api: Api) -> None:
+    token = await signed_in(api)
+    item = {"description": "Dust", "amount": "1", "quantity": "1E-999999999", "unitPrice": "2.5E-5"}
+    result = await api.op(
+        "CreatePurchase",
+        {
+            "input": {
+                "merchant": "Shop",
+                "amount": "1",
+                "purchasedAt": "2026-01-01T10:00:00Z",
+                "items": [item],
+            }
+        },
+        token,
+    )
+    payload = result["data"]["createPurchase"]
+    assert payload["userErrors"] == [], payload
+    stored = payload["purchase"]["items"][0]
+    assert (stored["quantity"], stored["unitPrice"]) == ("0", "0.00")
+
+
+@pytest.mark.parametrize("bound", ["1E+999999999", "-Infinity", "NaN", "9" * 400, "1E+12"])
+@pytest.mark.parametrize("name", ["minAmount", "maxAmount"])
+async def test_amount_filters_no_amount_can_reach_are_bad_input(
+    api: Api, bound: str, name: str
+) -> None:
+    token = await signed_in(api)
+    result = await api.op("Purchases", {"filter": {name: bound}}, token)
+    assert errors_of(result) == ["BAD_USER_INPUT"]
+
+
+async def test_amount_filters_finer_than_cents_keep_the_same_purchases(api: Api) -> None:
+    token = await signed_in(api)
+    await seed(api, token)
+    fine = {"minAmount": "15.000000001", "maxAmount": "30.00000000000000000000000000000000001"}
+    assert await listed(api, token, filter=fine) == ["Book Nook 19.00", "City Transit 30.00"]
+    tiny = {"minAmount": "1E-999999999", "maxAmount": "4.5"}
+    assert await listed(api, token, filter=tiny) == ["Corner Bakery 4.50"]
+
+
+def cursor_of(*values: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        cursor_of("x", str(uuid.UUID(int=0))),
+        cursor_of("NaN", str(uuid.UUID(int=0))),
+        cursor_of("1E+999999999", str(uuid.UUID(int=0))),
+        cursor_of("1E-999999999", str(uuid.UUID(int=0))),
+        cursor_of(12, str(uuid.UUID(int=0))),
+        cursor_of("12", 0),
+    ],
+)
+async def test_a_cursor_no_list_issued_is_bad_user_input(api: Api, after: str) -> None:
+    token = await signed_in(api)
+    await seed(api, token)
+    by_amount = {"field": "AMOUNT", "direction": "ASC"}
+    result = await api.op("Purchases", {"after": after, "orderBy": by_amount}, token)
+    assert errors_of(result) == ["BAD_USER_INPUT"]
+
+
+@pytest.mark.parametrize("timezone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])
+async def test_a_summary_from_the_first_to_the_last_day_of_the_calendar_holds_everything(
+    api: Api, timezone: str
+) -> None:
+    """Midnight of 0001-01-01 east of UTC, and of the day after 9999-12-31 anywhere, are
+    no datetimes: the range runs to the calendar's ends."""
+    token = await signed_in(api, timezone=timezone)
+    await seed(api, token)
+    result = await api.op("SpendingSummary", {"from": "0001-01-01", "to": "9999-12-31"}, token)
+    assert "errors" not in result, result
+    summary = result["data"]["spendingSummary"]
+    assert (summary["total"], summary["count"]) == ("155.79", 5)

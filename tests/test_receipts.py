@@ -659,3 +659,34 @@ async def test_an_upload_key_postgresql_cannot_hold_is_not_found(api: Api, bad: 
     result = await send(api, "CompleteReceiptUpload", {"key": f"receipts/{bad}"}, token)
     payload = result["data"]["completeReceiptUpload"]
     assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["key"], "NOT_FOUND")]
+
+
+@pytest.mark.parametrize("value", ["not a file", 7, {"filename": "receipt.jpg"}])
+async def test_an_upload_that_is_no_file_is_bad_user_input(
+    api: Api, app: Starlette, value: object
+) -> None:
+    token = (await api.register("no-file@example.com"))["accessToken"]
+    result = await api.op("UploadReceipt", {"file": value}, token)
+    assert errors_of(result) == ["BAD_USER_INPUT"]
+    literal = await api.query('mutation { uploadReceipt(file: "x") { receipt { id } } }', {}, token)
+    assert errors_of(literal) == ["BAD_USER_INPUT"]
+    assert await count(app, "SELECT count(*) FROM receipts") == 0
+
+
+@pytest.mark.parametrize("timezone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])
+async def test_receipts_filter_from_the_first_to_the_last_day_of_the_calendar(
+    api: Api, timezone: str
+) -> None:
+    """Midnight of 0001-01-01 east of UTC, and of the day after 9999-12-31 anywhere, are
+    no datetimes: the range runs to the calendar's ends."""
+    token = (await api.register("calendar@example.com"))["accessToken"]
+    await api.op("UpdateProfile", {"input": {"settings": {"timezone": timezone}}}, token)
+    await uploaded(api, token, render())
+    for window in [
+        {"from": "0001-01-01", "to": "9999-12-31"},
+        {"from": "0001-01-01"},
+        {"to": "9999-12-31"},
+    ]:
+        result = await api.op("Receipts", {"filter": window}, token)
+        assert "errors" not in result, result
+        assert result["data"]["receipts"]["totalCount"] == 1

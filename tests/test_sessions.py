@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from conftest import MEMBER_PASSWORD, Api, errors_of
+from sqlalchemy import text
+from starlette.applications import Starlette
 
 
 async def test_register_login_me_refresh_and_reuse_revokes_family(api: Api) -> None:
@@ -98,6 +100,20 @@ async def test_repeated_failures_throttle_sign_in_for_that_email(api: Api) -> No
     assert throttled["data"]["login"]["userErrors"][0]["code"] == "RATE_LIMITED"
     other = {"email": "neighbour@example.com", "password": MEMBER_PASSWORD}
     assert (await api.op("Login", {"input": other}))["data"]["login"]["session"]
+
+
+async def test_an_email_too_long_for_any_account_is_invalid_and_noted_nowhere(
+    api: Api, app: Starlette
+) -> None:
+    email = "a" * 400 + "@example.com"
+    result = await api.op("Login", {"input": {"email": email, "password": MEMBER_PASSWORD}})
+    payload = result["data"]["login"]
+    assert payload["session"] is None
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [
+        (["input", "email"], "INVALID")
+    ]
+    async with app.state.services.engine.connect() as connection:
+        assert await connection.scalar(text("SELECT count(*) FROM sign_in_failures")) == 0
 
 
 async def test_a_successful_sign_in_clears_earlier_failures(api: Api) -> None:

@@ -70,3 +70,10 @@ def test_completion_rate() -> None:
     # Weekly, 3 a week over 28 days: 12 expected.
     weekly = days(date(2026, 11, 3), 6, step=4)
     assert completion_rate(weekly, today, 28, weekly_target=3, started=date(2026, 1, 1)) == 0.5
+
+
+def test_a_week_begun_before_the_calendar_starts_with_it() -> None:
+    assert week_of(date(1, 1, 1), week_start=1) == date(1, 1, 1)  # a Monday
+    assert week_of(date(1, 1, 1), week_start=0) == date(1, 1, 1)
+    assert week_of(date(1, 1, 7), week_start=0) == date(1, 1, 7)  # the first Sunday
+    assert weekly_streaks([date(1, 1, 1), date(1, 1, 2)], date(2026, 3, 25), 0, 2) == (0, 1)

@@ -919,3 +919,20 @@ async def test_a_pull_runs_a_constant_number_of_statements(
 
     small, large = await pull_statements(10), await pull_statements(300)
     assert small == large == 5, (small, large)  # principal, changes, one per collection
+
+
+async def test_a_pull_repeating_a_collection_thousands_of_times_is_one_collection(
+    api: Api,
+) -> None:
+    token, _ = await sign_up(api, "repeats@example.com")
+    payload = await push_raw(api, token, [change(mint("note"), {"title": "n"})])
+    assert payload["userErrors"] == []
+    assert len((await pull(api, token, collections=["NOTES"] * 40_000))["changes"]) == 1
+
+
+async def test_a_pushed_datetime_outside_the_calendar_in_utc_is_invalid(api: Api) -> None:
+    token, _ = await sign_up(api, "calendar@example.com")
+    late = {"title": "Far", "dueAt": "0001-01-01T00:00:00+01:00"}
+    payload = await push_raw(api, token, [change(mint("task"), late)])
+    assert error_fields(payload) == [(["input", "changes", "0", "fields", "dueAt"], "INVALID")]
+    assert (await pull(api, token))["changes"] == []
