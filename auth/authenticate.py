@@ -12,7 +12,7 @@ from auth.accounts import add_member
 from auth.oidc import ExternalIdentity, ExternalIssuer, ExternalTokenError
 from auth.tokens import InvalidToken, TokenService
 from db import users
-from db.engine import Sessionmaker
+from db.engine import SessionFactory, Sessionmaker
 from db.users import Principal
 
 logger = logging.getLogger("lifegraph.auth")
@@ -33,7 +33,12 @@ class Authenticator:
         self._external = external
         self._sessionmaker = sessionmaker
 
-    async def principal(self, authorization: str | None) -> Principal:
+    async def principal(
+        self, authorization: str | None, sessions: SessionFactory | None = None
+    ) -> Principal:
+        """The user and session the credentials name; ``sessions`` are the request's own
+        (its one connection), else the process's."""
+        sessions = sessions or self._sessionmaker
         if not authorization:
             raise NotAuthenticated()
         scheme, _, token = authorization.partition(" ")
@@ -41,18 +46,18 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token:
             raise NotAuthenticated("Send 'Authorization: Bearer <accessToken>'.")
         if self._external is not None and self._external.claims_issuer(token):
-            return await self._external_principal(token)
+            return await self._external_principal(token, sessions)
         try:
             claims = self._tokens.decode_access(token)
         except InvalidToken as error:
             raise NotAuthenticated(f"Access token rejected: {error}.") from error
-        async with self._sessionmaker() as session:
+        async with sessions() as session:
             principal = await users.principal(session, claims.user_id, claims.session_id)
         if principal is None:
             raise NotAuthenticated("This session has ended; sign in again.")
         return dataclasses.replace(principal, expires_at=claims.expires_at)
 
-    async def _external_principal(self, token: str) -> Principal:
+    async def _external_principal(self, token: str, sessions: SessionFactory) -> Principal:
         assert self._external is not None
         try:
             identity = await self._external.verify(token)
@@ -63,7 +68,7 @@ class Authenticator:
         except IntegrityError:
             # Another request provisioned the same identity at the same moment: use theirs.
             user_id = await self._provision(identity)
-        async with self._sessionmaker() as session:
+        async with sessions() as session:
             principal = await users.principal(session, user_id, None)
         if principal is None:
             raise NotAuthenticated("This account no longer exists.")

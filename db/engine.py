@@ -1,4 +1,4 @@
-"""Engine and session factory. Every resolver opens its own session from the factory."""
+"""Engine, session factory, and a request's share of them."""
 
 from __future__ import annotations
 
@@ -11,9 +11,14 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 import asyncpg
-from sqlalchemy import exc
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 Sessionmaker = async_sessionmaker[AsyncSession]
@@ -27,38 +32,94 @@ class SessionFactory(Protocol):
     def begin(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
 
-class BoundedSessions:
-    """One request's sessions: at most ``limit`` open at once, so no shape of request can
-    take the pool from everyone else. A task that holds one may open more inside it (a
-    nested use) without waiting, so nesting never deadlocks."""
+class RequestSessions:
+    """One request's database access: one connection, taken from the pool on first use
+    and given back when the request ends (``close``), that the root resolvers and the
+    loaders use in turn, never two at once.
 
-    def __init__(self, factory: Sessionmaker, limit: int) -> None:
+    Reads run in autocommit, so they cost their statements and nothing else (no BEGIN,
+    no ROLLBACK); ``begin()`` runs a transaction on the same connection. A task that
+    already holds the connection and opens another session inside (a nested use, such as
+    a throttle that must commit whatever its caller does) gets a separate connection from
+    the pool, as its own transaction, so nesting never waits on itself.
+
+    ``keep=False`` gives the connection back after every use: a websocket's context lives
+    for hours and must not hold a connection between events."""
+
+    def __init__(self, engine: AsyncEngine, factory: Sessionmaker, *, keep: bool = True) -> None:
+        self._engine = engine
         self._factory = factory
-        self._slots = asyncio.Semaphore(limit)
-        self._holders: set[asyncio.Task[Any]] = set()
-
-    @contextlib.asynccontextmanager
-    async def _slot(self) -> AsyncIterator[None]:
-        task = asyncio.current_task()
-        if task is None or task in self._holders:
-            yield
-            return
-        async with self._slots:
-            self._holders.add(task)
-            try:
-                yield
-            finally:
-                self._holders.discard(task)
+        self._keep = keep
+        self._turn = asyncio.Lock()
+        self._holder: asyncio.Task[Any] | None = None
+        self._connection: AsyncConnection | None = None
+        self._autocommit = False
 
     @contextlib.asynccontextmanager
     async def __call__(self) -> AsyncIterator[AsyncSession]:
-        async with self._slot(), self._factory() as session:
+        if self._nested():
+            async with self._factory() as session:
+                yield session
+            return
+        async with (
+            self._held(autocommit=True) as connection,
+            self._session(connection) as session,
+        ):
             yield session
 
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncSession]:
-        async with self._slot(), self._factory.begin() as session:
+        if self._nested():
+            async with self._factory.begin() as session:
+                yield session
+            return
+        async with (
+            self._held(autocommit=False) as connection,
+            self._session(connection) as session,
+            session.begin(),
+        ):
             yield session
+
+    async def close(self) -> None:
+        """Give the connection back to the pool (the end of the request)."""
+        async with self._turn:
+            await self._release()
+
+    def _nested(self) -> bool:
+        task = asyncio.current_task()
+        return task is not None and task is self._holder
+
+    def _session(self, connection: AsyncConnection) -> AsyncSession:
+        return self._factory(bind=connection)
+
+    @contextlib.asynccontextmanager
+    async def _held(self, *, autocommit: bool) -> AsyncIterator[AsyncConnection]:
+        async with self._turn:
+            self._holder = asyncio.current_task()
+            try:
+                connection = await self._connect()
+                if autocommit != self._autocommit:
+                    level = "AUTOCOMMIT" if autocommit else connection.default_isolation_level
+                    await connection.execution_options(isolation_level=level)
+                    self._autocommit = autocommit
+                yield connection
+            finally:
+                self._holder = None
+                if not self._keep or (
+                    self._connection is not None and self._connection.invalidated
+                ):
+                    await self._release()
+
+    async def _connect(self) -> AsyncConnection:
+        if self._connection is None:
+            self._connection = await self._engine.connect()
+            self._autocommit = False
+        return self._connection
+
+    async def _release(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close()
 
 
 def async_url(url: str) -> str:
@@ -69,10 +130,25 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(
-        async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
+    """A pool that holds enough connections for the load it serves (``pool_size``, as
+    many as requests run at once: each request takes one), with some overflow for bursts.
+
+    There is no pre-ping (a round trip on every checkout). A connection the server has
+    closed while it sat in the pool (a restart, an idle timeout) is known to asyncpg
+    already, and is replaced at checkout without a round trip; one that breaks during a
+    request is invalidated, with the rest of the pool, and the request answers
+    SERVICE_UNAVAILABLE with a retry delay."""
+    engine = create_async_engine(
+        async_url(url), pool_size=pool_size, max_overflow=max(2, pool_size // 2)
     )
+    event.listen(engine.sync_engine, "checkout", _closed_by_the_server)
+    return engine
+
+
+def _closed_by_the_server(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    if dbapi_connection.driver_connection.is_closed():
+        raise exc.DisconnectionError("closed by the server while in the pool")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> Sessionmaker:

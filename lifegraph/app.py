@@ -22,6 +22,8 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import SubscriptionExecutionResult
 
 from lifegraph.dashboard_page import dashboard_routes
 from lifegraph.http import (
@@ -29,6 +31,7 @@ from lifegraph.http import (
     GraphQLShapedCORS,
     RequirePreflightForUploads,
     SecurityHeaders,
+    encode_response_json,
     error_response,
     healthz,
     http_error,
@@ -84,6 +87,27 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def parse_json(self, data: str | bytes) -> Any:
         return parse_request_json(data)
+
+    def encode_json(self, data: object) -> bytes:
+        return encode_response_json(data)
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        """The request's database connection goes back to the pool as soon as the
+        operation has run, before the response is written."""
+        try:
+            return await super().execute_operation(
+                request, request_adapter, request_data, context, root_value, sub_response
+            )
+        finally:
+            await context.close()
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter

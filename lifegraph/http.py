@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from cross_web import HTTPException as RefusedRequest
 from sqlalchemy import text
 from starlette.datastructures import Headers, MutableHeaders
@@ -41,6 +42,16 @@ def error_response(
     code = code or STATUS_CODES.get(status_code, ApiErrorCode.BAD_USER_INPUT)
     body = {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
     return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+def encode_response_json(data: object) -> bytes:
+    """Responses as compact UTF-8 JSON, by orjson (several times faster than the
+    standard library's encoder); text orjson refuses (a lone surrogate in an echoed
+    input) falls back to the standard encoder, which escapes it."""
+    try:
+        return orjson.dumps(data)
+    except orjson.JSONEncodeError:
+        return json.dumps(data, separators=(",", ":")).encode()
 
 
 def parse_request_json(data: str | bytes) -> Any:

@@ -109,8 +109,11 @@ class Settings(BaseSettings):
         default=None,
         description="Introspection and field suggestions; unset: on in development only.",
     )
-    db_pool_size: int = Field(default=10, ge=1)
-    db_sessions_per_request: int = Field(default=4, ge=1)
+    db_pool_size: int = Field(
+        default=20,
+        ge=1,
+        description="Connections per process: each request in flight holds one.",
+    )
 
     rate_limit_user_points: int = Field(default=20_000, ge=1)
     rate_limit_address_points: int = Field(default=60_000, ge=1)

@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket
 from auth.authenticate import Authenticator, NotAuthenticated
 from auth.passwords import PasswordHasher
 from auth.tokens import TokenService
-from db.engine import BoundedSessions, Sessionmaker
+from db.engine import RequestSessions, Sessionmaker
 from db.events import EventHub
 from db.jobs import JobQueue
 from db.users import Principal
@@ -68,10 +68,9 @@ class Context:
     """A websocket's sign-in counted against its address's limit (once per connection)."""
     password_checked: bool = False
     """A password was checked in this request (one is the most, see resolvers.passwords)."""
-    """A websocket's sign-in counted against its address's limit (once per connection)."""
     _principal: asyncio.Future[Principal] | None = field(default=None, repr=False)
     _loaders: Loaders | None = field(default=None, repr=False)
-    _sessions: BoundedSessions | None = field(default=None, repr=False)
+    _sessions: RequestSessions | None = field(default=None, repr=False)
 
     @property
     def loaders(self) -> Loaders:
@@ -84,13 +83,21 @@ class Context:
         return self.services.settings
 
     @property
-    def sessionmaker(self) -> BoundedSessions:
-        """This request's sessions, at most ``db_sessions_per_request`` open at once."""
+    def sessionmaker(self) -> RequestSessions:
+        """This request's sessions, on its one connection (``db.engine.RequestSessions``);
+        a websocket gives its connection back after every use."""
         if self._sessions is None:
-            self._sessions = BoundedSessions(
-                self.services.sessionmaker, self.settings.db_sessions_per_request
+            self._sessions = RequestSessions(
+                self.services.engine,
+                self.services.sessionmaker,
+                keep=not isinstance(self.request, WebSocket),
             )
         return self._sessions
+
+    async def close(self) -> None:
+        """The request is over: its connection goes back to the pool."""
+        if self._sessions is not None:
+            await self._sessions.close()
 
     @property
     def client_address(self) -> str:
@@ -128,7 +135,9 @@ class Context:
 
     async def _authenticate(self) -> Principal:
         try:
-            return await self.services.authenticator.principal(self.authorization)
+            return await self.services.authenticator.principal(
+                self.authorization, self.sessionmaker
+            )
         except NotAuthenticated as error:
             raise Unauthenticated(str(error)) from error
 
