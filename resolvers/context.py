@@ -27,6 +27,7 @@ from lifegraph.settings import Settings
 from resolvers.dashboard import LiveUpdates
 from resolvers.documents import Documents
 from resolvers.errors import Unauthenticated
+from resolvers.links import DownloadLinks
 from resolvers.loaders import Loaders, build_loaders
 from resolvers.rate_limits import RateLimiter
 from storage.objects import ObjectStore
@@ -51,6 +52,7 @@ class Services:
     live: LiveUpdates
     documents: Documents
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    links: DownloadLinks = field(default_factory=DownloadLinks)
 
 
 @dataclass(eq=False)

@@ -208,9 +208,10 @@ async def remove_image(ctx: Context, global_id: str) -> Note:
 
 
 async def image_url(ctx: Context, image: NoteImage) -> str:
-    return await ctx.services.storage.presigned_get(
-        image.object_key, expires_in=ctx.settings.image_url_ttl_seconds
+    links = await ctx.services.links.urls(
+        ctx.services.storage, [image.object_key], ctx.settings.image_url_ttl_seconds
     )
+    return links[0]
 
 
 async def _attach(

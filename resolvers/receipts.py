@@ -153,9 +153,10 @@ async def _lock_owned(session: AsyncSession, user_id: uuid.UUID, global_id: str)
     return row
 
 
-async def image_url(ctx: Context, row: Receipt) -> str:
-    return await ctx.services.storage.presigned_get(
-        row.object_key, expires_in=ctx.settings.image_url_ttl_seconds
+async def image_urls(ctx: Context, rows: Sequence[Receipt]) -> list[str]:
+    """Links to the receipts' images (``resolvers.links``: reused while valid long enough)."""
+    return await ctx.services.links.urls(
+        ctx.services.storage, [row.object_key for row in rows], ctx.settings.image_url_ttl_seconds
     )
 
 

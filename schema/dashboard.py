@@ -15,8 +15,9 @@ from resolvers import dashboard as resolvers
 from resolvers.context import Info
 from resolvers.money import quantize
 from schema.permissions import Allowed, SignedIn, requires
-from schema.purchases import Purchase
-from schema.receipts import Receipt
+from schema.purchases import Purchase, purchases_of
+from schema.receipts import Receipt, receipts_of
+from schema.selection import selection_of
 
 
 @strawberry.type
@@ -41,7 +42,7 @@ class Dashboard:
     @strawberry.field
     async def recent_purchases(self, info: Info, limit: int = 5) -> list[Purchase]:
         found = await resolvers.recent_purchases(info.context, self.board, limit)
-        return [Purchase.from_row(row) for row in found]
+        return await purchases_of(info, found, selection_of(info))
 
     @classmethod
     def of(cls, board: resolvers.Dashboard) -> Self:
@@ -97,7 +98,7 @@ class Subscription:
     )
     async def receipt_updated(self, info: Info) -> AsyncGenerator[Receipt, None]:
         async for row in resolvers.receipt_updates(info.context):
-            yield Receipt.from_row(row)
+            yield (await receipts_of(info, [row], selection_of(info)))[0]
 
     @strawberry.subscription(extensions=requires(SignedIn()))
     async def activity(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Self
 
 import strawberry
@@ -29,7 +30,9 @@ class Payload:
         raise NotImplementedError
 
     @classmethod
-    async def run(cls, call: Any) -> Self:
+    async def run(cls, call: Any, build: Callable[[Any], Awaitable[Self]] | None = None) -> Self:
+        """``build`` makes the payload where it needs more than the result (the relations
+        the query selects, loaded with it); else ``of`` does."""
         try:
             result = await call
         except UserErrors as errors:
@@ -42,7 +45,7 @@ class Payload:
                 for p in errors.problems
             ]
             return cls(user_errors=problems)  # type: ignore[call-arg]
-        return cls.of(result)
+        return await build(result) if build is not None else cls.of(result)
 
 
 @strawberry.type

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 import strawberry
@@ -33,10 +33,15 @@ class Connection(Generic[NodeT]):
 
     @classmethod
     def of(cls, page: Page[RowT], convert: Callable[[RowT], NodeT]) -> Connection[NodeT]:
+        return cls.of_nodes(page, [convert(row) for row in page.rows])
+
+    @classmethod
+    def of_nodes(cls, page: Page[RowT], nodes: Sequence[NodeT]) -> Connection[NodeT]:
+        """The page with its rows already built into nodes, in the same order."""
         return cls(
             edges=[
-                Edge(cursor=cursor, node=convert(row))
-                for row, cursor in zip(page.rows, page.cursors, strict=True)
+                Edge(cursor=cursor, node=node)
+                for node, cursor in zip(nodes, page.cursors, strict=True)
             ],
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
             total_count=page.total_count,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -19,6 +21,7 @@ from schema.errors import DeletePayload, Payload, UserError
 from schema.node import Node, fetches_node
 from schema.pagination import Connection
 from schema.permissions import Allowed, requires
+from schema.selection import Selection, selection_of
 
 if TYPE_CHECKING:
     from schema.receipts import Receipt
@@ -73,26 +76,14 @@ class Purchase(Node):
     note: str | None
     created_at: datetime
     updated_at: datetime
+    items: list[PurchaseItem]
+    receipt: Annotated[Receipt, strawberry.lazy("schema.receipts")] | None
     row: strawberry.Private[rows.Purchase]
 
-    @strawberry.field
-    async def items(self, info: Info) -> list[PurchaseItem]:
-        found = await info.context.loaders.purchase_items.load(self.row.id)
-        return [PurchaseItem.of(item, self.currency) for item in found]
-
-    @strawberry.field
-    async def receipt(
-        self, info: Info
-    ) -> Annotated[Receipt, strawberry.lazy("schema.receipts")] | None:
-        from schema.receipts import Receipt
-
-        if self.row.receipt_id is None:
-            return None
-        found = await info.context.loaders.receipt.load(self.row.receipt_id)
-        return Receipt.from_row(found) if found else None
-
     @classmethod
-    def from_row(cls, row: rows.Purchase) -> Self:
+    def from_row(
+        cls, row: rows.Purchase, items: list[PurchaseItem], receipt: Receipt | None
+    ) -> Self:
         return cls(
             id=strawberry.ID(ids.encode("purchase", row.id)),
             merchant=row.merchant,
@@ -103,8 +94,45 @@ class Purchase(Node):
             note=row.note,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            items=items,
+            receipt=receipt,
             row=row,
         )
+
+
+async def purchases_of(
+    info: Info, found: Sequence[rows.Purchase], selection: Selection
+) -> list[Purchase]:
+    """The purchases with the relations the query selects, loaded for all of them at
+    once (one statement per relation, whatever their number)."""
+    from schema.receipts import receipts_of
+
+    loaders = info.context.loaders
+    items: list[list[PurchaseItem]] = [[] for _ in found]
+    if "items" in selection:
+        loaded = await loaders.purchase_items.load_many([row.id for row in found])
+        items = [
+            [PurchaseItem.of(item, row.currency) for item in lines]
+            for row, lines in zip(found, loaded, strict=True)
+        ]
+    receipts: dict[uuid.UUID, Receipt] = {}
+    if "receipt" in selection:
+        linked = [row.receipt_id for row in found if row.receipt_id is not None]
+        stored = [receipt for receipt in await loaders.receipt.load_many(linked) if receipt]
+        built = await receipts_of(info, stored, selection["receipt"])
+        receipts = {receipt.row.id: receipt for receipt in built}
+    return [
+        Purchase.from_row(
+            row, lines, receipts.get(row.receipt_id) if row.receipt_id is not None else None
+        )
+        for row, lines in zip(found, items, strict=True)
+    ]
+
+
+async def purchase_of(
+    info: Info, row: rows.Purchase | None, selection: Selection
+) -> Purchase | None:
+    return (await purchases_of(info, [row], selection))[0] if row else None
 
 
 @strawberry.enum
@@ -235,14 +263,17 @@ class PurchasePayload(Payload):
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
     @classmethod
-    def of(cls, result: rows.Purchase) -> Self:
-        return cls(purchase=Purchase.from_row(result))
+    def building(cls, info: Info) -> Callable[[rows.Purchase], Awaitable[Self]]:
+        async def build(row: rows.Purchase) -> Self:
+            return cls(purchase=await purchase_of(info, row, selection_of(info)["purchase"]))
+
+        return build
 
 
 @fetches_node("purchase")
 async def _purchase_node(info: Info, global_id: str) -> Purchase | None:
     row = await resolvers.purchase(info.context, global_id)
-    return Purchase.from_row(row) if row else None
+    return await purchase_of(info, row, selection_of(info))
 
 
 @strawberry.type
@@ -264,7 +295,8 @@ class Query:
         order_by: PurchaseOrder | None = None,
     ) -> Connection[Purchase]:
         page = await resolvers.purchase_page(info.context, first, after, filter, order_by)
-        return Connection.of(page, Purchase.from_row)
+        nodes = await purchases_of(info, page.rows, selection_of(info)["edges.node"])
+        return Connection.of_nodes(page, nodes)
 
     @strawberry.field(
         extensions=requires(Allowed(Permission.PURCHASES)),
@@ -284,7 +316,9 @@ class Query:
 class Mutation:
     @strawberry.mutation(extensions=requires(Allowed(Permission.PURCHASES)))
     async def create_purchase(self, info: Info, input: CreatePurchaseInput) -> PurchasePayload:
-        return await PurchasePayload.run(resolvers.create(info.context, input))
+        return await PurchasePayload.run(
+            resolvers.create(info.context, input), PurchasePayload.building(info)
+        )
 
     @strawberry.mutation(
         extensions=requires(Allowed(Permission.PURCHASES)), description="From the fields OCR read."
@@ -292,13 +326,17 @@ class Mutation:
     async def create_purchase_from_receipt(
         self, info: Info, receipt_id: strawberry.ID
     ) -> PurchasePayload:
-        return await PurchasePayload.run(resolvers.create_from_receipt(info.context, receipt_id))
+        return await PurchasePayload.run(
+            resolvers.create_from_receipt(info.context, receipt_id), PurchasePayload.building(info)
+        )
 
     @strawberry.mutation(extensions=requires(Allowed(Permission.PURCHASES)))
     async def update_purchase(
         self, info: Info, id: strawberry.ID, input: UpdatePurchaseInput
     ) -> PurchasePayload:
-        return await PurchasePayload.run(resolvers.update(info.context, id, input))
+        return await PurchasePayload.run(
+            resolvers.update(info.context, id, input), PurchasePayload.building(info)
+        )
 
     @strawberry.mutation(extensions=requires(Allowed(Permission.PURCHASES)))
     async def delete_purchase(self, info: Info, id: strawberry.ID) -> DeletePayload:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Self
@@ -21,6 +22,7 @@ from schema.node import Node, fetches_node
 from schema.pagination import Connection
 from schema.permissions import Allowed, requires
 from schema.purchases import LineFields
+from schema.selection import Selection, selection_of
 from schema.uploads import CreateUploadInput, UploadPayload
 
 if TYPE_CHECKING:
@@ -72,33 +74,21 @@ class Receipt(Node):
     created_at: datetime
     processed_at: datetime | None
     failure_reason: str | None
+    image_url: str = strawberry.field(description="A short-lived link to the image.")
+    ocr: ReceiptOcr | None
     row: strawberry.Private[rows.Receipt]
-
-    @strawberry.field(description="A short-lived link to the image.")
-    async def image_url(self, info: Info) -> str:
-        return await resolvers.image_url(info.context, self.row)
-
-    @strawberry.field
-    async def ocr(self, info: Info) -> ReceiptOcr | None:
-        if self.row.ocr_engine is None:
-            return None
-        found = await info.context.loaders.ocr.load((self.row.sha256, self.row.ocr_engine))
-        if found is None:
-            return None
-        principal = await info.context.principal()
-        return ReceiptOcr.from_row(found, principal.currency)
 
     @strawberry.field
     async def purchase(
         self, info: Info
     ) -> Annotated[Purchase, strawberry.lazy("schema.purchases")] | None:
-        from schema.purchases import Purchase
+        from schema.purchases import purchase_of
 
         found = await info.context.loaders.purchase_by_receipt.load(self.row.id)
-        return Purchase.from_row(found) if found else None
+        return await purchase_of(info, found, selection_of(info))
 
     @classmethod
-    def from_row(cls, row: rows.Receipt) -> Self:
+    def from_row(cls, row: rows.Receipt, image_url: str, ocr: ReceiptOcr | None) -> Self:
         return cls(
             id=strawberry.ID(ids.encode("receipt", row.id)),
             status=row.status,
@@ -109,8 +99,42 @@ class Receipt(Node):
             created_at=row.created_at,
             processed_at=row.processed_at,
             failure_reason=row.failure_reason,
+            image_url=image_url,
+            ocr=ocr,
             row=row,
         )
+
+
+async def receipts_of(
+    info: Info, found: Sequence[rows.Receipt], selection: Selection
+) -> list[Receipt]:
+    """The receipts with what the query selects of their OCR and image links, loaded for
+    all of them at once."""
+    ctx = info.context
+    urls = [""] * len(found)
+    if "imageUrl" in selection:
+        urls = await resolvers.image_urls(ctx, found)
+    readings: list[ReceiptOcr | None] = [None] * len(found)
+    if "ocr" in selection:
+        read = [row for row in found if row.ocr_engine is not None]
+        results = await ctx.loaders.ocr.load_many(
+            [(row.sha256, row.ocr_engine) for row in read]  # type: ignore[misc]
+        )
+        currency = (await ctx.principal()).currency if read else ""
+        by_receipt = {
+            row.id: ReceiptOcr.from_row(result, currency)
+            for row, result in zip(read, results, strict=True)
+            if result is not None
+        }
+        readings = [by_receipt.get(row.id) for row in found]
+    return [
+        Receipt.from_row(row, url, reading)
+        for row, url, reading in zip(found, urls, readings, strict=True)
+    ]
+
+
+async def receipt_of(info: Info, row: rows.Receipt | None, selection: Selection) -> Receipt | None:
+    return (await receipts_of(info, [row], selection))[0] if row else None
 
 
 @strawberry.input
@@ -126,14 +150,17 @@ class ReceiptPayload(Payload):
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
     @classmethod
-    def of(cls, result: rows.Receipt) -> Self:
-        return cls(receipt=Receipt.from_row(result))
+    def building(cls, info: Info) -> Callable[[rows.Receipt], Awaitable[Self]]:
+        async def build(row: rows.Receipt) -> Self:
+            return cls(receipt=await receipt_of(info, row, selection_of(info)["receipt"]))
+
+        return build
 
 
 @fetches_node("receipt")
 async def _receipt_node(info: Info, global_id: str) -> Receipt | None:
     row = await resolvers.receipt(info.context, global_id)
-    return Receipt.from_row(row) if row else None
+    return await receipt_of(info, row, selection_of(info))
 
 
 @strawberry.type
@@ -153,7 +180,8 @@ class Query:
         filter: ReceiptFilter | None = None,
     ) -> Connection[Receipt]:
         page = await resolvers.receipt_page(info.context, first, after, filter)
-        return Connection.of(page, Receipt.from_row)
+        nodes = await receipts_of(info, page.rows, selection_of(info)["edges.node"])
+        return Connection.of_nodes(page, nodes)
 
 
 @strawberry.type
@@ -163,7 +191,10 @@ class Mutation:
         description="Multipart upload (with `Apollo-Require-Preflight: true`), read later.",
     )
     async def upload_receipt(self, info: Info, file: Upload) -> ReceiptPayload:
-        return await ReceiptPayload.run(resolvers.upload(info.context, file))  # type: ignore[arg-type]
+        return await ReceiptPayload.run(
+            resolvers.upload(info.context, file),  # type: ignore[arg-type]
+            ReceiptPayload.building(info),
+        )
 
     @strawberry.mutation(extensions=requires(Allowed(Permission.RECEIPTS)))
     async def create_receipt_upload(self, info: Info, input: CreateUploadInput) -> UploadPayload:
@@ -171,13 +202,17 @@ class Mutation:
 
     @strawberry.mutation(extensions=requires(Allowed(Permission.RECEIPTS)))
     async def complete_receipt_upload(self, info: Info, key: str) -> ReceiptPayload:
-        return await ReceiptPayload.run(resolvers.complete_upload(info.context, key))
+        return await ReceiptPayload.run(
+            resolvers.complete_upload(info.context, key), ReceiptPayload.building(info)
+        )
 
     @strawberry.mutation(
         extensions=requires(Allowed(Permission.RECEIPTS)), description="Reads the image again."
     )
     async def reprocess_receipt(self, info: Info, id: strawberry.ID) -> ReceiptPayload:
-        return await ReceiptPayload.run(resolvers.reprocess(info.context, id))
+        return await ReceiptPayload.run(
+            resolvers.reprocess(info.context, id), ReceiptPayload.building(info)
+        )
 
     @strawberry.mutation(extensions=requires(Allowed(Permission.RECEIPTS)))
     async def delete_receipt(self, info: Info, id: strawberry.ID) -> DeletePayload:

@@ -27,7 +27,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -193,6 +193,9 @@ class LocalObjectStore:
         expires = int(self._clock()) + expires_in
         query = urlencode({"expires": expires, "signature": self._download_signature(key, expires)})
         return f"{self.base_url}/storage/objects/{quote(key, safe='/')}?{query}"
+
+    async def presigned_get_many(self, keys: Sequence[str], *, expires_in: int) -> list[str]:
+        return [await self.presigned_get(key, expires_in=expires_in) for key in keys]
 
     # Signatures, checked by storage.local_routes
 

@@ -8,6 +8,7 @@ confuse a URL, so a bug upstream cannot turn into a path traversal.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -81,6 +82,10 @@ class ObjectStore(Protocol):
 
     async def presigned_get(self, key: str, *, expires_in: int) -> str:
         """A URL that downloads the object until ``expires_in`` seconds from now."""
+        ...
+
+    async def presigned_get_many(self, keys: Sequence[str], *, expires_in: int) -> list[str]:
+        """``presigned_get`` for each key, in one go."""
         ...
 
 

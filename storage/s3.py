@@ -7,6 +7,7 @@ one client is shared by all threads, which boto3 supports (sessions are not shar
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -192,11 +193,20 @@ class S3ObjectStore:
         )
 
     async def presigned_get(self, key: str, *, expires_in: int) -> str:
-        validate_key(key)
+        return (await self.presigned_get_many([key], expires_in=expires_in))[0]
+
+    async def presigned_get_many(self, keys: Sequence[str], *, expires_in: int) -> list[str]:
+        """Signed in one thread hop: signing is local work, but fetching credentials
+        (an instance role's, say) is not."""
+        for key in keys:
+            validate_key(key)
         validate_expires_in(expires_in)
-        return await asyncio.to_thread(
-            self.client.generate_presigned_url,
-            "get_object",
-            Params={"Bucket": self.bucket, "Key": key},
-            ExpiresIn=expires_in,
-        )
+        return await asyncio.to_thread(self._presigned_gets, keys, expires_in)
+
+    def _presigned_gets(self, keys: Sequence[str], expires_in: int) -> list[str]:
+        return [
+            self.client.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+            )
+            for key in keys
+        ]

@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -696,6 +697,9 @@ class DeleteFailsOnce:
 
     async def presigned_get(self, key: str, *, expires_in: int) -> str:
         return await self.store.presigned_get(key, expires_in=expires_in)
+
+    async def presigned_get_many(self, keys: Sequence[str], *, expires_in: int) -> list[str]:
+        return await self.store.presigned_get_many(keys, expires_in=expires_in)
 
 
 async def delete_jobs(services: Services) -> list[tuple[str, int, bool]]:

@@ -693,3 +693,80 @@ async def test_receipts_filter_from_the_first_to_the_last_day_of_the_calendar(
         result = await api.op("Receipts", {"filter": window}, token)
         assert "errors" not in result, result
         assert result["data"]["receipts"]["totalCount"] == 1
+
+
+async def stored_receipts(services: Services, user_id: uuid.UUID, count: int) -> None:
+    async with services.sessionmaker.begin() as db:
+        for index in range(count):
+            sha = hashlib.sha256(f"stored {user_id} {index}".encode()).hexdigest()
+            await receipt_rows.add(
+                db,
+                ReceiptRow(
+                    user_id=user_id,
+                    status=ReceiptStatus.PROCESSED,
+                    object_key=f"receipts/{user_id}/{index}",
+                    original_name=f"{index}.jpg",
+                    content_type="image/jpeg",
+                    size=1000,
+                    sha256=sha,
+                    ocr_engine="local",
+                ),
+            )
+            await receipt_rows.save_ocr(
+                db,
+                {
+                    "sha256": sha,
+                    "engine": "local",
+                    "merchant_name": f"Shop {index}",
+                    "total": Decimal(index),
+                    "currency": "EUR",
+                    "purchased_on": None,
+                    "items": [],
+                    "confidence": 0.9,
+                    "raw_text": "",
+                },
+            )
+
+
+async def test_a_page_loads_only_the_relations_its_query_selects(
+    api: Api, services: Services, statements: StatementCounter
+) -> None:
+    session = await api.register("lean@example.com")
+    token = session["accessToken"]
+    await stored_receipts(services, uuid.UUID(session["user"]["id"].removeprefix("user_")), 5)
+    statements.count = 0
+    bare = await api.query("{ receipts(first: 5) { edges { node { id status } } } }", {}, token)
+    assert len(bare["data"]["receipts"]["edges"]) == 5
+    assert statements.count == 3  # principal, count, page: no OCR read
+    statements.count = 0
+    # Through a fragment, an inline fragment and an alias, as clients write them.
+    document = """
+        query { receipts(first: 5) { edges { node { ...Read } } } }
+        fragment Read on Receipt { ... on Receipt { reading: ocr { merchantName } } }
+    """
+    read = await api.query(document, {}, token)
+    names = {edge["node"]["reading"]["merchantName"] for edge in read["data"]["receipts"]["edges"]}
+    assert names == {f"Shop {index}" for index in range(5)}
+    assert statements.count == 4
+
+
+async def test_image_links_stay_the_same_while_valid_and_are_signed_once(
+    api: Api, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = await api.register("links@example.com")
+    token = session["accessToken"]
+    await stored_receipts(services, uuid.UUID(session["user"]["id"].removeprefix("user_")), 3)
+    signed: list[int] = []
+    sign = services.storage.presigned_get_many
+
+    async def counted(keys: list[str], *, expires_in: int) -> list[str]:
+        signed.append(len(keys))
+        assert expires_in >= services.settings.image_url_ttl_seconds
+        return await sign(keys, expires_in=expires_in)
+
+    monkeypatch.setattr(services.storage, "presigned_get_many", counted)
+    document = "{ receipts(first: 10) { edges { node { imageUrl } } } }"
+    first = await api.query(document, {}, token)
+    again = await api.query(document, {}, token)
+    assert first["data"] == again["data"]
+    assert signed == [3]
