@@ -53,7 +53,7 @@ class RequestSessions:
         self._turn = asyncio.Lock()
         self._holder: asyncio.Task[Any] | None = None
         self._connection: AsyncConnection | None = None
-        self._autocommit = False
+        self._level: str | None = None
 
     @contextlib.asynccontextmanager
     async def __call__(self) -> AsyncIterator[AsyncSession]:
@@ -62,19 +62,23 @@ class RequestSessions:
                 yield session
             return
         async with (
-            self._held(autocommit=True) as connection,
+            self._held("AUTOCOMMIT") as connection,
             self._session(connection) as session,
         ):
             yield session
 
     @contextlib.asynccontextmanager
-    async def begin(self) -> AsyncIterator[AsyncSession]:
+    async def begin(self, isolation: str | None = None) -> AsyncIterator[AsyncSession]:
+        """A transaction, at the server's default isolation level unless one is named
+        (``"REPEATABLE READ"`` for one snapshot across statements)."""
         if self._nested():
             async with self._factory.begin() as session:
+                if isolation is not None:
+                    await session.connection(execution_options={"isolation_level": isolation})
                 yield session
             return
         async with (
-            self._held(autocommit=False) as connection,
+            self._held(isolation) as connection,
             self._session(connection) as session,
             session.begin(),
         ):
@@ -93,15 +97,15 @@ class RequestSessions:
         return self._factory(bind=connection)
 
     @contextlib.asynccontextmanager
-    async def _held(self, *, autocommit: bool) -> AsyncIterator[AsyncConnection]:
+    async def _held(self, isolation: str | None) -> AsyncIterator[AsyncConnection]:
         async with self._turn:
             self._holder = asyncio.current_task()
             try:
                 connection = await self._connect()
-                if autocommit != self._autocommit:
-                    level = "AUTOCOMMIT" if autocommit else connection.default_isolation_level
+                level = isolation or connection.default_isolation_level
+                if level != self._level:
                     await connection.execution_options(isolation_level=level)
-                    self._autocommit = autocommit
+                    self._level = level
                 yield connection
             finally:
                 self._holder = None
@@ -113,7 +117,7 @@ class RequestSessions:
     async def _connect(self) -> AsyncConnection:
         if self._connection is None:
             self._connection = await self._engine.connect()
-            self._autocommit = False
+            self._level = self._connection.default_isolation_level
         return self._connection
 
     async def _release(self) -> None:

@@ -15,7 +15,7 @@ from strawberry.dataloader import DataLoader
 from db import habits, notes, purchases, receipts, roles
 from db.engine import SessionFactory
 from db.notes import NoteImage
-from db.purchases import Purchase, PurchaseItem
+from db.purchases import ItemLine, Purchase
 from db.receipts import OcrResult, Receipt
 from db.roles import Role
 
@@ -28,7 +28,7 @@ class Loaders:
     roles_by_user: DataLoader[uuid.UUID, list[Role]]
     ocr: DataLoader[tuple[str, str], OcrResult | None]
     purchase_by_receipt: DataLoader[uuid.UUID, Purchase | None]
-    purchase_items: DataLoader[uuid.UUID, list[PurchaseItem]]
+    purchase_items: DataLoader[uuid.UUID, list[ItemLine]]
     receipt: DataLoader[uuid.UUID, Receipt | None]
     note_images: DataLoader[uuid.UUID, list[NoteImage]]
     check_ins: DataLoader[uuid.UUID, list[date]]

@@ -196,8 +196,7 @@ async def pull(ctx: Context, since: str | None, collections: Sequence[str] | Non
     principal = await ctx.principal()
     position = decode_cursor(since)
     wanted = list(dict.fromkeys(map(Collection, collections))) if collections else list(Collection)
-    async with ctx.sessionmaker() as session:
-        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    async with ctx.sessionmaker.begin("REPEATABLE READ") as session:
         found = await sync.changes_after(
             session, principal.user_id, position, wanted, PULL_LIMIT + 1
         )
