@@ -97,10 +97,9 @@ async def paginate(
     descending: bool = False,
 ) -> Page[T]:
     """A page of ``statement`` (one entity) ordered by ``keys``, columns or expressions of
-    it whose last one is unique, and the count of all its rows."""
-    total = await session.scalar(
-        select(func.count()).select_from(statement.order_by(None).subquery())
-    )
+    it whose last one is unique, and the count of all its rows: in one statement (the
+    count rides along as a scalar subquery), but for an empty page, which counts apart."""
+    counted = select(func.count()).select_from(statement.order_by(None).subquery())
     seek = statement
     if after is not None:
         values = decode_cursor(after, keys)
@@ -108,13 +107,16 @@ async def paginate(
         seek = seek.where(position < tuple_(*values) if descending else position > tuple_(*values))
     ordering = [key.desc() if descending else key.asc() for key in keys]
     found = (
-        await session.execute(seek.add_columns(*keys).order_by(*ordering).limit(first + 1))
+        await session.execute(
+            seek.add_columns(counted.scalar_subquery(), *keys).order_by(*ordering).limit(first + 1)
+        )
     ).all()
+    total = found[0][1] if found else await session.scalar(counted)
     has_next = len(found) > first
     found = found[:first]
     return Page(
         rows=[row[0] for row in found],
-        cursors=[encode_cursor(row[1:]) for row in found],
+        cursors=[encode_cursor(row[2:]) for row in found],
         has_next_page=has_next,
         total_count=total or 0,
     )

@@ -35,10 +35,14 @@ COUNTED_WHOLE = {"users"}
 
 
 def scans_whole(plan: dict[str, Any], node: dict[str, Any]) -> bool:
-    """A sequential scan, but of a lookup table or to count every row of the table."""
+    """A sequential scan, but of a lookup table or to count every row of the table (the
+    count may be a subquery of the page's statement)."""
     if node["Node Type"] != "Seq Scan" or node["Relation Name"] in READ_WHOLE:
         return False
-    counts = plan["Node Type"] == "Aggregate" and plan.get("Plans") == [node]
+    counts = any(
+        parent["Node Type"] == "Aggregate" and parent.get("Plans") == [node]
+        for parent in nodes(plan)
+    )
     return not (counts and node["Relation Name"] in COUNTED_WHOLE and "Filter" not in node)
 
 
