@@ -57,6 +57,7 @@ import json
 import os
 import platform
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -75,7 +76,14 @@ import orjson
 from client_contract import Contract
 from seed import PASSWORD, SeededUser, seed
 from sqlalchemy import event
-from subscriptions import free_port, fresh_database, proc_cpu_seconds, say, tail
+from subscriptions import (
+    free_port,
+    fresh_database,
+    proc_cpu_seconds,
+    say,
+    server_preexec,
+    tail,
+)
 
 from auth.passwords import PasswordHasher
 from lifegraph.app import create_app
@@ -264,6 +272,8 @@ def serving(
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # SIGTERM should this process die first.
+            preexec_fn=server_preexec(resource.getrlimit(resource.RLIMIT_NOFILE)[0]),
         )
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
@@ -549,6 +559,20 @@ def write_lines(folder: Path, operation: Operation, tokens: list[str]) -> Path:
 
 # --- report ----------------------------------------------------------------------------
 
+NOTE = re.sub(
+    r"\s+",
+    " ",
+    """
+In brackets, lifegraph's figure divided by the reference's for the same operation; ¹ by
+the reference's for `Purchases(first: 50)`. CPU is user+system time of the server's
+processes (database: of the PostgreSQL backends) per completed request; SQL statements per
+request as counted in process for lifegraph and by the reference's code, and the
+connections each request takes from its pool, each of which costs round trips besides the
+statements (lifegraph's pool pings it and its session opens and ends a transaction on it;
+asyncpg's pool resets it on release). Medians over the rounds.
+""",
+).strip()
+
 
 def machine(database_url: str) -> dict[str, Any]:
     cpuinfo = Path("/proc/cpuinfo").read_text()
@@ -681,7 +705,7 @@ def table(summaries: list[Summary]) -> str:
             f"| {cell(s.server_cpu_ms, r.get('server_cpu_ms'), ' ms', 2)} "
             f"| {db} "
             f"| {cell(s.statements, r.get('statements'), '', 0)} "
-            f"| {'n/a' if s.checkouts is None else f'{s.checkouts:g}'} |"
+            f"| {'n/a' if s.checkouts is None else f'{s.checkouts:.3g}'} |"
         )
     return "\n".join(lines)
 
@@ -690,26 +714,20 @@ def markdown(
     summaries: list[Summary], info: dict[str, Any], args: argparse.Namespace, checks: dict[str, str]
 ) -> str:
     dirty = " (with uncommitted changes)" if info["dirty"] else ""
+    reencode = " --reencode-lifegraph" if args.reencode_lifegraph else ""
     identical = "; ".join(f"{label}: {mode}" for label, mode in checks.items())
     return "\n".join(
         [
             table(summaries),
             "",
-            "Ratios in brackets are to the reference's answer to the same operation; ¹ to the "
-            "reference's `Purchases(first: 50)`. CPU is user+system time of the server's "
-            "processes (database: of the PostgreSQL backends) per completed request; SQL "
-            "statements per request as counted in process for lifegraph and by the "
-            "reference's code, and the connections each request takes from its pool, "
-            "each of which costs round trips besides the statements (lifegraph's pool "
-            "pings it and its session opens and ends a transaction on it; asyncpg's pool "
-            "resets it on release). Medians over the rounds.",
+            NOTE,
             "",
             f"Machine: {info['nproc']} cores ({info['cpu']}), {info['ram_gib']} GiB RAM, "
             f"Python {info['python']}, PostgreSQL {info['postgresql']}, {info['wrk']}; "
             f"commit {info['commit']}{dirty}. Run: `bench/http.py --duration {args.duration:g} "
             f"--connections {args.connections} --rounds {args.rounds} --workers "
-            f"{','.join(map(str, args.workers))}`; wrk threads {args.threads}, on the same "
-            f"machine. The reference's answers were identical ({identical}).",
+            f"{','.join(map(str, args.workers))}{reencode}`; wrk threads {args.threads}, "
+            f"on the same machine. The reference's answers were identical ({identical}).",
             "",
         ]
     )
