@@ -801,9 +801,10 @@ def run_bench(args: argparse.Namespace, wrk: str, folder: Path, url: str) -> Non
                 lifegraph_counts = asyncio.run(count_statements(settings, ops, tokens))
             for operation in ops:
                 check_answers(lifegraph.base, operation, tokens)
-            checks = check_identical(
+            passed = check_identical(
                 lifegraph.base, reference.base, ops, tokens, args.reencode_lifegraph
             )
+            checks.update({f"{label}, {workers} workers": m for label, m in passed.items()})
             for operation in (o for o in ops if o.reference):
                 reference_counts[operation.label] = reference_statements(
                     reference.base, operation, tokens
