@@ -258,9 +258,8 @@ class Server:
 
 @contextlib.contextmanager
 def serving(
-    name: str, command: list[str], env: dict[str, str], folder: Path, health: str
+    name: str, command: list[str], env: dict[str, str], folder: Path, health: str, port: int
 ) -> Iterator[Server]:
-    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = folder / f"{name}.log"
     with log.open("ab") as output:
@@ -788,11 +787,17 @@ def run_bench(args: argparse.Namespace, wrk: str, folder: Path, url: str) -> Non
     checks: dict[str, str] = {}
     tokens: list[str] = []
     for workers in args.workers:
-        public = "http://127.0.0.1:8000"
+        port = free_port()
+        # Both sign image links as lifegraph's, which serves the files.
+        public = f"http://127.0.0.1:{port}"
         env = server_env(url, folder, public, secret)
         with (
-            serving("lifegraph", lifegraph_command(workers), env, folder, "/healthz") as lifegraph,
-            serving("reference", reference_command(workers), env, folder, "/") as reference,
+            serving(
+                "lifegraph", lifegraph_command(workers), env, folder, "/healthz", port
+            ) as lifegraph,
+            serving(
+                "reference", reference_command(workers), env, folder, "/", free_port()
+            ) as reference,
         ):
             if not tokens:
                 tokens = sign_in(lifegraph.base, contract, users)
@@ -804,7 +809,7 @@ def run_bench(args: argparse.Namespace, wrk: str, folder: Path, url: str) -> Non
             passed = check_identical(
                 lifegraph.base, reference.base, ops, tokens, args.reencode_lifegraph
             )
-            checks.update({f"{label}, {workers} workers": m for label, m in passed.items()})
+            checks.update({f"{label} (--workers {workers})": m for label, m in passed.items()})
             for operation in (o for o in ops if o.reference):
                 reference_counts[operation.label] = reference_statements(
                     reference.base, operation, tokens
