@@ -1,5 +1,5 @@
 """A hand-written endpoint answering two of the contract's operations, as the reference
-that ``bench/http.py`` measures lifegraph against.
+that ``bench/http_load.py`` measures lifegraph against.
 
     python bench/reference.py [--host H] [--port P] [--workers N]
 
@@ -21,28 +21,20 @@ number is counted in the code and sent back in an ``x-sql-statements`` header.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-BENCH = Path(__file__).resolve().parent
-# This folder holds http.py, which must not shadow the standard library's http: it goes
-# last on the path (Uvicorn's worker processes inherit the path).
-sys.path[:] = [
-    str(BENCH.parent),
-    *(p for p in sys.path if Path(p or ".").resolve() != BENCH),
-    str(BENCH),
-]
-
 import argparse
+import sys
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import orjson
 import uvicorn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from auth.permissions import Permission
 from auth.tokens import InvalidToken, TokenService

@@ -1,4 +1,4 @@
--- wrk script of bench/http.py: POSTs GraphQL requests read from a file, one a line,
+-- wrk script of bench/http_load.py: POSTs GraphQL requests read from a file, one a line,
 -- "<access token>\t<JSON body>", in turn (each thread starting at its own line), and
 -- counts answers that carry "errors" or a non-empty "userErrors". At the end it prints
 -- one line, "RESULT {json}", with the counts and latency percentiles (microseconds).

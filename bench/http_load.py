@@ -1,6 +1,6 @@
 """lifegraph's GraphQL API over real HTTP, against a hand-written endpoint in the same run.
 
-    python bench/http.py [--duration 10] [--connections 16] [--rounds 2] [--workers 1,2]
+    python bench/http_load.py [--duration 10] [--connections 16] [--rounds 2] [--workers 1,2]
                          [--out bench/results] [--reencode-lifegraph]
 
 1. A fresh database (a new one on the server of DATABASE_URL, dropped at the end, or the
@@ -36,20 +36,6 @@ reference does not answer, to its ``Purchases``. Results go to
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = Path(__file__).resolve().parent
-# This file is named like the standard library's http, which httpx needs: this folder
-# goes last on the path, where it shadows nothing.
-sys.path[:] = [
-    str(ROOT),
-    str(ROOT / "tests"),
-    *(p for p in sys.path if Path(p or ".").resolve() != BENCH),
-    str(BENCH),
-]
-
 import argparse
 import asyncio
 import contextlib
@@ -63,20 +49,27 @@ import shutil
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import orjson
-from client_contract import Contract
-from seed import PASSWORD, SeededUser, seed
 from sqlalchemy import event
-from subscriptions import (
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from client_contract import Contract  # noqa: E402
+from seed import PASSWORD, SeededUser, seed  # noqa: E402
+from subscriptions import (  # noqa: E402
     free_port,
     fresh_database,
     proc_cpu_seconds,
@@ -85,11 +78,11 @@ from subscriptions import (
     tail,
 )
 
-from auth.passwords import PasswordHasher
-from lifegraph.app import create_app
-from lifegraph.services import build_services
-from lifegraph.settings import Settings
-from resolvers import ids
+from auth.passwords import PasswordHasher  # noqa: E402
+from lifegraph.app import create_app  # noqa: E402
+from lifegraph.services import build_services  # noqa: E402
+from lifegraph.settings import Settings  # noqa: E402
+from resolvers import ids  # noqa: E402
 
 LUA = BENCH / "wrk_graphql.lua"
 STARTUP_SECONDS = 90.0
@@ -723,9 +716,10 @@ def markdown(
             "",
             f"Machine: {info['nproc']} cores ({info['cpu']}), {info['ram_gib']} GiB RAM, "
             f"Python {info['python']}, PostgreSQL {info['postgresql']}, {info['wrk']}; "
-            f"commit {info['commit']}{dirty}. Run: `bench/http.py --duration {args.duration:g} "
-            f"--connections {args.connections} --rounds {args.rounds} --workers "
-            f"{','.join(map(str, args.workers))}{reencode}`; wrk threads {args.threads}, "
+            f"commit {info['commit']}{dirty}. Run: `bench/http_load.py "
+            f"--duration {args.duration:g} --connections {args.connections} "
+            f"--rounds {args.rounds} --workers {','.join(map(str, args.workers))}{reencode}`; "
+            f"wrk threads {args.threads}, "
             f"on the same machine. The reference's answers were identical ({identical}).",
             "",
         ]
