@@ -6,8 +6,20 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    DateTime,
+    Select,
+    String,
+    Uuid,
+    and_,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import Base
@@ -31,6 +43,43 @@ class Figures:
     receipts_pending: int
 
 
+def _figures_statement() -> Select[Any]:
+    """Every count in one statement of scalar subqueries, each served by an index; built
+    once (every dashboard runs it, and a built statement keeps its cache key)."""
+    user_id = bindparam("user_id", type_=Uuid)
+    open_task = and_(Task.user_id == user_id, Task.status != TaskStatus.DONE)
+    active = and_(Habit.user_id == user_id, Habit.archived.is_(False))
+    spending = (
+        select(func.coalesce(func.sum(Purchase.amount), 0), func.count())
+        .where(
+            Purchase.user_id == user_id,
+            Purchase.currency == bindparam("currency", type_=String),
+            Purchase.purchased_at >= bindparam("month_start", type_=DateTime(timezone=True)),
+            Purchase.purchased_at < bindparam("month_end", type_=DateTime(timezone=True)),
+        )
+        .subquery()
+    )
+    pending = Receipt.status.in_([ReceiptStatus.PENDING, ReceiptStatus.PROCESSING])
+    now = bindparam("now", type_=DateTime(timezone=True))
+    today_start = bindparam("today_start", type_=DateTime(timezone=True))
+    today_end = bindparam("today_end", type_=DateTime(timezone=True))
+    done_today = _count(CheckIn, active, CheckIn.day == bindparam("today", type_=Date)).join(
+        Habit, Habit.id == CheckIn.habit_id
+    )
+    return select(
+        *spending.c,
+        _count(Task, open_task).scalar_subquery(),
+        _count(Task, open_task, Task.due_at < now).scalar_subquery(),
+        _count(
+            Task, open_task, Task.due_at >= today_start, Task.due_at < today_end
+        ).scalar_subquery(),
+        done_today.scalar_subquery(),
+        _count(Habit, active).scalar_subquery(),
+        _count(Note, Note.user_id == user_id).scalar_subquery(),
+        _count(Receipt, Receipt.user_id == user_id, pending).scalar_subquery(),
+    )
+
+
 async def figures(
     session: AsyncSession,
     user_id: uuid.UUID,
@@ -43,41 +92,25 @@ async def figures(
     today_start: datetime,
     today_end: datetime,
 ) -> Figures:
-    """Every count in one statement of scalar subqueries, each served by an index."""
-    open_task = and_(Task.user_id == user_id, Task.status != TaskStatus.DONE)
-    active = and_(Habit.user_id == user_id, Habit.archived.is_(False))
-    spending = (
-        select(func.coalesce(func.sum(Purchase.amount), 0), func.count())
-        .where(
-            Purchase.user_id == user_id,
-            Purchase.currency == currency,
-            Purchase.purchased_at >= month_start,
-            Purchase.purchased_at < month_end,
-        )
-        .subquery()
-    )
-    pending = Receipt.status.in_([ReceiptStatus.PENDING, ReceiptStatus.PROCESSING])
-    done_today = _count(CheckIn, active, CheckIn.day == today).join(
-        Habit, Habit.id == CheckIn.habit_id
-    )
-    statement = select(
-        *spending.c,
-        _count(Task, open_task).scalar_subquery(),
-        _count(Task, open_task, Task.due_at < now).scalar_subquery(),
-        _count(
-            Task, open_task, Task.due_at >= today_start, Task.due_at < today_end
-        ).scalar_subquery(),
-        done_today.scalar_subquery(),
-        _count(Habit, active).scalar_subquery(),
-        _count(Note, Note.user_id == user_id).scalar_subquery(),
-        _count(Receipt, Receipt.user_id == user_id, pending).scalar_subquery(),
-    )
-    row = (await session.execute(statement)).one()
+    values = {
+        "user_id": user_id,
+        "currency": currency,
+        "month_start": month_start,
+        "month_end": month_end,
+        "now": now,
+        "today": today,
+        "today_start": today_start,
+        "today_end": today_end,
+    }
+    row = (await session.execute(_FIGURES, values)).one()
     return Figures(Decimal(row[0]), *(int(value) for value in row[1:]))
 
 
 def _count(table: type[Base], *where: ColumnElement[bool]) -> Select[int]:
     return select(func.count()).select_from(table).where(*where)
+
+
+_FIGURES = _figures_statement()
 
 
 async def recent_purchases(session: AsyncSession, user_id: uuid.UUID, limit: int) -> list[Purchase]:

@@ -12,8 +12,11 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    Select,
     String,
     UniqueConstraint,
+    Uuid,
+    bindparam,
     delete,
     func,
     or_,
@@ -193,10 +196,9 @@ async def add_identity(
     await session.flush()
 
 
-async def principal(
-    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None
-) -> Principal | None:
-    """The user and the union of their roles' permissions; None once the user or session is gone."""
+def _principal_statement(*, with_session: bool) -> Select[list[str], str, str, int]:
+    """Built once: every request runs it, and a built statement keeps its cache key."""
+    user_id = bindparam("user_id", type_=Uuid)
     statement = (
         select(
             Role.permissions,
@@ -210,18 +212,35 @@ async def principal(
         .outerjoin(Role, Role.id == user_roles.c.role_id)
         .where(User.id == user_id)
     )
-    if session_id is not None:
-        statement = statement.where(
-            select(AuthSession.id)
-            .where(
-                AuthSession.id == session_id,
-                AuthSession.user_id == user_id,
-                AuthSession.revoked_at.is_(None),
-                AuthSession.expires_at > func.now(),
-            )
-            .exists()
+    if not with_session:
+        return statement
+    return statement.where(
+        select(AuthSession.id)
+        .where(
+            AuthSession.id == bindparam("session_id", type_=Uuid),
+            AuthSession.user_id == user_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > func.now(),
         )
-    rows = (await session.execute(statement)).all()
+        .exists()
+    )
+
+
+_PRINCIPAL = _principal_statement(with_session=False)
+_PRINCIPAL_OF_SESSION = _principal_statement(with_session=True)
+
+
+async def principal(
+    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID | None
+) -> Principal | None:
+    """The user and the union of their roles' permissions; None once the user or session is gone."""
+    if session_id is None:
+        result = await session.execute(_PRINCIPAL, {"user_id": user_id})
+    else:
+        result = await session.execute(
+            _PRINCIPAL_OF_SESSION, {"user_id": user_id, "session_id": session_id}
+        )
+    rows = result.all()
     if not rows:
         return None
     granted = frozenset(p for perms, *_ in rows if perms for p in perms)

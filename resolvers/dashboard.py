@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from auth.permissions import Permission
 from db import dashboard, receipts
 from db.dashboard import Figures
+from db.engine import SessionFactory
 from db.events import ActivityKind, Signal
 from db.purchases import Purchase
 from db.receipts import Receipt
@@ -41,17 +42,20 @@ class Dashboard:
 
 
 async def dashboard_of(ctx: Context) -> Dashboard:
-    return await figures_of(ctx.services, await ctx.principal())
+    return await figures_of(ctx.services, await ctx.principal(), ctx.sessionmaker)
 
 
-async def figures_of(services: Services, principal: Principal) -> Dashboard:
-    """Every figure in one statement; "today" and "this month" are the user's."""
+async def figures_of(
+    services: Services, principal: Principal, sessions: SessionFactory | None = None
+) -> Dashboard:
+    """Every figure in one statement; "today" and "this month" are the user's. A request
+    reads them on its own connection; the live feeds, on one of the process's."""
     tz = principal.timezone
     now = services.clock()
     today = now.astimezone(ZoneInfo(tz)).date()
     month = today.replace(day=1)
     next_month = (month + timedelta(days=32)).replace(day=1)
-    async with services.sessionmaker() as session:
+    async with (sessions or services.sessionmaker)() as session:
         figures = await dashboard.figures(
             session,
             principal.user_id,
