@@ -32,9 +32,11 @@ from graphql.pyutils import Path, Undefined, gather_with_cancel, inspect, is_ite
 
 if TYPE_CHECKING:
     from graphql import FieldNode, GraphQLResolveInfo
-    from strawberry.schema._graphql_core import GraphQLExecutionContext as Executor
+    from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext as Executor
 
-Completer = Callable[["Executor", Any, Path, "GraphQLResolveInfo | None"], Any]
+    Info = GraphQLResolveInfo[Any]
+
+Completer = Callable[["Executor", Any, Path, "Info | None"], Any]
 """Completes a resolved value: the response value, or an awaitable of it; raises on error."""
 ObjectRunner = Callable[["Executor", Any, "Path | None"], Any]
 """Runs an object's selection on a source: its response dict, or an awaitable of it."""
@@ -99,9 +101,7 @@ class FieldShape:
         self.nodes: list[FieldNode] = [detail.node for detail in details]
         self.node = self.nodes[0]
         self.name = self.node.name.value
-        self.null_message = (
-            f"Cannot return null for non-nullable field {parent.name}.{self.name}."
-        )
+        self.null_message = f"Cannot return null for non-nullable field {parent.name}.{self.name}."
 
 
 def _await_completed(
@@ -183,7 +183,7 @@ def resolved_field(shape: FieldShape, complete: Completer) -> FieldRunner:
     await_completed = _await_completed(shape, return_type)
 
     async def complete_awaitable(
-        ex: Executor, result: Awaitable[Any], path: Path, info: GraphQLResolveInfo
+        ex: Executor, result: Awaitable[Any], path: Path, info: Info
     ) -> Any:
         try:
             completed = complete(ex, await result, path, info)
@@ -201,9 +201,7 @@ def resolved_field(shape: FieldShape, complete: Completer) -> FieldRunner:
         info = ex.build_resolve_info(definition, nodes, parent, field_path)
         try:
             arguments = (
-                get_argument_values(
-                    definition, node, ex.variable_values, None, ex.hide_suggestions
-                )
+                get_argument_values(definition, node, ex.variable_values, None, ex.hide_suggestions)
                 if has_arguments
                 else {}
             )
@@ -226,7 +224,7 @@ def resolved_field(shape: FieldShape, complete: Completer) -> FieldRunner:
 
 
 def nullable(inner: Completer) -> Completer:
-    def complete(ex: Executor, value: Any, path: Path, info: GraphQLResolveInfo | None) -> Any:
+    def complete(ex: Executor, value: Any, path: Path, info: Info | None) -> Any:
         if isinstance(value, Exception):
             raise value
         if value is None or value is Undefined:
@@ -237,7 +235,7 @@ def nullable(inner: Completer) -> Completer:
 
 
 def non_null(inner: Completer, message: str) -> Completer:
-    def complete(ex: Executor, value: Any, path: Path, info: GraphQLResolveInfo | None) -> Any:
+    def complete(ex: Executor, value: Any, path: Path, info: Info | None) -> Any:
         if isinstance(value, Exception):
             raise value
         if value is None or value is Undefined:
@@ -257,7 +255,7 @@ def leaf(kind: GraphQLLeafType) -> Completer:
     coerce = kind.coerce_output_value
     fast = _FAST_TYPES.get(kind.name)
 
-    def complete(ex: Executor, value: Any, path: Path, info: GraphQLResolveInfo | None) -> Any:
+    def complete(ex: Executor, value: Any, path: Path, info: Info | None) -> Any:
         if value.__class__ is fast:
             return value
         coerced = coerce(value)
@@ -277,7 +275,7 @@ def object_value(
     details: FieldDetailsList,
     is_type_of: Callable[[Any, Any], Any] | None,
 ) -> Completer:
-    def complete(ex: Executor, value: Any, path: Path, info: GraphQLResolveInfo | None) -> Any:
+    def complete(ex: Executor, value: Any, path: Path, info: Info | None) -> Any:
         if is_type_of is not None and not is_type_of(value, info):
             raise invalid_return_type_error(kind, value, details)
         return runner(ex, value, path)
@@ -291,7 +289,7 @@ def abstract_value(
     """Resolves the runtime type as the standard executor does (the type's
     ``resolve_type``, Strawberry's for its interfaces), then completes for that type."""
 
-    def complete(ex: Executor, value: Any, path: Path, info: GraphQLResolveInfo | None) -> Any:
+    def complete(ex: Executor, value: Any, path: Path, info: Info | None) -> Any:
         assert info is not None
         runtime = (kind.resolve_type or ex.type_resolver)(value, info, kind)
         if ex.is_awaitable(runtime):
@@ -327,7 +325,7 @@ def list_value(
             return None
 
     async def complete_awaitable_item(
-        ex: Executor, value: Awaitable[Any], path: Path, info: GraphQLResolveInfo | None
+        ex: Executor, value: Awaitable[Any], path: Path, info: Info | None
     ) -> Any:
         try:
             completed = item(ex, await value, path, info)
@@ -348,7 +346,7 @@ def list_value(
                 results[index] = value
         return results
 
-    def complete(ex: Executor, value: Any, path: Path, info: GraphQLResolveInfo | None) -> Any:
+    def complete(ex: Executor, value: Any, path: Path, info: Info | None) -> Any:
         if value.__class__ is not list:
             if ex.is_async_iterable(value):
                 raise GraphQLError(f"{message} (an asynchronous iterable is not planned)")

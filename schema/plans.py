@@ -302,9 +302,7 @@ class _Planner:
             raise Unplannable
         return self.selection(root_type, collected.grouped_field_set)
 
-    def selection(
-        self, parent: GraphQLObjectType, grouped: GroupedFieldSet
-    ) -> nodes.ObjectRunner:
+    def selection(self, parent: GraphQLObjectType, grouped: GroupedFieldSet) -> nodes.ObjectRunner:
         return nodes.object_runner(
             [self.field(parent, key, details) for key, details in grouped.items()]
         )
@@ -341,52 +339,49 @@ class _Planner:
         getter = _plain_getter(definition)
         if getter is None or shape.node.arguments or _needs_info(shape.return_type):
             return nodes.resolved_field(shape, self.completer(shape, shape.return_type, True)[0])
-        complete, _, may_await = self.completer(shape, shape.return_type, False)
+        complete, may_await = self.completer(shape, shape.return_type, False)
         named: GraphQLOutputType = shape.return_type
         required = isinstance(named, GraphQLNonNull)
         if required:
             named = named.of_type  # type: ignore[union-attr]
         if is_leaf_type(named):
-            return nodes.plain_leaf_field(shape, getter, nodes.leaf(named), required)  # type: ignore[arg-type]
+            return nodes.plain_leaf_field(shape, getter, nodes.leaf(named), required)
         return nodes.plain_field(shape, getter, complete, may_await)
 
     def completer(
         self, shape: FieldShape, kind: GraphQLOutputType, resolved: bool
-    ) -> tuple[nodes.Completer, bool, bool]:
-        """The value's completer; whether it needs the resolve info; whether it may
-        return an awaitable."""
+    ) -> tuple[nodes.Completer, bool]:
+        """The value's completer, and whether it may return an awaitable. Items of lists
+        a resolver returned are checked for awaitables, those of plain attributes not."""
         if isinstance(kind, GraphQLNonNull):
-            inner, needs_info, may_await = self.value(shape, kind.of_type, resolved)
-            return nodes.non_null(inner, shape.null_message), needs_info, may_await
-        inner, needs_info, may_await = self.value(shape, kind, resolved)
-        return nodes.nullable(inner), needs_info, may_await
+            inner, may_await = self.value(shape, kind.of_type, resolved)
+            return nodes.non_null(inner, shape.null_message), may_await
+        inner, may_await = self.value(shape, kind, resolved)
+        return nodes.nullable(inner), may_await
 
     def value(
         self, shape: FieldShape, kind: GraphQLOutputType, resolved: bool
-    ) -> tuple[nodes.Completer, bool, bool]:
+    ) -> tuple[nodes.Completer, bool]:
         if isinstance(kind, GraphQLList):
-            item, needs_info, _ = self.completer(shape, kind.of_type, resolved)
-            return nodes.list_value(shape, kind.of_type, item, resolved), needs_info, True
+            item, may_await = self.completer(shape, kind.of_type, resolved)
+            return nodes.list_value(shape, kind.of_type, item, resolved), may_await or resolved
         if is_leaf_type(kind):
-            return nodes.leaf(kind), False, False  # type: ignore[arg-type]
+            return nodes.leaf(kind), False
         if is_object_type(kind):
             assert isinstance(kind, GraphQLObjectType)
-            return self.object_value(shape, kind)
+            return self.object_value(shape, kind), True
         if is_abstract_type(kind):
-            possible = self.ex.schema.get_possible_types(kind)  # type: ignore[arg-type]
-            by_type = {t.name: self.object_value(shape, t)[0] for t in possible}
-            completer = nodes.abstract_value(kind, by_type, shape.details)  # type: ignore[arg-type]
-            return completer, True, True
+            possible = self.ex.schema.get_possible_types(kind)
+            by_type = {t.name: self.object_value(shape, t) for t in possible}
+            return nodes.abstract_value(kind, by_type, shape.details), True
         raise Unplannable
 
-    def object_value(
-        self, shape: FieldShape, kind: GraphQLObjectType
-    ) -> tuple[nodes.Completer, bool, bool]:
+    def object_value(self, shape: FieldShape, kind: GraphQLObjectType) -> nodes.Completer:
         check = kind.is_type_of
         if check is not None and not _is_strawberry_type_check(check):
             raise Unplannable
         runner = self.subselection(kind, shape.details)
-        return nodes.object_value(kind, runner, shape.details, check), False, True
+        return nodes.object_value(kind, runner, shape.details, check)
 
 
 FieldShape = nodes.FieldShape

@@ -187,7 +187,9 @@ async def seed(api: Api, services: Services) -> Seeded:
         purchases.append(created["data"]["createPurchase"]["purchase"])
 
     tasks = []
-    for index, (status, priority) in enumerate([("TODO", "HIGH"), ("DONE", "LOW"), ("TODO", "URGENT")]):
+    for index, (status, priority) in enumerate(
+        [("TODO", "HIGH"), ("DONE", "LOW"), ("TODO", "URGENT")]
+    ):
         created = await api.op(
             "CreateTask",
             {
@@ -333,9 +335,7 @@ async def cursors(api: Api, seeded: Seeded) -> dict[str, str]:
 
 def query_names(api: Api) -> list[str]:
     return [
-        name
-        for name, text in api.contract.documents.items()
-        if text.lstrip().startswith("query")
+        name for name, text in api.contract.documents.items() if text.lstrip().startswith("query")
     ]
 
 
