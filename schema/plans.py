@@ -196,6 +196,14 @@ def compiled_executor(maxsize: int = PLAN_CACHE_SIZE) -> type[CompiledExecutor]:
     return type("CompiledExecutor", (CompiledExecutor,), {"plans": PlanCache(maxsize)})
 
 
+def plan_cache(schema: Any) -> PlanCache | None:
+    """The plans of a schema built with compiled plans (None without)."""
+    executor = getattr(schema, "execution_context_class", None)
+    if isinstance(executor, type) and issubclass(executor, CompiledExecutor):
+        return executor.plans
+    return None
+
+
 def _plannable_request(ex: CompiledExecutor) -> bool:
     manager = ex.middleware_manager
     return (

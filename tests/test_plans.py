@@ -12,6 +12,7 @@ second between the two calls.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -21,10 +22,12 @@ from typing import Any
 
 import httpx
 import pytest
+import strawberry
 from conftest import Api, run_jobs
 from receipt_images import blank
 from starlette.applications import Starlette
 from starlette.routing import Route
+from strawberry.extensions import ParserCache
 from test_receipts import Reads, uploaded
 
 from lifegraph.app import GraphQLApp, create_app
@@ -35,7 +38,7 @@ from resolvers.context import Services
 from resolvers.documents import documents_under, sha256_of, trust
 from resolvers.errors import Forbidden
 from resolvers.rate_limits import Budget, RateLimiter
-from schema.plans import PlanCache, PlanStats
+from schema.plans import PlanCache, PlanStats, compiled_executor, plan_cache
 from schema.purchases import PurchaseItem
 from storage.local import LocalObjectStore
 from storage.ocr import OcrItem, OcrResult
@@ -79,7 +82,8 @@ class CountedBudgets(RateLimiter):
 def plans_of(app: Starlette) -> PlanCache:
     for route in app.routes:
         if isinstance(route, Route) and isinstance(route.app, GraphQLApp):
-            cache: PlanCache = route.app.schema.execution_context_class.plans  # type: ignore[attr-defined]
+            cache = plan_cache(route.app.schema)
+            assert cache is not None, "compiled plans are off"
             return cache
     raise AssertionError("no GraphQL route")
 
@@ -117,7 +121,7 @@ async def paths(app: Starlette, settings: Settings) -> AsyncIterator[Paths]:
             transport=httpx.ASGITransport(app=apps[1]), base_url="http://lifegraph.test"
         ) as compiled,
     ):
-        with pytest.raises(AttributeError):
+        with pytest.raises(AssertionError, match="compiled plans are off"):
             plans_of(apps[0])
         yield Paths(standard, compiled, plans_of(apps[1]))
 
@@ -517,3 +521,43 @@ async def test_an_error_in_a_non_null_field_nulls_its_nearest_nullable_parent(
     assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert error["path"] == ["node", "items", 0, "description"]
     assert paths.plans.stats.hits == 2
+
+
+@strawberry.type
+class Tiny:
+    @strawberry.field
+    def hello(self, name: str = "you") -> str:
+        return f"Hello, {name}"
+
+
+def tiny_schema(maxsize: int, *, parser_cache: bool = True) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Tiny,
+        execution_context_class=compiled_executor(maxsize),
+        extensions=[lambda: ParserCache(maxsize=16)] if parser_cache else [],
+    )
+
+
+def test_plans_are_kept_for_the_documents_used_last() -> None:
+    schema = tiny_schema(2)
+    plans = plan_cache(schema)
+    assert plans is not None
+    for name in ("a", "b", "c", "a"):
+        for _ in range(2):
+            result = schema.execute_sync(f'{{ hello(name: "{name}") }}')
+            assert result.data == {"hello": f"Hello, {name}"}
+    assert len(plans) == 2
+    # "a" was dropped for "c", so it was planned again on its return.
+    assert (plans.stats.hits, plans.stats.builds, plans.stats.fallbacks) == (4, 4, 4)
+
+
+def test_a_document_parsed_anew_is_not_taken_for_another() -> None:
+    """Without the parser cache each request has a document of its own: never seen
+    before, so never planned, even if it lands where a collected one was."""
+    schema = tiny_schema(8, parser_cache=False)
+    plans = plan_cache(schema)
+    assert plans is not None
+    for _ in range(20):
+        assert schema.execute_sync('{ hello(name: "x") }').data == {"hello": "Hello, x"}
+        gc.collect()
+    assert plans.stats.hits == 0
