@@ -19,11 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import (
     GraphQLAbstractType,
+    GraphQLBoolean,
     GraphQLError,
     GraphQLField,
+    GraphQLID,
     GraphQLLeafType,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLString,
 )
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.executor import collect_iterator_awaitables, invalid_return_type_error
@@ -245,7 +248,11 @@ def non_null(inner: Completer, message: str) -> Completer:
     return complete
 
 
-_FAST_TYPES: dict[str, type] = {"String": str, "ID": str, "Boolean": bool}
+_FAST_TYPES: dict[GraphQLLeafType, type] = {
+    GraphQLString: str,
+    GraphQLID: str,
+    GraphQLBoolean: bool,
+}
 
 
 def leaf(kind: GraphQLLeafType) -> Completer:
@@ -253,7 +260,7 @@ def leaf(kind: GraphQLLeafType) -> Completer:
     built-in strings and booleans pass through unchanged when already of their type, as
     graphql-core's serialisers leave them."""
     coerce = kind.coerce_output_value
-    fast = _FAST_TYPES.get(kind.name)
+    fast = _FAST_TYPES.get(kind)
 
     def complete(ex: Executor, value: Any, path: Path, info: Info | None) -> Any:
         if value.__class__ is fast:
