@@ -67,6 +67,7 @@ from strawberry.types.field import StrawberryField
 
 from resolvers.documents import Documents
 from schema import plan_nodes as nodes
+from schema.plan_nodes import FieldShape
 
 PLAN_CACHE_SIZE = 512
 VARIANTS_PER_DOCUMENT = 16
@@ -343,7 +344,7 @@ class _Planner:
         definition = parent.fields.get(name)
         if name.startswith("__") or definition is None:
             raise Unplannable
-        shape = nodes.FieldShape(key, parent, definition, details)
+        shape = FieldShape(key, parent, definition, details)
         getter = _plain_getter(definition)
         if getter is None or shape.node.arguments or _needs_info(shape.return_type):
             return nodes.resolved_field(shape, self.completer(shape, shape.return_type, True)[0])
@@ -390,6 +391,3 @@ class _Planner:
             raise Unplannable
         runner = self.subselection(kind, shape.details)
         return nodes.object_value(kind, runner, shape.details, check)
-
-
-FieldShape = nodes.FieldShape
