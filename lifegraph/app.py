@@ -61,6 +61,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 query_limits(settings),
                 introspection=settings.introspection_enabled,
                 suggestions=settings.introspection_enabled,
+                compiled_plans=settings.compiled_plans,
             ),
             graphql_ide="graphiql" if settings.is_development else None,
             allow_queries_via_get=settings.is_development,

@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     trusted_documents_only: bool = Field(
         default=False, description="Run only documents registered by `trust-documents`."
     )
+    compiled_plans: bool = Field(
+        default=True,
+        description="Run query documents seen before from a plan built once (schema.plans).",
+    )
     persisted_query_cache_size: int = Field(default=1000, ge=0)
     introspection: bool | None = Field(
         default=None,

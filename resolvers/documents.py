@@ -81,6 +81,15 @@ class Documents:
             self._remember(digest, query)
         return query
 
+    def is_persisted(self, text: str) -> bool:
+        """Whether this process knows ``text`` by its hash: registered as trusted (and read
+        since start), or sent with its hash by the persisted-query protocol."""
+        try:
+            digest = sha256_of(text)
+        except UnicodeEncodeError:
+            return False
+        return digest in self._trusted or digest in self._known
+
     def _remembered(self, digest: str) -> str | None:
         if self.trusted_only:
             return None

@@ -34,6 +34,7 @@ from schema.extensions import shape_error
 from schema.limits import Limits, QueryCost, validation_rules
 from schema.node import Node, resolve_node
 from schema.permissions import SignedIn, requires
+from schema.plans import compiled_executor
 from schema.scalars import SCALAR_MAP
 
 
@@ -64,10 +65,15 @@ class LifegraphSchema(strawberry.Schema):
 
 
 def build_schema(
-    limits: Limits | None = None, *, introspection: bool = True, suggestions: bool = True
+    limits: Limits | None = None,
+    *,
+    introspection: bool = True,
+    suggestions: bool = True,
+    compiled_plans: bool = True,
 ) -> strawberry.Schema:
     """The schema with the request limits; production turns introspection and the
-    "Did you mean ...?" suggestions off, which would otherwise map the schema for anyone."""
+    "Did you mean ...?" suggestions off, which would otherwise map the schema for anyone.
+    With ``compiled_plans``, queries seen before run from a plan (:mod:`schema.plans`)."""
     limits = limits or Limits()
     rules = validation_rules(limits)
     if not introspection:
@@ -76,6 +82,7 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=dashboard.Subscription,
+        execution_context_class=compiled_executor() if compiled_plans else None,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=not suggestions),
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
