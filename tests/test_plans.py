@@ -468,9 +468,10 @@ def uncorrelated(result: dict[str, Any]) -> dict[str, Any]:
 async def test_an_error_in_a_non_null_field_nulls_its_nearest_nullable_parent(
     api: Api, paths: Paths, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A purchase's items cannot be null, nor can the purchases of a page, its edges and
-    their nodes: an item's error nulls the whole data of ``purchases``, but only the
-    nullable ``node``. A non-null plain attribute read as null does the same."""
+    """A purchase's items cannot be null, nor can the dashboard's recent purchases, nor
+    the dashboard: an error building an item (in the ``recentPurchases`` resolver) or an
+    item's non-null attribute read as null nulls the whole data, but only the nullable
+    ``node``."""
     token = (await api.register("nulls@example.com"))["accessToken"]
     for description in ("fine", "refused", "missing"):
         created = await api.op(
@@ -497,14 +498,12 @@ async def test_an_error_in_a_non_null_field_nulls_its_nearest_nullable_parent(
         return item
 
     monkeypatch.setattr(PurchaseItem, "of", classmethod(of))
-    page = "query { me { id } purchases { edges { node { merchant items { amount } } } } }"
+    page = "query { me { id } dashboard { recentPurchases { merchant items { description } } } }"
     standard, compiled = await twice(paths, page, {}, token)
     assert compiled == standard
     assert compiled["data"] is None
-    # The first error reaches the root; the others, under data already nulled, are dropped.
     [error] = compiled["errors"]
-    assert error["path"][:2] == ["purchases", "edges"]
-    assert error["path"][3:] in (["node", "items"], ["node", "items", 0, "description"])
+    assert error["path"] == ["dashboard", "recentPurchases"]
 
     one = """
         query ($id: ID!) {
