@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.base import Base
+from db.base import Base, core_rows
 from db.habits import CheckIn, Habit
 from db.notes import Note
 from db.purchases import Purchase
@@ -102,7 +102,7 @@ async def figures(
         "today_start": today_start,
         "today_end": today_end,
     }
-    row = (await session.execute(_FIGURES, values)).one()
+    [row] = await core_rows(session, _FIGURES, values)
     return Figures(Decimal(row[0]), *(int(value) for value in row[1:]))
 
 

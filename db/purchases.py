@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
 
-from db.base import Base, created_at, uuid_pk
+from db.base import Base, core_rows, created_at, uuid_pk
 from db.pagination import Page, paginate
 from db.search import CONFIG, matches, prefix_query
 
@@ -154,7 +154,8 @@ class ItemLine(Protocol):
 async def items_of(
     session: AsyncSession, purchase_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[ItemLine]]:
-    rows = await session.execute(
+    rows = await core_rows(
+        session,
         select(
             PurchaseItem.purchase_id,
             PurchaseItem.description,
@@ -163,7 +164,7 @@ async def items_of(
             PurchaseItem.amount,
         )
         .where(PurchaseItem.purchase_id.in_(purchase_ids))
-        .order_by(PurchaseItem.purchase_id, PurchaseItem.position)
+        .order_by(PurchaseItem.purchase_id, PurchaseItem.position),
     )
     grouped: dict[uuid.UUID, list[ItemLine]] = defaultdict(list)
     for row in rows:

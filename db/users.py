@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from db.base import Base, created_at, uuid_pk
+from db.base import Base, core_rows, created_at, uuid_pk
 from db.pagination import Page, paginate
 from db.roles import Role, user_roles
 from db.sessions import AuthSession
@@ -235,12 +235,11 @@ async def principal(
 ) -> Principal | None:
     """The user and the union of their roles' permissions; None once the user or session is gone."""
     if session_id is None:
-        result = await session.execute(_PRINCIPAL, {"user_id": user_id})
+        rows = await core_rows(session, _PRINCIPAL, {"user_id": user_id})
     else:
-        result = await session.execute(
-            _PRINCIPAL_OF_SESSION, {"user_id": user_id, "session_id": session_id}
+        rows = await core_rows(
+            session, _PRINCIPAL_OF_SESSION, {"user_id": user_id, "session_id": session_id}
         )
-    rows = result.all()
     if not rows:
         return None
     granted = frozenset(p for perms, *_ in rows if perms for p in perms)
