@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -99,6 +99,34 @@ async def paginate(
     """A page of ``statement`` (one entity) ordered by ``keys``, columns or expressions of
     it whose last one is unique, and the count of all its rows: in one statement (the
     count rides along as a scalar subquery), but for an empty page, which counts apart."""
+    seek, counted = _seek(statement, keys, first, after, descending)
+    found = (await session.execute(seek)).all()
+    return await _page(session, found, counted, first, [row[0] for row in found])
+
+
+async def paginate_rows(
+    session: AsyncSession,
+    statement: Select[*tuple[Any, ...]],
+    keys: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
+    *,
+    first: int,
+    after: str | None,
+    descending: bool = False,
+) -> Page[Row[*tuple[Any, ...]]]:
+    """``paginate`` for a statement of columns: the page's rows are plain rows (by name,
+    as the ORM objects would read), with no ORM layer on the way (a list's hot path)."""
+    seek, counted = _seek(statement, keys, first, after, descending)
+    found = (await (await session.connection()).execute(seek)).all()
+    return await _page(session, found, counted, first, list(found))
+
+
+def _seek(
+    statement: Select[Any],
+    keys: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
+    first: int,
+    after: str | None,
+    descending: bool,
+) -> tuple[Select[Any], Select[Any]]:
     counted = select(func.count()).select_from(statement.order_by(None).subquery())
     seek = statement
     if after is not None:
@@ -106,17 +134,27 @@ async def paginate(
         position = tuple_(*keys)
         seek = seek.where(position < tuple_(*values) if descending else position > tuple_(*values))
     ordering = [key.desc() if descending else key.asc() for key in keys]
-    found = (
-        await session.execute(
-            seek.add_columns(counted.scalar_subquery(), *keys).order_by(*ordering).limit(first + 1)
-        )
-    ).all()
-    total = found[0][1] if found else await session.scalar(counted)
-    has_next = len(found) > first
-    found = found[:first]
+    extra = [counted.scalar_subquery().label(_TOTAL)]
+    extra += [key.label(f"{_KEY}{index}") for index, key in enumerate(keys)]
+    return seek.add_columns(*extra).order_by(*ordering).limit(first + 1), counted
+
+
+_TOTAL = "page_total"
+_KEY = "page_key_"
+
+
+async def _page(
+    session: AsyncSession,
+    found: Sequence[Row[Any]],
+    counted: Select[Any],
+    first: int,
+    rows: list[T],
+) -> Page[T]:
+    total = found[0]._mapping[_TOTAL] if found else await session.scalar(counted)
+    keys = len(found[0]) - list(found[0]._fields).index(_TOTAL) - 1 if found else 0
     return Page(
-        rows=[row[0] for row in found],
-        cursors=[encode_cursor(row[2:]) for row in found],
-        has_next_page=has_next,
+        rows=rows[:first],
+        cursors=[encode_cursor(row[-keys:]) for row in found[:first]],
+        has_next_page=len(found) > first,
         total_count=total or 0,
     )

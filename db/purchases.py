@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     Computed,
@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
 
 from db.base import Base, core_rows, created_at, uuid_pk
-from db.pagination import Page, paginate
+from db.pagination import Page, paginate_rows
 from db.search import CONFIG, matches, prefix_query
 
 Money = Numeric(20, 4)
@@ -203,6 +203,45 @@ def _filtered(user_id: uuid.UUID, where: PurchaseFilter) -> Select[Purchase]:
     return statement
 
 
+class PurchaseRow(Protocol):
+    """A purchase as the API shows it: an ORM object, or a plain row of a list."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def receipt_id(self) -> uuid.UUID | None: ...
+    @property
+    def merchant(self) -> str: ...
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def category(self) -> str | None: ...
+    @property
+    def purchased_at(self) -> datetime: ...
+    @property
+    def note(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+_LISTED = (
+    Purchase.id,
+    Purchase.receipt_id,
+    Purchase.merchant,
+    Purchase.amount,
+    Purchase.currency,
+    Purchase.category,
+    Purchase.purchased_at,
+    Purchase.note,
+    Purchase.created_at,
+    Purchase.updated_at,
+)
+
+
 async def page(
     session: AsyncSession,
     user_id: uuid.UUID,
@@ -212,15 +251,16 @@ async def page(
     descending: bool,
     first: int,
     after: str | None,
-) -> Page[Purchase]:
-    return await paginate(
+) -> Page[PurchaseRow]:
+    found = await paginate_rows(
         session,
-        _filtered(user_id, where),
+        _filtered(user_id, where).with_only_columns(*_LISTED),
         (SORT_KEYS[order_by], Purchase.id),
         first=first,
         after=after,
         descending=descending,
-    )
+    )  # Rows of the _LISTED columns, read by name as the ORM objects would be.
+    return cast("Page[PurchaseRow]", found)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from strawberry import UNSET
 from db import events, purchases, receipts
 from db.events import ActivityKind
 from db.pagination import Page
-from db.purchases import Bucket, Purchase, PurchaseFilter, PurchaseItem
+from db.purchases import Bucket, Purchase, PurchaseFilter, PurchaseItem, PurchaseRow
 from db.receipts import ReceiptStatus
 from resolvers import ids
 from resolvers.dates import end_of, noon_of, start_of
@@ -55,7 +55,7 @@ async def purchase_page(
     after: str | None,
     where: PurchaseFilterInput | None,
     order: PurchaseOrder | None,
-) -> Page[Purchase]:
+) -> Page[PurchaseRow]:
     principal = await ctx.principal()
     size = page_size(first)
     criteria = PurchaseFilter()

@@ -78,11 +78,11 @@ class Purchase(Node):
     updated_at: datetime
     items: list[PurchaseItem]
     receipt: Annotated[Receipt, strawberry.lazy("schema.receipts")] | None
-    row: strawberry.Private[rows.Purchase]
+    row: strawberry.Private[rows.PurchaseRow]
 
     @classmethod
     def from_row(
-        cls, row: rows.Purchase, items: list[PurchaseItem], receipt: Receipt | None
+        cls, row: rows.PurchaseRow, items: list[PurchaseItem], receipt: Receipt | None
     ) -> Self:
         return cls(
             id=strawberry.ID(ids.encode("purchase", row.id)),
@@ -101,7 +101,7 @@ class Purchase(Node):
 
 
 async def purchases_of(
-    info: Info, found: Sequence[rows.Purchase], selection: Selection
+    info: Info, found: Sequence[rows.PurchaseRow], selection: Selection
 ) -> list[Purchase]:
     """The purchases with the relations the query selects, loaded for all of them at
     once (one statement per relation, whatever their number)."""
@@ -130,7 +130,7 @@ async def purchases_of(
 
 
 async def purchase_of(
-    info: Info, row: rows.Purchase | None, selection: Selection
+    info: Info, row: rows.PurchaseRow | None, selection: Selection
 ) -> Purchase | None:
     return (await purchases_of(info, [row], selection))[0] if row else None
 
