@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, created_at, uuid_pk
-from db.pagination import Page, paginate
+from db.pagination import Page, paginate_rows
 
 
 class ReceiptStatus(enum.StrEnum):
@@ -114,6 +114,48 @@ async def get(
     return await session.get(Receipt, receipt_id, with_for_update=lock)
 
 
+class ReceiptRow(Protocol):
+    """A receipt as the API shows it: an ORM object, or a plain row of a list."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def status(self) -> ReceiptStatus: ...
+    @property
+    def object_key(self) -> str: ...
+    @property
+    def original_name(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def ocr_engine(self) -> str | None: ...
+    @property
+    def failure_reason(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def processed_at(self) -> datetime | None: ...
+
+
+_LISTED = (
+    Receipt.id,
+    Receipt.status,
+    Receipt.object_key,
+    Receipt.original_name,
+    Receipt.content_type,
+    Receipt.size,
+    Receipt.sha256,
+    Receipt.ocr_engine,
+    Receipt.failure_reason,
+    Receipt.created_at,
+    Receipt.processed_at,
+)
+
+
 async def page(
     session: AsyncSession,
     user_id: uuid.UUID,
@@ -123,15 +165,15 @@ async def page(
     created_before: datetime | None,
     first: int,
     after: str | None,
-) -> Page[Receipt]:
-    statement = select(Receipt).where(Receipt.user_id == user_id)
+) -> Page[ReceiptRow]:
+    statement = select(*_LISTED).where(Receipt.user_id == user_id)
     if status is not None:
         statement = statement.where(Receipt.status == status)
     if created_from is not None:
         statement = statement.where(Receipt.created_at >= created_from)
     if created_before is not None:
         statement = statement.where(Receipt.created_at < created_before)
-    return await paginate(
+    found = await paginate_rows(
         session,
         statement,
         (Receipt.created_at, Receipt.id),
@@ -139,6 +181,8 @@ async def page(
         after=after,
         descending=True,
     )
+    # Rows of the _LISTED columns, read by name as the ORM objects would be.
+    return cast("Page[ReceiptRow]", found)
 
 
 async def save(session: AsyncSession, receipt: Receipt, **values: Any) -> Receipt:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from db import events, objects, receipts
 from db.events import ActivityKind, Signal
 from db.pagination import Page
-from db.receipts import OcrResult, Receipt, ReceiptStatus
+from db.receipts import OcrResult, Receipt, ReceiptRow, ReceiptStatus
 from resolvers import ids, uploads
 from resolvers.dates import day_range
 from resolvers.errors import ErrorCode, UserErrors
@@ -97,7 +97,7 @@ async def receipt(ctx: Context, global_id: str) -> Receipt | None:
 
 async def receipt_page(
     ctx: Context, first: int | None, after: str | None, where: ReceiptFilter | None
-) -> Page[Receipt]:
+) -> Page[ReceiptRow]:
     principal = await ctx.principal()
     size = page_size(first)
     status = where.status if where else None
@@ -153,7 +153,7 @@ async def _lock_owned(session: AsyncSession, user_id: uuid.UUID, global_id: str)
     return row
 
 
-async def image_urls(ctx: Context, rows: Sequence[Receipt]) -> list[str]:
+async def image_urls(ctx: Context, rows: Sequence[ReceiptRow]) -> list[str]:
     """Links to the receipts' images (``resolvers.links``: reused while valid long enough)."""
     return await ctx.services.links.urls(
         ctx.services.storage, [row.object_key for row in rows], ctx.settings.image_url_ttl_seconds

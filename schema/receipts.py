@@ -48,8 +48,9 @@ class ReceiptOcr:
     raw_text: str
 
     @classmethod
-    def from_row(cls, row: rows.OcrResult, user_currency: str) -> Self:
-        """Money in the currency OCR read, or else in the user's."""
+    def from_row(cls, row: rows.OcrResult, user_currency: str, *, items: bool = True) -> Self:
+        """Money in the currency OCR read, or else in the user's; the line items only
+        when the query selects them (a list of receipts rarely does)."""
         currency = resolvers.ocr_currency(row, user_currency)
         return cls(
             merchant_name=row.merchant_name,
@@ -58,7 +59,9 @@ class ReceiptOcr:
             purchased_on=row.purchased_on,
             confidence=round(row.confidence, 4),
             engine=row.engine,
-            items=[OcrItem.of(item, currency) for item in resolvers.ocr_items(row)],
+            items=[OcrItem.of(item, currency) for item in resolvers.ocr_items(row)]
+            if items
+            else [],
             raw_text=row.raw_text,
         )
 
@@ -76,7 +79,7 @@ class Receipt(Node):
     failure_reason: str | None
     image_url: str = strawberry.field(description="A short-lived link to the image.")
     ocr: ReceiptOcr | None
-    row: strawberry.Private[rows.Receipt]
+    row: strawberry.Private[rows.ReceiptRow]
 
     @strawberry.field
     async def purchase(
@@ -88,7 +91,7 @@ class Receipt(Node):
         return await purchase_of(info, found, selection_of(info))
 
     @classmethod
-    def from_row(cls, row: rows.Receipt, image_url: str, ocr: ReceiptOcr | None) -> Self:
+    def from_row(cls, row: rows.ReceiptRow, image_url: str, ocr: ReceiptOcr | None) -> Self:
         return cls(
             id=strawberry.ID(ids.encode("receipt", row.id)),
             status=row.status,
@@ -106,7 +109,7 @@ class Receipt(Node):
 
 
 async def receipts_of(
-    info: Info, found: Sequence[rows.Receipt], selection: Selection
+    info: Info, found: Sequence[rows.ReceiptRow], selection: Selection
 ) -> list[Receipt]:
     """The receipts with what the query selects of their OCR and image links, loaded for
     all of them at once."""
@@ -122,7 +125,7 @@ async def receipts_of(
         )
         currency = (await ctx.principal()).currency if read else ""
         by_receipt = {
-            row.id: ReceiptOcr.from_row(result, currency)
+            row.id: ReceiptOcr.from_row(result, currency, items="items" in selection["ocr"])
             for row, result in zip(read, results, strict=True)
             if result is not None
         }
@@ -133,7 +136,9 @@ async def receipts_of(
     ]
 
 
-async def receipt_of(info: Info, row: rows.Receipt | None, selection: Selection) -> Receipt | None:
+async def receipt_of(
+    info: Info, row: rows.ReceiptRow | None, selection: Selection
+) -> Receipt | None:
     return (await receipts_of(info, [row], selection))[0] if row else None
 
 
