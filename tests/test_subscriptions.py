@@ -187,9 +187,9 @@ async def test_one_users_dashboards_share_one_recomputation(
     computed: list[object] = []
     real = dashboard_resolvers.figures_of
 
-    async def counted(services: Services, principal: object) -> object:
+    async def counted(services: Services, principal: object, *sessions: object) -> object:
         computed.append(principal)
-        return await real(services, principal)  # type: ignore[arg-type]
+        return await real(services, principal, *sessions)  # type: ignore[arg-type]
 
     monkeypatch.setattr(dashboard_resolvers, "figures_of", counted)
     token = (await http.register("shared@example.com"))["accessToken"]
