@@ -785,6 +785,10 @@ def run_bench(args: argparse.Namespace, wrk: str, folder: Path, url: str) -> Non
         # Both sign image links as lifegraph's, which serves the files.
         public = f"http://127.0.0.1:{port}"
         env = server_env(url, folder, public, secret)
+        # Each process holds as many connections as it serves requests at once (every
+        # request takes one), so the load never opens new ones and both servers' pools
+        # fit within PostgreSQL's default of 100 connections.
+        env["LIFEGRAPH_DB_POOL_SIZE"] = str(-(-args.connections // workers) + 2)
         with (
             serving(
                 "lifegraph", lifegraph_command(workers), env, folder, "/healthz", port
