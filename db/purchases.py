@@ -18,6 +18,7 @@ from sqlalchemy import (
     Select,
     String,
     Text,
+    bindparam,
     delete,
     func,
     select,
@@ -151,21 +152,24 @@ class ItemLine(Protocol):
     def amount(self) -> Decimal: ...
 
 
+_ITEMS_OF = (
+    select(
+        PurchaseItem.purchase_id,
+        PurchaseItem.description,
+        PurchaseItem.quantity,
+        PurchaseItem.unit_price,
+        PurchaseItem.amount,
+    )
+    .where(PurchaseItem.purchase_id.in_(bindparam("purchase_ids", expanding=True)))
+    .order_by(PurchaseItem.purchase_id, PurchaseItem.position)
+)
+"""Built once, as every page of purchases runs it."""
+
+
 async def items_of(
     session: AsyncSession, purchase_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[ItemLine]]:
-    rows = await core_rows(
-        session,
-        select(
-            PurchaseItem.purchase_id,
-            PurchaseItem.description,
-            PurchaseItem.quantity,
-            PurchaseItem.unit_price,
-            PurchaseItem.amount,
-        )
-        .where(PurchaseItem.purchase_id.in_(purchase_ids))
-        .order_by(PurchaseItem.purchase_id, PurchaseItem.position),
-    )
+    rows = await core_rows(session, _ITEMS_OF, {"purchase_ids": list(purchase_ids)})
     grouped: dict[uuid.UUID, list[ItemLine]] = defaultdict(list)
     for row in rows:
         grouped[row.purchase_id].append(row)
