@@ -559,9 +559,8 @@ In brackets, lifegraph's figure divided by the reference's for the same operatio
 the reference's for `Purchases(first: 50)`. CPU is user+system time of the server's
 processes (database: of the PostgreSQL backends) per completed request; SQL statements per
 request as counted in process for lifegraph and by the reference's code, and the
-connections each request takes from its pool, each of which costs round trips besides the
-statements (lifegraph's pool pings it and its session opens and ends a transaction on it;
-asyncpg's pool resets it on release). Medians over the rounds.
+connections each request takes from its pool (a checkout may cost round trips besides the
+statements: asyncpg's pool resets a connection on release). Medians over the rounds.
 """,
 ).strip()
 
