@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from db import notes, objects
@@ -207,11 +207,13 @@ async def remove_image(ctx: Context, global_id: str) -> Note:
     return row
 
 
-async def image_url(ctx: Context, image: NoteImage) -> str:
-    links = await ctx.services.links.urls(
-        ctx.services.storage, [image.object_key], ctx.settings.image_url_ttl_seconds
+async def image_urls(ctx: Context, images: Sequence[NoteImage]) -> list[str]:
+    """Links to the images (``resolvers.links``: reused while valid long enough)."""
+    return await ctx.services.links.urls(
+        ctx.services.storage,
+        [image.object_key for image in images],
+        ctx.settings.image_url_ttl_seconds,
     )
-    return links[0]
 
 
 async def _attach(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Self
 
@@ -17,6 +18,7 @@ from schema.errors import DeletePayload, Payload, UserError
 from schema.node import Node, fetches_node
 from schema.pagination import Connection
 from schema.permissions import Allowed, requires
+from schema.selection import Selection, selection_of
 from schema.uploads import CreateUploadInput, UploadPayload
 
 
@@ -26,21 +28,29 @@ class NoteImage(Node):
     content_type: str
     size: int
     created_at: datetime
+    url: str = strawberry.field(description="A short-lived link to the image.")
     row: strawberry.Private[rows.NoteImage]
 
-    @strawberry.field(description="A short-lived link to the image.")
-    async def url(self, info: Info) -> str:
-        return await resolvers.image_url(info.context, self.row)
-
     @classmethod
-    def from_row(cls, row: rows.NoteImage) -> Self:
+    def from_row(cls, row: rows.NoteImage, url: str) -> Self:
         return cls(
             id=strawberry.ID(ids.encode("noteimage", row.id)),
             content_type=row.content_type,
             size=row.size,
             created_at=row.created_at,
+            url=url,
             row=row,
         )
+
+
+async def images_of(
+    info: Info, found: Sequence[rows.NoteImage], selection: Selection
+) -> list[NoteImage]:
+    """The images, with their links signed at once when the query selects them."""
+    urls = [""] * len(found)
+    if "url" in selection and found:
+        urls = await resolvers.image_urls(info.context, found)
+    return [NoteImage.from_row(row, url) for row, url in zip(found, urls, strict=True)]
 
 
 @strawberry.type
@@ -53,15 +63,11 @@ class Note(Node):
     created_at: datetime
     updated_at: datetime
     version: int = strawberry.field(description="Grows by one with every change.")
+    images: list[NoteImage]
     row: strawberry.Private[rows.Note]
 
-    @strawberry.field
-    async def images(self, info: Info) -> list[NoteImage]:
-        found = await info.context.loaders.note_images.load(self.row.id)
-        return [NoteImage.from_row(image) for image in found]
-
     @classmethod
-    def from_row(cls, row: rows.Note) -> Self:
+    def from_row(cls, row: rows.Note, images: list[NoteImage]) -> Self:
         return cls(
             id=strawberry.ID(ids.encode("note", row.id)),
             title=row.title,
@@ -71,8 +77,28 @@ class Note(Node):
             created_at=row.created_at,
             updated_at=row.updated_at,
             version=row.version,
+            images=images,
             row=row,
         )
+
+
+async def notes_of(info: Info, found: Sequence[rows.Note], selection: Selection) -> list[Note]:
+    """The notes with their images, when the query selects them, loaded for all at once."""
+    images: list[list[NoteImage]] = [[] for _ in found]
+    if "images" in selection:
+        loaded = await info.context.loaders.note_images.load_many([row.id for row in found])
+        built = await images_of(
+            info, [image for group in loaded for image in group], selection["images"]
+        )
+        position = 0
+        for index, group in enumerate(loaded):
+            images[index] = built[position : position + len(group)]
+            position += len(group)
+    return [Note.from_row(row, note_images) for row, note_images in zip(found, images, strict=True)]
+
+
+async def note_of(info: Info, row: rows.Note | None, selection: Selection) -> Note | None:
+    return (await notes_of(info, [row], selection))[0] if row else None
 
 
 @strawberry.input
@@ -110,20 +136,23 @@ class NotePayload(Payload):
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
     @classmethod
-    def of(cls, result: rows.Note) -> Self:
-        return cls(note=Note.from_row(result))
+    def building(cls, info: Info) -> Callable[[rows.Note], Awaitable[Self]]:
+        async def build(row: rows.Note) -> Self:
+            return cls(note=await note_of(info, row, selection_of(info)["note"]))
+
+        return build
 
 
 @fetches_node("noteimage")
 async def _note_image_node(info: Info, global_id: str) -> NoteImage | None:
     row = await resolvers.note_image(info.context, global_id)
-    return NoteImage.from_row(row) if row else None
+    return (await images_of(info, [row], selection_of(info)))[0] if row else None
 
 
 @fetches_node("note")
 async def _note_node(info: Info, global_id: str) -> Note | None:
     row = await resolvers.note(info.context, global_id)
-    return Note.from_row(row) if row else None
+    return await note_of(info, row, selection_of(info))
 
 
 @strawberry.type
@@ -143,14 +172,18 @@ class Query:
         filter: NoteFilterInput | None = None,
     ) -> Connection[Note]:
         page = await resolvers.note_page(info.context, first, after, filter)
-        return Connection.of(page, Note.from_row)
+        nodes = await notes_of(info, page.rows, selection_of(info)["edges.node"])
+        return Connection.of_nodes(page, nodes)
 
 
 @strawberry.type
 class Mutation:
     @strawberry.mutation(extensions=requires(Allowed(Permission.NOTES)))
     async def create_note(self, info: Info, input: CreateNoteInput) -> NotePayload:
-        return await NotePayload.run(resolvers.create(info.context, input))
+        return await NotePayload.run(
+            resolvers.create(info.context, input),
+            NotePayload.building(info),
+        )
 
     @strawberry.mutation(
         extensions=requires(Allowed(Permission.NOTES)),
@@ -163,7 +196,10 @@ class Mutation:
         input: UpdateNoteInput,
         expected_version: int | None = None,
     ) -> NotePayload:
-        return await NotePayload.run(resolvers.update(info.context, id, input, expected_version))
+        return await NotePayload.run(
+            resolvers.update(info.context, id, input, expected_version),
+            NotePayload.building(info),
+        )
 
     @strawberry.mutation(extensions=requires(Allowed(Permission.NOTES)))
     async def delete_note(self, info: Info, id: strawberry.ID) -> DeletePayload:
@@ -173,7 +209,10 @@ class Mutation:
         extensions=requires(Allowed(Permission.NOTES)), description="At most 5 images per note."
     )
     async def add_note_image(self, info: Info, note_id: strawberry.ID, file: Upload) -> NotePayload:
-        return await NotePayload.run(resolvers.add_image(info.context, note_id, file))  # type: ignore[arg-type]
+        return await NotePayload.run(
+            resolvers.add_image(info.context, note_id, file),  # type: ignore[arg-type]
+            NotePayload.building(info),
+        )
 
     @strawberry.mutation(extensions=requires(Allowed(Permission.NOTES)))
     async def create_note_image_upload(
@@ -189,8 +228,14 @@ class Mutation:
     async def complete_note_image_upload(
         self, info: Info, note_id: strawberry.ID, key: str
     ) -> NotePayload:
-        return await NotePayload.run(resolvers.complete_image_upload(info.context, note_id, key))
+        return await NotePayload.run(
+            resolvers.complete_image_upload(info.context, note_id, key),
+            NotePayload.building(info),
+        )
 
     @strawberry.mutation(extensions=requires(Allowed(Permission.NOTES)))
     async def remove_note_image(self, info: Info, id: strawberry.ID) -> NotePayload:
-        return await NotePayload.run(resolvers.remove_image(info.context, id))
+        return await NotePayload.run(
+            resolvers.remove_image(info.context, id),
+            NotePayload.building(info),
+        )
