@@ -18,6 +18,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    bindparam,
     func,
     select,
     tuple_,
@@ -27,7 +28,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, created_at, uuid_pk
+from db.base import Base, core_rows, created_at, uuid_pk
 from db.pagination import Page, paginate_rows
 
 
@@ -102,18 +103,6 @@ async def owned_many(
     return {row.id: row for row in rows}
 
 
-async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Receipt]:
-    """Receipts by id whoever owns them: only for relations of rows already owner-checked."""
-    rows = await session.scalars(select(Receipt).where(Receipt.id.in_(ids)))
-    return {row.id: row for row in rows}
-
-
-async def get(
-    session: AsyncSession, receipt_id: uuid.UUID, *, lock: bool = False
-) -> Receipt | None:
-    return await session.get(Receipt, receipt_id, with_for_update=lock)
-
-
 class ReceiptRow(Protocol):
     """A receipt as the API shows it: an ORM object, or a plain row of a list."""
 
@@ -154,6 +143,22 @@ _LISTED = (
     Receipt.created_at,
     Receipt.processed_at,
 )
+
+
+_BY_IDS = select(*_LISTED).where(Receipt.id.in_(bindparam("ids", expanding=True)))
+
+
+async def get_many(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ReceiptRow]:
+    """Receipts by id whoever owns them: only for relations of rows already owner-checked
+    (the receipts of a page of purchases: plain rows, by a statement built once)."""
+    rows = await core_rows(session, _BY_IDS, {"ids": list(ids)})
+    return {row.id: cast("ReceiptRow", row) for row in rows}
+
+
+async def get(
+    session: AsyncSession, receipt_id: uuid.UUID, *, lock: bool = False
+) -> Receipt | None:
+    return await session.get(Receipt, receipt_id, with_for_update=lock)
 
 
 async def page(
@@ -211,13 +216,48 @@ async def get_ocr(session: AsyncSession, sha256: str, engine: str) -> OcrResult 
     return await session.get(OcrResult, (sha256, engine))
 
 
+class OcrRow(Protocol):
+    """What an engine read, as the API shows it: an ORM object, or a plain row."""
+
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def engine(self) -> str: ...
+    @property
+    def merchant_name(self) -> str | None: ...
+    @property
+    def total(self) -> Decimal | None: ...
+    @property
+    def currency(self) -> str | None: ...
+    @property
+    def purchased_on(self) -> date | None: ...
+    @property
+    def items(self) -> list[dict[str, Any]]: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def raw_text(self) -> str: ...
+
+
+_OCR_BY_KEYS = select(
+    OcrResult.sha256,
+    OcrResult.engine,
+    OcrResult.merchant_name,
+    OcrResult.total,
+    OcrResult.currency,
+    OcrResult.purchased_on,
+    OcrResult.items,
+    OcrResult.confidence,
+    OcrResult.raw_text,
+).where(tuple_(OcrResult.sha256, OcrResult.engine).in_(bindparam("keys", expanding=True)))
+
+
 async def get_ocr_many(
     session: AsyncSession, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], OcrResult]:
-    rows = await session.scalars(
-        select(OcrResult).where(tuple_(OcrResult.sha256, OcrResult.engine).in_(keys))
-    )
-    return {(row.sha256, row.engine): row for row in rows}
+) -> dict[tuple[str, str], OcrRow]:
+    """Readings of a page of receipts: plain rows, by a statement built once."""
+    rows = await core_rows(session, _OCR_BY_KEYS, {"keys": list(keys)})
+    return {(row.sha256, row.engine): cast("OcrRow", row) for row in rows}
 
 
 async def save_ocr(session: AsyncSession, values: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from db import habits, notes, purchases, receipts, roles
 from db.engine import SessionFactory
 from db.notes import NoteImage
 from db.purchases import ItemLine, Purchase
-from db.receipts import OcrResult, Receipt
+from db.receipts import OcrRow, ReceiptRow
 from db.roles import Role
 
 K = TypeVar("K", bound=Hashable)
@@ -26,10 +26,10 @@ V = TypeVar("V")
 @dataclass(frozen=True)
 class Loaders:
     roles_by_user: DataLoader[uuid.UUID, list[Role]]
-    ocr: DataLoader[tuple[str, str], OcrResult | None]
+    ocr: DataLoader[tuple[str, str], OcrRow | None]
     purchase_by_receipt: DataLoader[uuid.UUID, Purchase | None]
     purchase_items: DataLoader[uuid.UUID, list[ItemLine]]
-    receipt: DataLoader[uuid.UUID, Receipt | None]
+    receipt: DataLoader[uuid.UUID, ReceiptRow | None]
     note_images: DataLoader[uuid.UUID, list[NoteImage]]
     check_ins: DataLoader[uuid.UUID, list[date]]
 
@@ -48,7 +48,7 @@ def build_loaders(sessionmaker: SessionFactory) -> Loaders:
 
     async def receipts_by_id(
         session: AsyncSession, keys: Sequence[uuid.UUID]
-    ) -> dict[uuid.UUID, Receipt | None]:
+    ) -> dict[uuid.UUID, ReceiptRow | None]:
         return dict(await receipts.get_many(session, keys))
 
     return Loaders(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from db import events, objects, receipts
 from db.events import ActivityKind, Signal
 from db.pagination import Page
-from db.receipts import OcrResult, Receipt, ReceiptRow, ReceiptStatus
+from db.receipts import OcrRow, Receipt, ReceiptRow, ReceiptStatus
 from resolvers import ids, uploads
 from resolvers.dates import day_range
 from resolvers.errors import ErrorCode, UserErrors
@@ -243,11 +243,11 @@ def ocr_values(sha256: str, result: OcrRead) -> dict[str, Any]:
     }
 
 
-def ocr_items(result: OcrResult) -> list[OcrItem]:
+def ocr_items(result: OcrRow) -> list[OcrItem]:
     return [OcrItem.from_json(item) for item in result.items]
 
 
-def ocr_currency(result: OcrResult, default: str) -> str:
+def ocr_currency(result: OcrRow, default: str) -> str:
     """The currency OCR read, when it is a known code; else ``default``, the user's."""
     return result.currency if result.currency and is_currency(result.currency) else default
 

@@ -48,7 +48,7 @@ class ReceiptOcr:
     raw_text: str
 
     @classmethod
-    def from_row(cls, row: rows.OcrResult, user_currency: str, *, items: bool = True) -> Self:
+    def from_row(cls, row: rows.OcrRow, user_currency: str, *, items: bool = True) -> Self:
         """Money in the currency OCR read, or else in the user's; the line items only
         when the query selects them (a list of receipts rarely does)."""
         currency = resolvers.ocr_currency(row, user_currency)
