@@ -44,7 +44,11 @@ class RequestSessions:
     the pool, as its own transaction, so nesting never waits on itself.
 
     ``keep=False`` gives the connection back after every use: a websocket's context lives
-    for hours and must not hold a connection between events."""
+    for hours and must not hold a connection between events.
+
+    While a task holds a session it must not wait on another task's use of the database
+    (that task would wait for its turn forever): resolvers read what they need, such as
+    the principal, before they open a session."""
 
     def __init__(self, engine: AsyncEngine, factory: Sessionmaker, *, keep: bool = True) -> None:
         self._engine = engine
