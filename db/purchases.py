@@ -139,8 +139,8 @@ async def by_receipts(
 
 
 class ItemLine(Protocol):
-    """A line item as lists read it: a plain row, not an ORM object (a page of 50
-    purchases reads about 150 of them)."""
+    """A line item: an ORM object, a plain row as lists read it (a page of 50 purchases
+    reads about 150 of them), or a line OCR read."""
 
     @property
     def description(self) -> str: ...

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Protocol, Self
+from typing import TYPE_CHECKING, Annotated, Self
 
 import strawberry
 
@@ -27,18 +27,9 @@ if TYPE_CHECKING:
     from schema.receipts import Receipt
 
 
-class Line(Protocol):
-    """A line of a purchase, as stored (``db.purchases.PurchaseItem``) or as read by OCR
-    (``storage.ocr.OcrItem``)."""
-
-    @property
-    def description(self) -> str: ...
-    @property
-    def quantity(self) -> Decimal | None: ...
-    @property
-    def unit_price(self) -> Decimal | None: ...
-    @property
-    def amount(self) -> Decimal: ...
+Line = rows.ItemLine
+"""A line of a purchase, as stored (``db.purchases``) or as read by OCR
+(``storage.ocr.OcrItem``)."""
 
 
 @strawberry.type

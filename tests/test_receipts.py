@@ -382,37 +382,7 @@ async def test_listing_receipts_with_ocr_runs_a_constant_number_of_statements(
 ) -> None:
     session = await api.register("many@example.com")
     token = session["accessToken"]
-    user_id = uuid.UUID(session["user"]["id"].removeprefix("user_"))
-    async with services.sessionmaker.begin() as db:
-        for index in range(50):
-            sha = hashlib.sha256(f"image {index}".encode()).hexdigest()
-            await receipt_rows.add(
-                db,
-                ReceiptRow(
-                    user_id=user_id,
-                    status=ReceiptStatus.PROCESSED,
-                    object_key=f"receipts/{user_id}/{index}",
-                    original_name=f"{index}.jpg",
-                    content_type="image/jpeg",
-                    size=1000,
-                    sha256=sha,
-                    ocr_engine="local",
-                ),
-            )
-            await receipt_rows.save_ocr(
-                db,
-                {
-                    "sha256": sha,
-                    "engine": "local",
-                    "merchant_name": f"Shop {index}",
-                    "total": Decimal(index),
-                    "currency": "EUR",
-                    "purchased_on": None,
-                    "items": [],
-                    "confidence": 0.9,
-                    "raw_text": "",
-                },
-            )
+    await stored_receipts(services, uuid.UUID(session["user"]["id"].removeprefix("user_")), 50)
     statements.count = 0
     result = await api.op("Receipts", {"first": 50}, token)
     edges = result["data"]["receipts"]["edges"]
