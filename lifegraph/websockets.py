@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from strawberry.exceptions import ConnectionRejectionError
@@ -35,7 +36,9 @@ async def authenticate(context: Context, params: object) -> None:
         if not await context.services.rate_limiter.connect(context.client_address):
             raise TooManyConnections
         context.socket_admitted = True
-    context.reauthenticate(authorization_of(params))
+    authorization = authorization_of(params)
+    if authorization != context.authorization:
+        context.reauthenticate(authorization)
     await context.principal()
 
 
@@ -75,6 +78,17 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                     await self.websocket.close(code=UNAUTHORIZED, reason="Unauthorized")
                 return
         await super().handle_connection_init(message)
+        # Cancelled by now: the socket need not keep the finished task and its error.
+        if self.connection_init_received:
+            self.connection_init_timeout_task = None
+
+    async def handle_subscribe(self, message: Any) -> None:
+        """The subscription keeps its document's text as long as it lives: sockets that
+        send the same document share one copy."""
+        payload = message.get("payload")
+        if isinstance(payload, dict) and isinstance(payload.get("query"), str):
+            payload["query"] = sys.intern(payload["query"])
+        await super().handle_subscribe(message)
 
 
 async def on_connect(context: Context) -> None:

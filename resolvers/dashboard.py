@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from auth.permissions import Permission
 from db import dashboard, receipts
 from db.dashboard import Figures
-from db.events import ActivityKind, Signal
+from db.events import ActivityKind, Inbox, Signal
 from db.purchases import Purchase
 from db.receipts import Receipt
 from resolvers import ids
@@ -96,7 +96,7 @@ async def dashboard_updates(ctx: Context) -> AsyncIterator[Dashboard]:
         async with live.follow(ctx.services, principal) as updates:
             yield await dashboard_of(ctx)
             while True:
-                board = await _next(ctx, updates)
+                board = await _next(ctx, principal, updates)
                 ctx.refresh_loaders()
                 yield board
 
@@ -107,7 +107,7 @@ async def receipt_updates(ctx: Context) -> AsyncIterator[Receipt]:
     with ctx.services.live.admit(principal.user_id):
         async with ctx.services.events.subscribe(principal.user_id) as queue:
             while True:
-                event = await _next(ctx, queue)
+                event = await _next(ctx, principal, queue)
                 if event.kind is not Signal.RECEIPT_STATUS or event.entity_id is None:
                     continue
                 async with ctx.sessionmaker() as session:
@@ -122,7 +122,7 @@ async def activity(ctx: Context, kinds: set[ActivityKind] | None) -> AsyncIterat
     with ctx.services.live.admit(principal.user_id):
         async with ctx.services.events.subscribe(principal.user_id) as queue:
             while True:
-                event = await _next(ctx, queue)
+                event = await _next(ctx, principal, queue)
                 kind = event.kind
                 if not isinstance(kind, ActivityKind) or event.entity_id is None:
                     continue
@@ -137,16 +137,17 @@ async def activity(ctx: Context, kinds: set[ActivityKind] | None) -> AsyncIterat
                 )
 
 
-async def _next(ctx: Context, queue: asyncio.Queue[T]) -> T:
-    """The next item, or UNAUTHENTICATED once the credentials of the connection expire."""
-    principal = await ctx.principal()
+async def _next(ctx: Context, principal: Principal, queue: Inbox[T]) -> T:
+    """The next item, or UNAUTHENTICATED once the credentials of the connection expire.
+    (``asyncio.timeout`` rather than ``wait_for``, which would make a task per wait.)"""
     timeout = None
     if principal.expires_at is not None:
         timeout = (principal.expires_at - ctx.services.clock()).total_seconds()
     try:
         if timeout is not None and timeout <= 0:
             raise TimeoutError
-        return await asyncio.wait_for(queue.get(), timeout)
+        async with asyncio.timeout(timeout):
+            return await queue.get()
     except TimeoutError:
         raise Unauthenticated("The access token expired; sign in again.") from None
 
@@ -181,14 +182,14 @@ class LiveUpdates:
     @contextlib.asynccontextmanager
     async def follow(
         self, services: Services, principal: Principal
-    ) -> AsyncIterator[asyncio.Queue[Dashboard]]:
+    ) -> AsyncIterator[Inbox[Dashboard]]:
         """A queue holding the newest dashboard after each burst; it listens before it
         returns, so no change made after is missed."""
         key = (principal.user_id, principal.timezone, principal.currency)
         feed = self._feeds.get(key)
         if feed is None:
             feed = self._feeds[key] = _Feed(services, principal, self.coalesce_seconds)
-        queue: asyncio.Queue[Dashboard] = asyncio.Queue(maxsize=1)
+        queue: Inbox[Dashboard] = Inbox(maxsize=1)
         feed.members.add(queue)
         try:
             await feed.listening.wait()
@@ -206,7 +207,7 @@ class LiveUpdates:
 
 class _Feed:
     def __init__(self, services: Services, principal: Principal, coalesce: float) -> None:
-        self.members: set[asyncio.Queue[Dashboard]] = set()
+        self.members: set[Inbox[Dashboard]] = set()
         self.listening = asyncio.Event()
         self._task = asyncio.create_task(
             self._run(services, principal, coalesce), name=f"dashboard of {principal.user_id}"
