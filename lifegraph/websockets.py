@@ -78,8 +78,10 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                     await self.websocket.close(code=UNAUTHORIZED, reason="Unauthorized")
                 return
         await super().handle_connection_init(message)
-        # Cancelled by now: the socket need not keep the finished task and its error.
-        if self.connection_init_received:
+        if self.connection_acknowledged:
+            # Signed in: the socket need not keep the parameters (the token is in the
+            # context), nor the cancelled timeout's task and its error.
+            self.context.connection_params = None
             self.connection_init_timeout_task = None
 
     async def handle_subscribe(self, message: Any) -> None:
@@ -89,6 +91,9 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if isinstance(payload, dict) and isinstance(payload.get("query"), str):
             payload["query"] = sys.intern(payload["query"])
         await super().handle_subscribe(message)
+        # The operation has what it needs; the message stays referenced from Strawberry's
+        # reading loop until the next one arrives, which may be never.
+        message.clear()
 
 
 async def on_connect(context: Context) -> None:
