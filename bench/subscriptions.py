@@ -1,18 +1,21 @@
-"""Delivery of live events to many graphql-transport-ws subscribers of one server process.
+"""Delivery of live events to many graphql-transport-ws subscribers of a server.
 
     python bench/subscriptions.py [--subscribers N] [--mutations M] [--rate R] [--users U]
+                                  [--workers W]
 
 Starts a fresh database (a new one on the server of DATABASE_URL, dropped at the end, or
-the embedded PostgreSQL in a temporary folder), applies the migrations and runs ONE real
-``lifegraph serve --no-migrate`` process on a free loopback port, with the OWASP-minimum
-password cost and LIFEGRAPH_DASHBOARD_COALESCE_SECONDS=0. It registers U users through the
-API, opens N websockets from this one process (asyncio and the ``websockets`` package),
-spread round-robin over the users, each signed in with its user's token in
-``connection_init`` and subscribed to the contract's ``Activity`` document with kinds
-[TASK_CREATED]. A warm-up round (one CreateTask per user) proves every subscription live.
-Then M CreateTask mutations go over HTTP at a steady R per second (open loop: each is
-sent on schedule whatever the previous ones are doing), made by the users in turn, and
-every subscriber of a mutation's user should receive its event.
+the embedded PostgreSQL in a temporary folder), applies the migrations and runs a real
+``lifegraph serve --no-migrate --workers W`` on a free loopback port (W server processes
+under Uvicorn's supervisor, each listening for events itself; the run starts once every
+one has started), with the OWASP-minimum password cost,
+LIFEGRAPH_DASHBOARD_COALESCE_SECONDS=0 and no per-address limit on websocket sign-ins. It
+registers U users through the API, opens N websockets from this one process (asyncio and
+the ``websockets`` package), spread round-robin over the users, each signed in with its
+user's token in ``connection_init`` and subscribed to the contract's ``Activity`` document
+with kinds [TASK_CREATED]. A warm-up round (one CreateTask per user) proves every
+subscription live. Then M CreateTask mutations go over HTTP at a steady R per second
+(open loop: each is sent on schedule whatever the previous ones are doing), made by the
+users in turn, and every subscriber of a mutation's user should receive its event.
 
 Each delivered event is matched to its mutation by the task ID, and its latency is taken
 from the moment the mutation was sent and from the moment its HTTP response arrived (the
@@ -22,10 +25,12 @@ listener got the NOTIFY), the fan-out time inside the server and this client.
 
 Latencies are also given as ratios to a reference measured in the same run: the round
 trip of a plain HTTP ``{ __typename }`` query to the same server, idle, before any
-subscriber opens. Memory per connection is the growth of the server's RSS from before the
-subscribers open (after one subscriber has come and gone, so one-time costs such as the
-listening connection are not charged to connections) to when all are open and live,
-divided by their number; the client's own growth per connection is shown beside it.
+subscriber opens. Memory per connection is the growth of the RSS of all the server's
+processes (the supervisor and its workers) from before the subscribers open (after 4 per
+worker have come and gone at once, so one-time costs such as each process's listening
+connection are not charged to connections) to when all are open and live, divided by
+their number; the client's own growth per connection is shown beside it, and so is how
+the sockets were shared out between the processes.
 
 The client runs on uvloop (as the server does under Uvicorn) and, once its sockets are
 open, freezes what it holds out of its garbage collector's reach, so that its own pauses
