@@ -11,7 +11,6 @@ import json
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeAlias, TypeVar
@@ -118,6 +117,34 @@ class Event:
     at: datetime
 
 
+class Subscription:
+    """One subscriber's place in the hub while it lives (a class rather than a generator:
+    every live subscription keeps one)."""
+
+    __slots__ = ("_hub", "_inbox", "_user_id")
+
+    def __init__(self, hub: EventHub, user_id: uuid.UUID) -> None:
+        self._hub = hub
+        self._user_id = user_id
+        self._inbox: Inbox[Event] = Inbox(hub.QUEUE_SIZE)
+
+    async def __aenter__(self) -> Inbox[Event]:
+        hub = self._hub
+        hub._queues[self._user_id].add(self._inbox)
+        try:
+            if not hub.listening.is_set():
+                # Events sent before the listener is up would be missed: wait a moment.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(hub.listening.wait(), hub.CONNECT_WAIT_SECONDS)
+        except BaseException:
+            hub._leave(self._user_id, self._inbox)
+            raise
+        return self._inbox
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._hub._leave(self._user_id, self._inbox)
+
+
 class EventHub:
     """One listening connection per process, fanning events out to this process's
     subscribers, each of whom sees only their own user's events.
@@ -142,22 +169,17 @@ class EventHub:
         self.listening = asyncio.Event()
         self._connection: asyncpg.Connection | None = None
 
-    @contextlib.asynccontextmanager
-    async def subscribe(self, user_id: uuid.UUID) -> AsyncIterator[Inbox[Event]]:
+    def subscribe(self, user_id: uuid.UUID) -> Subscription:
+        """``async with hub.subscribe(user_id) as inbox``: the user's events from then on."""
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="lifegraph event listener")
-        queue: Inbox[Event] = Inbox(self.QUEUE_SIZE)
-        self._queues[user_id].add(queue)
-        try:
-            # Events sent before the listener is up would be missed: wait for it a moment.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.listening.wait(), self.CONNECT_WAIT_SECONDS)
-            yield queue
-        finally:
-            subscribers = self._queues[user_id]
-            subscribers.discard(queue)
-            if not subscribers:
-                del self._queues[user_id]
+        return Subscription(self, user_id)
+
+    def _leave(self, user_id: uuid.UUID, inbox: Inbox[Event]) -> None:
+        subscribers = self._queues[user_id]
+        subscribers.discard(inbox)
+        if not subscribers:
+            del self._queues[user_id]
 
     @property
     def subscriber_count(self) -> int:

@@ -121,7 +121,7 @@ class App(Starlette):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/graphql":
             scope["app"] = self
-            await self.graphql(scope, receive, send)
+            await self.graphql.run(WebSocket(scope, receive, send))
             return
         await super().__call__(scope, receive, send)
 

@@ -53,8 +53,8 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
     """The same protocol, without what each socket would keep for its lifetime and
     need not: an ``asyncio.Queue`` of received messages (four deques, about 3 KiB; a list
     does), an ``asyncio.Event`` for the transport's flow control, and the parsed handshake
-    request and response (their headers, about 4 KiB), needed only until the handshake's
-    answer is sent."""
+    request and response and the scope's copy of the request's headers (about 5 KiB),
+    needed only until the handshake's answer is sent."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -69,4 +69,8 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             # the headers are emptied rather than let go; the scope has its own copy.
             self.request.headers.clear()
             self.response.headers.clear()
+            # Read when the socket opens (its context, the origin check), never after.
+            headers = self.scope["headers"]
+            if isinstance(headers, list):
+                headers.clear()
             self._handshake_kept = False

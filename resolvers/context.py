@@ -53,7 +53,7 @@ class Services:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Context:
     """Built per request. Loaders are per request too, so nothing is cached across users;
     they are built on first use, since many requests (and most websockets) need none."""

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
@@ -164,20 +164,16 @@ class LiveUpdates:
         self._counts: Counter[uuid.UUID] = Counter()
         self._feeds: dict[tuple[uuid.UUID, str, str], _Feed] = {}
 
-    @contextlib.contextmanager
-    def admit(self, user_id: uuid.UUID) -> Iterator[None]:
+    def admit(self, user_id: uuid.UUID) -> _Admission:
+        """``with live.admit(user_id)``: one more of the user's live subscriptions, or
+        RATE_LIMITED when they have as many as they may."""
         if self._counts[user_id] >= self.max_per_user:
             raise RateLimited(
                 SUBSCRIPTION_RETRY_SECONDS,
                 f"At most {self.max_per_user} live subscriptions at once; end one first.",
             )
         self._counts[user_id] += 1
-        try:
-            yield
-        finally:
-            self._counts[user_id] -= 1
-            if not self._counts[user_id]:
-                del self._counts[user_id]
+        return _Admission(self._counts, user_id)
 
     @contextlib.asynccontextmanager
     async def follow(
@@ -203,6 +199,25 @@ class LiveUpdates:
     @property
     def feed_count(self) -> int:
         return len(self._feeds)
+
+
+class _Admission:
+    """Counts a subscription until it ends (a class rather than a generator: every live
+    subscription keeps one)."""
+
+    __slots__ = ("_counts", "_user_id")
+
+    def __init__(self, counts: Counter[uuid.UUID], user_id: uuid.UUID) -> None:
+        self._counts = counts
+        self._user_id = user_id
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._counts[self._user_id] -= 1
+        if not self._counts[self._user_id]:
+            del self._counts[self._user_id]
 
 
 class _Feed:
