@@ -72,12 +72,21 @@ class Inbox(Generic[T]):
     ``asyncio.Queue`` that subscriptions use, for a fraction of its memory (a queue holds
     four deques, about 3 KiB, and a process holds one per subscription)."""
 
-    __slots__ = ("_items", "_waiter", "maxsize")
+    __slots__ = ("__weakref__", "_expired", "_items", "_waiter", "expiring", "maxsize")
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
         self._items: list[T] = []
         self._waiter: asyncio.Future[None] | None = None
+        self._expired = False
+        self.expiring = False
+        """Whether something will expire it (set by that something)."""
+
+    def expire(self) -> None:
+        """From now on ``get`` raises ``TimeoutError`` (the reader's time is up)."""
+        self._expired = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     def empty(self) -> bool:
         return not self._items
@@ -100,7 +109,10 @@ class Inbox(Generic[T]):
         return self._items.pop(0)
 
     async def get(self) -> T:
-        while not self._items:
+        """The oldest item, once there is one; raises ``TimeoutError`` once expired."""
+        while not self._items or self._expired:
+            if self._expired:
+                raise TimeoutError
             self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._waiter
