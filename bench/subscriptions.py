@@ -378,6 +378,11 @@ def serving(
             say(f"server log: {len(problems)} warnings or errors, e.g.:")
             for line in problems[:5]:
                 say(f"  {line[:200]}")
+            first = next((i for i, line in enumerate(lines) if line.startswith("Traceback")), None)
+            if first is not None:
+                say("the first traceback:")
+                for line in lines[first : first + 40]:
+                    say(f"  {line[:200]}")
 
 
 def started_workers(log: Path) -> int:
