@@ -31,6 +31,7 @@ from db.events import Inbox
 from lifegraph.app import create_app, server_options
 from lifegraph.services import build_services
 from lifegraph.settings import Settings
+from lifegraph.websockets import shared_variables
 from resolvers import dashboard as dashboard_resolvers
 from resolvers.context import Services
 from storage.ocr import OcrEngine
@@ -354,6 +355,16 @@ async def test_a_waiting_subscription_ends_when_its_credentials_expire() -> None
         await asyncio.wait_for(sooner.get(), 5)
     later.put_nowait(1)
     assert await asyncio.wait_for(later.get(), 1) == 1
+
+
+def test_subscriptions_share_their_variables_read_only() -> None:
+    first = shared_variables({"kinds": ["TASK_CREATED"], "f": {"a": [1]}})
+    assert shared_variables({"f": {"a": [1]}, "kinds": ["TASK_CREATED"]}) is first
+    assert first["kinds"] == ("TASK_CREATED",)
+    with pytest.raises(TypeError):
+        first["f"]["a"] = 2
+    large = {"text": "x" * 1000}
+    assert shared_variables(large) is large
 
 
 async def test_no_listener_or_task_is_left_behind(
