@@ -32,6 +32,7 @@ from lifegraph.app import create_app, server_options
 from lifegraph.services import build_services
 from lifegraph.settings import Settings
 from lifegraph.websockets import shared_variables
+from lifegraph.ws_protocol import Gate
 from resolvers import dashboard as dashboard_resolvers
 from resolvers.context import Services
 from storage.ocr import OcrEngine
@@ -355,6 +356,18 @@ async def test_a_waiting_subscription_ends_when_its_credentials_expire() -> None
         await asyncio.wait_for(sooner.get(), 5)
     later.put_nowait(1)
     assert await asyncio.wait_for(later.get(), 1) == 1
+
+
+async def test_a_paused_transport_holds_sends_until_it_drains() -> None:
+    gate = Gate()
+    await asyncio.wait_for(gate.wait(), 1)  # open: no wait
+    gate.clear()
+    waiting = asyncio.ensure_future(gate.wait())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    gate.set()
+    await asyncio.wait_for(waiting, 1)
+    assert gate.is_set()
 
 
 def test_subscriptions_share_their_variables_read_only() -> None:
