@@ -1,18 +1,21 @@
-"""Delivery of live events to many graphql-transport-ws subscribers of one server process.
+"""Delivery of live events to many graphql-transport-ws subscribers of a server.
 
     python bench/subscriptions.py [--subscribers N] [--mutations M] [--rate R] [--users U]
+                                  [--workers W]
 
 Starts a fresh database (a new one on the server of DATABASE_URL, dropped at the end, or
-the embedded PostgreSQL in a temporary folder), applies the migrations and runs ONE real
-``lifegraph serve --no-migrate`` process on a free loopback port, with the OWASP-minimum
-password cost and LIFEGRAPH_DASHBOARD_COALESCE_SECONDS=0. It registers U users through the
-API, opens N websockets from this one process (asyncio and the ``websockets`` package),
-spread round-robin over the users, each signed in with its user's token in
-``connection_init`` and subscribed to the contract's ``Activity`` document with kinds
-[TASK_CREATED]. A warm-up round (one CreateTask per user) proves every subscription live.
-Then M CreateTask mutations go over HTTP at a steady R per second (open loop: each is
-sent on schedule whatever the previous ones are doing), made by the users in turn, and
-every subscriber of a mutation's user should receive its event.
+the embedded PostgreSQL in a temporary folder), applies the migrations and runs a real
+``lifegraph serve --no-migrate --workers W`` on a free loopback port (W server processes
+under Uvicorn's supervisor, each listening for events itself; the run starts once every
+one has started), with the OWASP-minimum password cost,
+LIFEGRAPH_DASHBOARD_COALESCE_SECONDS=0 and no per-address limit on websocket sign-ins. It
+registers U users through the API, opens N websockets from this one process (asyncio and
+the ``websockets`` package), spread round-robin over the users, each signed in with its
+user's token in ``connection_init`` and subscribed to the contract's ``Activity`` document
+with kinds [TASK_CREATED]. A warm-up round (one CreateTask per user) proves every
+subscription live. Then M CreateTask mutations go over HTTP at a steady R per second
+(open loop: each is sent on schedule whatever the previous ones are doing), made by the
+users in turn, and every subscriber of a mutation's user should receive its event.
 
 Each delivered event is matched to its mutation by the task ID, and its latency is taken
 from the moment the mutation was sent and from the moment its HTTP response arrived (the
@@ -22,10 +25,12 @@ listener got the NOTIFY), the fan-out time inside the server and this client.
 
 Latencies are also given as ratios to a reference measured in the same run: the round
 trip of a plain HTTP ``{ __typename }`` query to the same server, idle, before any
-subscriber opens. Memory per connection is the growth of the server's RSS from before the
-subscribers open (after one subscriber has come and gone, so one-time costs such as the
-listening connection are not charged to connections) to when all are open and live,
-divided by their number; the client's own growth per connection is shown beside it.
+subscriber opens. Memory per connection is the growth of the RSS of all the server's
+processes (the supervisor and its workers) from before the subscribers open (after 4 per
+worker have come and gone at once, so one-time costs such as each process's listening
+connection are not charged to connections) to when all are open and live, divided by
+their number; the client's own growth per connection is shown beside it, and so is how
+the sockets were shared out between the processes.
 
 The client runs on uvloop (as the server does under Uvicorn) and, once its sockets are
 open, freezes what it holds out of its garbage collector's reach, so that its own pauses
@@ -117,6 +122,8 @@ SERVER_SETTINGS = {
     "LIFEGRAPH_IN_PROCESS_WORKER": "false",
     # Subscriptions end when their token expires; a slow run must not hit that.
     "LIFEGRAPH_ACCESS_TOKEN_TTL_SECONDS": "3600",
+    # Every socket comes from this one address: its sign-ins are not what is measured.
+    "LIFEGRAPH_RATE_LIMIT_CONNECTIONS_PER_ADDRESS": str(10**6),
 }
 
 
@@ -205,6 +212,41 @@ def proc_open_files(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def proc_tree(pid: int) -> list[int]:
+    """The process and its descendants (Uvicorn's supervisor and its workers)."""
+    found = [pid]
+    for member in found:
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{member}/task"):
+                children = Path(f"/proc/{member}/task/{task}/children").read_text()
+                found.extend(int(child) for child in children.split())
+    return found
+
+
+def tree_rss_kib(pid: int) -> int:
+    return sum(proc_status_kib(member) for member in proc_tree(pid))
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    return sum(proc_cpu_seconds(member) for member in proc_tree(pid))
+
+
+def tree_sockets(pid: int) -> list[int]:
+    """Open TCP sockets of each process of the tree that has any, most first."""
+    counts = []
+    for member in proc_tree(pid):
+        with contextlib.suppress(OSError):
+            fds = os.listdir(f"/proc/{member}/fd")
+            links = []
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    links.append(os.readlink(f"/proc/{member}/fd/{fd}"))
+            count = sum(1 for link in links if link.startswith("socket:"))
+            if count > 1:
+                counts.append(count)
+    return sorted(counts, reverse=True)
+
+
 def proc_fd_limit(pid: int) -> int:
     for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
         if line.startswith("Max open files"):
@@ -277,9 +319,10 @@ def server_preexec(fd_limit: int) -> Callable[[], None]:
 
 @contextlib.contextmanager
 def serving(
-    database_url: str, folder: Path, fd_limit: int
+    database_url: str, folder: Path, fd_limit: int, workers: int = 1
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """One ``lifegraph serve`` process on a free loopback port, up and answering /healthz."""
+    """``lifegraph serve --workers N`` on a free loopback port, up and answering /healthz
+    (with several workers, once each has started)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -297,7 +340,7 @@ def serving(
     command = [sys.executable, "-m", "lifegraph.cli", "serve", "--host", "127.0.0.1"]
     with log.open("ab") as output:
         process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-            [*command, "--port", str(port), "--no-migrate"],
+            [*command, "--port", str(port), "--workers", str(workers), "--no-migrate"],
             env=env,
             cwd=folder,  # no .env file of the project's folder is read
             stdin=subprocess.DEVNULL,
@@ -311,7 +354,8 @@ def serving(
             if process.poll() is not None:
                 raise RuntimeError(f"server exited with {process.returncode}:\n{tail(log)}")
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/healthz", timeout=2, trust_env=False).status_code == 200:
+                answered = httpx.get(f"{base}/healthz", timeout=2, trust_env=False)
+                if answered.status_code == 200 and started_workers(log) >= workers:
                     break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server not up in {STARTUP_SECONDS:.0f} s:\n{tail(log)}")
@@ -334,6 +378,20 @@ def serving(
             say(f"server log: {len(problems)} warnings or errors, e.g.:")
             for line in problems[:5]:
                 say(f"  {line[:200]}")
+            first = next((i for i, line in enumerate(lines) if line.startswith("Traceback")), None)
+            if first is not None:
+                say("the first traceback:")
+                for line in lines[first : first + 40]:
+                    say(f"  {line[:200]}")
+
+
+def started_workers(log: Path) -> int:
+    """Worker processes whose start-up Uvicorn has logged (one for a single process)."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return 0
+    return text.count("Application startup complete")
 
 
 def is_bad(line: str) -> bool:
@@ -561,6 +619,8 @@ class Result:
     client_rss_idle_kib: int = 0
     client_rss_open_kib: int = 0
     server_fds_open: int = 0
+    server_sockets: list[int] = field(default_factory=list)
+    primer_sockets: list[int] = field(default_factory=list)
     server_fd_limit: int = 0
     client_fd_limit: int = 0
     server_cpu_share: float = 0.0
@@ -686,18 +746,21 @@ async def run(
         ws_url = base.replace("http://", "ws://", 1) + "/graphql"
         compression = None if args.compression == "none" else "deflate"
 
-        # One subscriber comes and goes first, so one-time costs (imports, the event
-        # listener's connection, first-use caches) are in the baseline, not per connection.
+        # A few subscribers come and go first (several at once, so that each server
+        # process is likely to get one), so one-time costs (imports, the event listener's
+        # connection, first-use caches) are in the baseline, not per connection.
         primer = Crowd(ws_url, documents["Activity"], compression)
+        primers = 4 * args.workers
         try:
-            await primer.open([0], tokens, 1, OPEN_SECONDS + 5)
+            await primer.open([0] * primers, tokens, primers, OPEN_SECONDS + 5)
             await warm_up(api, primer, tokens, {0})
+            result.primer_sockets = tree_sockets(server_pid)
         finally:
             await primer.close()
 
         result.reference_idle = await http_round_trips(api, REFERENCE_ROUNDS)
         await asyncio.sleep(1.0)
-        result.server_rss_idle_kib = proc_status_kib(server_pid)
+        result.server_rss_idle_kib = tree_rss_kib(server_pid)
         result.client_rss_idle_kib = proc_status_kib("self")
 
         crowd = Crowd(ws_url, documents["Activity"], compression)
@@ -705,12 +768,12 @@ async def run(
             say(f"opening {args.subscribers} subscribers")
             within = 60 + args.subscribers * 0.1
             assignment = [i % args.users for i in range(args.subscribers)]
-            cpu_server = proc_cpu_seconds(server_pid)
+            cpu_server = tree_cpu_seconds(server_pid)
             result.open_seconds = await crowd.open(
                 assignment, tokens, args.open_concurrency, within
             )
             result.connected = len(crowd.connected)
-            opening_cpu = proc_cpu_seconds(server_pid) - cpu_server
+            opening_cpu = tree_cpu_seconds(server_pid) - cpu_server
             result.server_cpu_share_opening = opening_cpu / result.open_seconds
             say(f"{result.connected} open in {result.open_seconds:.1f} s; warming up")
             await warm_up(api, crowd, tokens, set(assignment))
@@ -722,14 +785,15 @@ async def run(
             gc.freeze()
             result.open_errors = Counter(s.error[:100] for s in crowd.subscribers if s.error)
             await asyncio.sleep(1.0)
-            result.server_rss_open_kib = proc_status_kib(server_pid)
+            result.server_rss_open_kib = tree_rss_kib(server_pid)
             result.client_rss_open_kib = proc_status_kib("self")
-            result.server_fds_open = proc_open_files(server_pid)
+            result.server_fds_open = sum(proc_open_files(p) for p in proc_tree(server_pid))
+            result.server_sockets = tree_sockets(server_pid)
             result.reference_open = await http_round_trips(api, REFERENCE_ROUNDS)
 
             say(f"{result.live} live; {args.mutations} mutations at {args.rate}/s")
             first_record = crowd.total_received
-            cpu_server, cpu_client = proc_cpu_seconds(server_pid), time.process_time()
+            cpu_server, cpu_client = tree_cpu_seconds(server_pid), time.process_time()
             started = time.perf_counter()
             result.mutations = await stream(api, tokens, args.mutations, args.rate, args.users)
             live_per_user = Counter(s.user for s in live)
@@ -746,10 +810,10 @@ async def run(
             await wait_until(drained, DRAIN_MAX_SECONDS)
             result.stream_seconds = time.perf_counter() - started
             result.server_cpu_share = (
-                proc_cpu_seconds(server_pid) - cpu_server
+                tree_cpu_seconds(server_pid) - cpu_server
             ) / result.stream_seconds
             result.client_cpu_share = (time.process_time() - cpu_client) / result.stream_seconds
-            result.server_rss_end_kib = proc_status_kib(server_pid)
+            result.server_rss_end_kib = tree_rss_kib(server_pid)
             result.closed_during_run = sum(1 for s in live if s.error)
             analyse(result, crowd, first_record, live)
         finally:
@@ -842,6 +906,11 @@ def report(result: Result, args: argparse.Namespace) -> None:
         f"(server = {ratio:.1f}x client)"
     )
     print(
+        f"processes     {args.workers} worker(s); sockets held per process "
+        f"{result.server_sockets} with all open, {result.primer_sockets} with the "
+        f"{4 * args.workers} first ones open"
+    )
+    print(
         f"CPU           server {result.server_cpu_share:.0%} of a core, client "
         f"{result.client_cpu_share:.0%}, during the stream; server holds "
         f"{result.server_fds_open} descriptors (limit {result.server_fd_limit}, "
@@ -855,6 +924,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--mutations", type=int, default=200, help="CreateTask mutations")
     parser.add_argument("--rate", type=float, default=10.0, help="mutations per second")
     parser.add_argument("--users", type=int, default=50, help="users the sockets are spread over")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes (lifegraph serve --workers)"
+    )
     parser.add_argument(
         "--open-concurrency", type=int, default=100, help="websocket handshakes in flight"
     )
@@ -873,6 +945,8 @@ def arguments() -> argparse.Namespace:
         parser.error("--rate must be above 0 and at most 1000")
     if not 1 <= args.users <= 1000:
         parser.error("--users must be between 1 and 1000")
+    if not 1 <= args.workers <= 8:
+        parser.error("--workers must be between 1 and 8")
     if not 1 <= args.open_concurrency <= 1000:
         parser.error("--open-concurrency must be between 1 and 1000")
     return args
@@ -894,7 +968,7 @@ def main() -> None:
     with (
         tempfile.TemporaryDirectory(prefix="lifegraph-bench-") as temporary,
         fresh_database(Path(temporary)) as database_url,
-        serving(database_url, Path(temporary), limit) as (base, process),
+        serving(database_url, Path(temporary), limit, args.workers) as (base, process),
     ):
         server_limit = proc_fd_limit(process.pid)
         if server_limit < wanted:

@@ -11,10 +11,9 @@ import json
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeAlias
+from typing import Generic, TypeAlias, TypeVar
 
 import asyncpg
 from sqlalchemy import func, select
@@ -22,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 logger = logging.getLogger("lifegraph.events")
+T = TypeVar("T")
 
 CHANNEL = "lifegraph_events"
 
@@ -67,12 +67,94 @@ async def publish(
     await session.execute(select(func.pg_notify(CHANNEL, payload)))
 
 
+class Inbox(Generic[T]):
+    """What one live subscription has yet to send, oldest first: the part of
+    ``asyncio.Queue`` that subscriptions use, for a fraction of its memory (a queue holds
+    four deques, about 3 KiB, and a process holds one per subscription)."""
+
+    __slots__ = ("__weakref__", "_expired", "_items", "_waiter", "expiring", "maxsize")
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._items: list[T] = []
+        self._waiter: asyncio.Future[None] | None = None
+        self._expired = False
+        self.expiring = False
+        """Whether something will expire it (set by that something)."""
+
+    def expire(self) -> None:
+        """From now on ``get`` raises ``TimeoutError`` (the reader's time is up)."""
+        self._expired = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def full(self) -> bool:
+        return len(self._items) >= self.maxsize
+
+    def put_nowait(self, item: T) -> None:
+        """Raises ``asyncio.QueueFull`` when full."""
+        if self.full():
+            raise asyncio.QueueFull
+        self._items.append(item)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def get_nowait(self) -> T:
+        """Raises ``asyncio.QueueEmpty`` when empty."""
+        if not self._items:
+            raise asyncio.QueueEmpty
+        return self._items.pop(0)
+
+    async def get(self) -> T:
+        """The oldest item, once there is one; raises ``TimeoutError`` once expired."""
+        while not self._items or self._expired:
+            if self._expired:
+                raise TimeoutError
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.pop(0)
+
+
 @dataclass(frozen=True)
 class Event:
     user_id: uuid.UUID
     kind: EventKind | None  # None: events may have been missed; recompute everything
     entity_id: uuid.UUID | None
     at: datetime
+
+
+class Subscription:
+    """One subscriber's place in the hub while it lives (a class rather than a generator:
+    every live subscription keeps one)."""
+
+    __slots__ = ("_hub", "_inbox", "_user_id")
+
+    def __init__(self, hub: EventHub, user_id: uuid.UUID) -> None:
+        self._hub = hub
+        self._user_id = user_id
+        self._inbox: Inbox[Event] = Inbox(hub.QUEUE_SIZE)
+
+    async def __aenter__(self) -> Inbox[Event]:
+        hub = self._hub
+        hub._queues[self._user_id].add(self._inbox)
+        try:
+            if not hub.listening.is_set():
+                # Events sent before the listener is up would be missed: wait a moment.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(hub.listening.wait(), hub.CONNECT_WAIT_SECONDS)
+        except BaseException:
+            hub._leave(self._user_id, self._inbox)
+            raise
+        return self._inbox
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._hub._leave(self._user_id, self._inbox)
 
 
 class EventHub:
@@ -94,27 +176,22 @@ class EventHub:
             .render_as_string(hide_password=False)
         )
         self._reconnect_delay = reconnect_delay
-        self._queues: dict[uuid.UUID, set[asyncio.Queue[Event]]] = defaultdict(set)
+        self._queues: dict[uuid.UUID, set[Inbox[Event]]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
         self._connection: asyncpg.Connection | None = None
 
-    @contextlib.asynccontextmanager
-    async def subscribe(self, user_id: uuid.UUID) -> AsyncIterator[asyncio.Queue[Event]]:
+    def subscribe(self, user_id: uuid.UUID) -> Subscription:
+        """``async with hub.subscribe(user_id) as inbox``: the user's events from then on."""
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="lifegraph event listener")
-        queue: asyncio.Queue[Event] = asyncio.Queue(self.QUEUE_SIZE)
-        self._queues[user_id].add(queue)
-        try:
-            # Events sent before the listener is up would be missed: wait for it a moment.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.listening.wait(), self.CONNECT_WAIT_SECONDS)
-            yield queue
-        finally:
-            subscribers = self._queues[user_id]
-            subscribers.discard(queue)
-            if not subscribers:
-                del self._queues[user_id]
+        return Subscription(self, user_id)
+
+    def _leave(self, user_id: uuid.UUID, inbox: Inbox[Event]) -> None:
+        subscribers = self._queues[user_id]
+        subscribers.discard(inbox)
+        if not subscribers:
+            del self._queues[user_id]
 
     @property
     def subscriber_count(self) -> int:
@@ -188,7 +265,7 @@ class EventHub:
                 self._offer(queue, Event(user_id, None, None, now))
 
     @staticmethod
-    def _offer(queue: asyncio.Queue[Event], event: Event) -> None:
+    def _offer(queue: Inbox[Event], event: Event) -> None:
         """A subscriber too slow to keep up is told to resync instead of growing forever."""
         try:
             queue.put_nowait(event)

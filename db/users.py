@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -102,7 +103,7 @@ class UserIdentity(Base):
     created_at: Mapped[datetime] = created_at()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling: the user and what their roles allow, read in one statement per request."""
 
@@ -242,9 +243,22 @@ async def principal(
         )
     if not rows:
         return None
-    granted = frozenset(p for perms, *_ in rows if perms for p in perms)
+    granted = _shared(frozenset(p for perms, *_ in rows if perms for p in perms))
     _, timezone, currency, week_start = rows[0]
-    return Principal(user_id, session_id, granted, timezone, currency, week_start)
+    return Principal(
+        user_id, session_id, granted, sys.intern(timezone), sys.intern(currency), week_start
+    )
+
+
+_PERMISSION_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _shared(permissions: frozenset[str]) -> frozenset[str]:
+    """One object per distinct set of permissions: every live websocket keeps its
+    principal, and a set costs more than the rest of it. Sets are few (the roles')."""
+    if len(_PERMISSION_SETS) >= 1024:
+        _PERMISSION_SETS.clear()
+    return _PERMISSION_SETS.setdefault(permissions, permissions)
 
 
 def _escape_like(value: str) -> str:

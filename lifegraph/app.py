@@ -43,6 +43,7 @@ from lifegraph.services import build_services, prepare_storage
 from lifegraph.settings import Settings
 from lifegraph.websockets import TransportWSHandler, on_connect
 from lifegraph.worker import run_worker
+from lifegraph.ws_protocol import WebSocketProtocol
 from resolvers.context import Context, Services
 from resolvers.documents import DocumentRefused
 from schema.limits import Limits
@@ -134,12 +135,29 @@ class GraphQLApp(GraphQL[Context, None]):
         )
 
 
+class App(Starlette):
+    """Websockets to /graphql go straight to the GraphQL app: the middleware and routing
+    do nothing for them, yet each would keep a frame on every open socket's stack."""
+
+    def __init__(self, graphql: GraphQLApp, **options: Any) -> None:
+        super().__init__(**options)
+        self.graphql = graphql
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == "/graphql":
+            scope["app"] = self
+            await self.graphql.run(WebSocket(scope, receive, send))
+            return
+        await super().__call__(scope, receive, send)
+
+
 def server_options(settings: Settings) -> dict[str, Any]:
     """Uvicorn's options for this app, wherever it is served."""
     return {
         "proxy_headers": True,
         # Events are small: per-message compression would cost ~40 KiB per socket.
         "ws_per_message_deflate": False,
+        "ws": WebSocketProtocol,
         "ws_max_size": settings.max_ws_message_bytes,
         # SIGTERM: stop accepting, finish what is in flight (at most this long), then stop.
         "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
@@ -200,7 +218,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     if isinstance(services.storage, LocalObjectStore):
         routes += local_storage_routes(services.storage)
 
-    app = Starlette(
+    app = App(
+        graphql,
         routes=routes,
         middleware=[
             Middleware(SecurityHeaders),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from strawberry.exceptions import ConnectionRejectionError
@@ -28,6 +32,34 @@ class TooManyConnections(Exception):
     pass
 
 
+_SHARED_VARIABLES: dict[str, Mapping[str, Any]] = {}
+SHARED_VARIABLES_MAX = 1024
+SHARED_VARIABLES_MAX_CHARS = 512
+
+
+def shared_variables(variables: dict[str, Any]) -> Mapping[str, Any]:
+    """Small variables as one read-only copy for every subscription that sends the same
+    (mappings frozen, lists made tuples: GraphQL reads them and copies what it coerces), so
+    that none can change another's; larger ones as they are."""
+    key = json.dumps(variables, sort_keys=True, separators=(",", ":"))
+    if len(key) > SHARED_VARIABLES_MAX_CHARS:
+        return variables
+    shared = _SHARED_VARIABLES.get(key)
+    if shared is None:
+        if len(_SHARED_VARIABLES) >= SHARED_VARIABLES_MAX:
+            _SHARED_VARIABLES.clear()
+        shared = _SHARED_VARIABLES[key] = _frozen(variables)
+    return shared
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return MappingProxyType({key: _frozen(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return tuple(_frozen(item) for item in value)
+    return value
+
+
 async def authenticate(context: Context, params: object) -> None:
     """Signs the connection in with the token of its ``connection_init`` payload, once the
     client's address may open another."""
@@ -35,7 +67,9 @@ async def authenticate(context: Context, params: object) -> None:
         if not await context.services.rate_limiter.connect(context.client_address):
             raise TooManyConnections
         context.socket_admitted = True
-    context.reauthenticate(authorization_of(params))
+    authorization = authorization_of(params)
+    if authorization != context.authorization:
+        context.reauthenticate(authorization)
     await context.principal()
 
 
@@ -75,6 +109,28 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                     await self.websocket.close(code=UNAUTHORIZED, reason="Unauthorized")
                 return
         await super().handle_connection_init(message)
+        if self.connection_acknowledged:
+            # Signed in: the socket need not keep the parameters (the token is in the
+            # context), nor the cancelled timeout's task and its error.
+            self.context.connection_params = None
+            self.connection_init_timeout_task = None
+
+    async def handle_subscribe(self, message: Any) -> None:
+        """The subscription keeps its document's text, name, id and variables as long as it
+        lives: sockets that send the same ones share one copy."""
+        payload = message.get("payload")
+        if isinstance(payload, dict):
+            for key in ("query", "operationName"):
+                if isinstance(payload.get(key), str):
+                    payload[key] = sys.intern(payload[key])
+            if isinstance(payload.get("variables"), dict):
+                payload["variables"] = shared_variables(payload["variables"])
+        if isinstance(message.get("id"), str):
+            message["id"] = sys.intern(message["id"])
+        await super().handle_subscribe(message)
+        # The operation has what it needs; the message stays referenced from Strawberry's
+        # reading loop until the next one arrives, which may be never.
+        message.clear()
 
 
 async def on_connect(context: Context) -> None:

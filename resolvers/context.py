@@ -55,7 +55,7 @@ class Services:
     links: DownloadLinks = field(default_factory=DownloadLinks)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Context:
     """Built per request. Loaders are per request too, so nothing is cached across users;
     they are built on first use, since many requests (and most websockets) need none."""
@@ -71,6 +71,8 @@ class Context:
     password_checked: bool = False
     """A password was checked in this request (one is the most, see resolvers.passwords)."""
     _principal: asyncio.Future[Principal] | None = field(default=None, repr=False)
+    _signed_in: Principal | None = field(default=None, repr=False)
+    """The principal once authenticated: a websocket keeps it, not the finished task."""
     _loaders: Loaders | None = field(default=None, repr=False)
     _sessions: RequestSessions | None = field(default=None, repr=False)
 
@@ -128,12 +130,19 @@ class Context:
         """A websocket's credentials arrive after the connection opens (connection_init)."""
         self.authorization = authorization
         self._principal = None
+        self._signed_in = None
 
     async def principal(self) -> Principal:
         """The signed-in user, authenticated once per request; raises UNAUTHENTICATED."""
+        if self._signed_in is not None:
+            return self._signed_in
         if self._principal is None:
             self._principal = asyncio.ensure_future(self._authenticate())
-        return await asyncio.shield(self._principal)
+        pending = self._principal
+        principal = await asyncio.shield(pending)
+        if self._principal is pending:  # not signed in afresh meanwhile
+            self._signed_in, self._principal = principal, None
+        return principal
 
     async def _authenticate(self) -> Principal:
         try:

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 import uuid
+import weakref
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from auth.permissions import Permission
 from db import dashboard, receipts
 from db.dashboard import Figures
 from db.engine import SessionFactory
-from db.events import ActivityKind, Signal
+from db.events import ActivityKind, Inbox, Signal
 from db.purchases import Purchase
 from db.receipts import Receipt
 from resolvers import ids
@@ -100,7 +103,7 @@ async def dashboard_updates(ctx: Context) -> AsyncIterator[Dashboard]:
         async with live.follow(ctx.services, principal) as updates:
             yield await dashboard_of(ctx)
             while True:
-                board = await _next(ctx, updates)
+                board = await _next(ctx, principal, updates)
                 ctx.refresh_loaders()
                 yield board
 
@@ -111,7 +114,7 @@ async def receipt_updates(ctx: Context) -> AsyncIterator[Receipt]:
     with ctx.services.live.admit(principal.user_id):
         async with ctx.services.events.subscribe(principal.user_id) as queue:
             while True:
-                event = await _next(ctx, queue)
+                event = await _next(ctx, principal, queue)
                 if event.kind is not Signal.RECEIPT_STATUS or event.entity_id is None:
                     continue
                 async with ctx.sessionmaker() as session:
@@ -126,7 +129,7 @@ async def activity(ctx: Context, kinds: set[ActivityKind] | None) -> AsyncIterat
     with ctx.services.live.admit(principal.user_id):
         async with ctx.services.events.subscribe(principal.user_id) as queue:
             while True:
-                event = await _next(ctx, queue)
+                event = await _next(ctx, principal, queue)
                 kind = event.kind
                 if not isinstance(kind, ActivityKind) or event.entity_id is None:
                     continue
@@ -141,18 +144,54 @@ async def activity(ctx: Context, kinds: set[ActivityKind] | None) -> AsyncIterat
                 )
 
 
-async def _next(ctx: Context, queue: asyncio.Queue[T]) -> T:
-    """The next item, or UNAUTHENTICATED once the credentials of the connection expire."""
-    principal = await ctx.principal()
-    timeout = None
-    if principal.expires_at is not None:
-        timeout = (principal.expires_at - ctx.services.clock()).total_seconds()
+async def _next(ctx: Context, principal: Principal, queue: Inbox[T]) -> T:
+    """The next item, or UNAUTHENTICATED once the credentials of the connection expire
+    (the process's :class:`Expiries` wakes the queue then)."""
     try:
-        if timeout is not None and timeout <= 0:
-            raise TimeoutError
-        return await asyncio.wait_for(queue.get(), timeout)
+        if principal.expires_at is not None:
+            if principal.expires_at <= ctx.services.clock():
+                raise TimeoutError
+            ctx.services.live.expiries.add(principal.expires_at, ctx.services.clock(), queue)
+        return await queue.get()
     except TimeoutError:
         raise Unauthenticated("The access token expired; sign in again.") from None
+
+
+class Expiries:
+    """Expires each live subscription's queue when its credentials do, with one timer for
+    the process rather than one per subscription (each costs about 700 bytes, and a
+    process holds thousands). A queue is registered once, however often it is waited on,
+    and only weakly: one that ends earlier leaves nothing behind but its entry."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, weakref.ref[Inbox[Any]]]] = []
+        self._order = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, expires_at: datetime, now: datetime, queue: Inbox[Any]) -> None:
+        if queue.expiring:
+            return
+        queue.expiring = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (expires_at - now).total_seconds()
+        heapq.heappush(self._heap, (deadline, next(self._order), weakref.ref(queue)))
+        if self._heap[0][0] == deadline:
+            self._schedule(loop)
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_at(self._heap[0][0], self._expire) if self._heap else None
+
+    def _expire(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        while self._heap and self._heap[0][0] <= now:
+            queue = heapq.heappop(self._heap)[2]()
+            if queue is not None:
+                queue.expire()
+        self._timer = None
+        self._schedule(loop)
 
 
 class LiveUpdates:
@@ -166,33 +205,30 @@ class LiveUpdates:
         self.coalesce_seconds = coalesce_seconds
         self._counts: Counter[uuid.UUID] = Counter()
         self._feeds: dict[tuple[uuid.UUID, str, str], _Feed] = {}
+        self.expiries = Expiries()
 
-    @contextlib.contextmanager
-    def admit(self, user_id: uuid.UUID) -> Iterator[None]:
+    def admit(self, user_id: uuid.UUID) -> _Admission:
+        """``with live.admit(user_id)``: one more of the user's live subscriptions, or
+        RATE_LIMITED when they have as many as they may."""
         if self._counts[user_id] >= self.max_per_user:
             raise RateLimited(
                 SUBSCRIPTION_RETRY_SECONDS,
                 f"At most {self.max_per_user} live subscriptions at once; end one first.",
             )
         self._counts[user_id] += 1
-        try:
-            yield
-        finally:
-            self._counts[user_id] -= 1
-            if not self._counts[user_id]:
-                del self._counts[user_id]
+        return _Admission(self._counts, user_id)
 
     @contextlib.asynccontextmanager
     async def follow(
         self, services: Services, principal: Principal
-    ) -> AsyncIterator[asyncio.Queue[Dashboard]]:
+    ) -> AsyncIterator[Inbox[Dashboard]]:
         """A queue holding the newest dashboard after each burst; it listens before it
         returns, so no change made after is missed."""
         key = (principal.user_id, principal.timezone, principal.currency)
         feed = self._feeds.get(key)
         if feed is None:
             feed = self._feeds[key] = _Feed(services, principal, self.coalesce_seconds)
-        queue: asyncio.Queue[Dashboard] = asyncio.Queue(maxsize=1)
+        queue: Inbox[Dashboard] = Inbox(maxsize=1)
         feed.members.add(queue)
         try:
             await feed.listening.wait()
@@ -208,9 +244,28 @@ class LiveUpdates:
         return len(self._feeds)
 
 
+class _Admission:
+    """Counts a subscription until it ends (a class rather than a generator: every live
+    subscription keeps one)."""
+
+    __slots__ = ("_counts", "_user_id")
+
+    def __init__(self, counts: Counter[uuid.UUID], user_id: uuid.UUID) -> None:
+        self._counts = counts
+        self._user_id = user_id
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._counts[self._user_id] -= 1
+        if not self._counts[self._user_id]:
+            del self._counts[self._user_id]
+
+
 class _Feed:
     def __init__(self, services: Services, principal: Principal, coalesce: float) -> None:
-        self.members: set[asyncio.Queue[Dashboard]] = set()
+        self.members: set[Inbox[Dashboard]] = set()
         self.listening = asyncio.Event()
         self._task = asyncio.create_task(
             self._run(services, principal, coalesce), name=f"dashboard of {principal.user_id}"

@@ -236,6 +236,26 @@ def selected_operation(
     return next((o for o in operations if o.name and o.name.value == operation_name), None)
 
 
+class DocumentLimits(SchemaExtension):
+    """At most ``max_tokens`` in a document, and these validation rules besides the
+    standard ones: Strawberry's MaxTokensLimiter and AddValidationRules, but set as the
+    document is parsed and validated rather than around the whole operation, so that a
+    live subscription keeps no hook of theirs open. List it before the caches."""
+
+    def __init__(self, max_tokens: int, rules: tuple[type[ValidationRule], ...]) -> None:
+        self.max_tokens = max_tokens
+        self.rules = rules
+
+    def on_parse(self) -> Iterator[None]:
+        self.execution_context.parse_options["max_tokens"] = self.max_tokens
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        context.validation_rules = context.validation_rules + self.rules
+        yield
+
+
 class QueryCost(SchemaExtension):
     """Prices the operation after validation, refuses it over the limit, then spends its
     cost from the caller's budget (RATE_LIMITED once that is used up)."""

@@ -7,12 +7,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -31,7 +26,7 @@ from schema import (
     users,
 )
 from schema.extensions import shape_error
-from schema.limits import Limits, QueryCost, validation_rules
+from schema.limits import DocumentLimits, Limits, QueryCost, validation_rules
 from schema.node import Node, resolve_node
 from schema.permissions import SignedIn, requires
 from schema.plans import compiled_executor
@@ -85,9 +80,8 @@ def build_schema(
         execution_context_class=compiled_executor() if compiled_plans else None,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=not suggestions),
         extensions=[
-            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+            lambda: DocumentLimits(limits.max_tokens, rules),
             lambda: ParserCache(maxsize=512),
-            lambda: AddValidationRules(list(rules)),
             lambda: ValidationCache(maxsize=512),
             lambda: QueryCost(limits.max_cost),
         ],

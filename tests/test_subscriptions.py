@@ -9,7 +9,7 @@ import json
 import signal
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,9 +27,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from db.events import Inbox
 from lifegraph.app import create_app, server_options
 from lifegraph.services import build_services
 from lifegraph.settings import Settings
+from lifegraph.websockets import shared_variables
+from lifegraph.ws_protocol import Gate
 from resolvers import dashboard as dashboard_resolvers
 from resolvers.context import Services
 from storage.ocr import OcrEngine
@@ -338,6 +341,43 @@ async def test_an_expired_token_ends_the_subscription(
 
         errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
         assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_waiting_subscription_ends_when_its_credentials_expire() -> None:
+    """No event needed: the process's one expiry timer wakes the waiting queue, earliest
+    deadline first, and a queue registered twice is expired once."""
+    expiries = dashboard_resolvers.Expiries()
+    now = datetime.now(UTC)
+    later, sooner = Inbox[int](10), Inbox[int](10)
+    expiries.add(now + timedelta(seconds=30), now, later)
+    expiries.add(now + timedelta(seconds=0.05), now, sooner)
+    expiries.add(now + timedelta(seconds=0.05), now, sooner)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(sooner.get(), 5)
+    later.put_nowait(1)
+    assert await asyncio.wait_for(later.get(), 1) == 1
+
+
+async def test_a_paused_transport_holds_sends_until_it_drains() -> None:
+    gate = Gate()
+    await asyncio.wait_for(gate.wait(), 1)  # open: no wait
+    gate.clear()
+    waiting = asyncio.ensure_future(gate.wait())
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    gate.set()
+    await asyncio.wait_for(waiting, 1)
+    assert gate.is_set()
+
+
+def test_subscriptions_share_their_variables_read_only() -> None:
+    first = shared_variables({"kinds": ["TASK_CREATED"], "f": {"a": [1]}})
+    assert shared_variables({"f": {"a": [1]}, "kinds": ["TASK_CREATED"]}) is first
+    assert first["kinds"] == ("TASK_CREATED",)
+    with pytest.raises(TypeError):
+        first["f"]["a"] = 2
+    large = {"text": "x" * 1000}
+    assert shared_variables(large) is large
 
 
 async def test_no_listener_or_task_is_left_behind(
