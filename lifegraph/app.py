@@ -41,7 +41,7 @@ from lifegraph.http import (
 )
 from lifegraph.services import build_services, prepare_storage
 from lifegraph.settings import Settings
-from lifegraph.websockets import TransportWSHandler, on_connect
+from lifegraph.websockets import TextFrames, TransportWSHandler, on_connect
 from lifegraph.worker import run_worker
 from lifegraph.ws_protocol import WebSocketProtocol
 from resolvers.context import Context, Services
@@ -54,6 +54,7 @@ from storage.local_routes import local_storage_routes
 
 class GraphQLApp(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
+    websocket_adapter_class = TextFrames
 
     def __init__(self, services: Services) -> None:
         settings = services.settings

@@ -8,11 +8,15 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 
+from lifegraph.http import encode_response_json
 from resolvers.context import Context
 from resolvers.errors import ApiErrorCode, Unauthenticated
 
@@ -141,3 +145,14 @@ async def on_connect(context: Context) -> None:
         raise ConnectionRejectionError({"message": str(error)}) from error
     except TooManyConnections as error:
         raise ConnectionRejectionError({"message": "Too many connections."}) from error
+
+
+class TextFrames(ASGIWebSocketAdapter):
+    """Messages go out as text frames, as graphql-transport-ws requires (browsers hand a
+    binary frame to the page as a Blob): the view encodes JSON to bytes for HTTP."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(encode_response_json(message).decode())
+        except WebSocketDisconnect as error:
+            raise WebSocketDisconnected from error

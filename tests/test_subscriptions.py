@@ -107,7 +107,10 @@ class Socket:
         await self.connection.send(json.dumps(message))
 
     async def receive(self, within: float = 10) -> dict[str, Any]:
-        message: dict[str, Any] = json.loads(await asyncio.wait_for(self.connection.recv(), within))
+        frame = await asyncio.wait_for(self.connection.recv(), within)
+        # graphql-transport-ws speaks in text frames; a browser would hand a page a Blob.
+        assert isinstance(frame, str), frame
+        message: dict[str, Any] = json.loads(frame)
         return message
 
     async def next_data(self, within: float = 10) -> dict[str, Any]:
