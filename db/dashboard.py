@@ -6,12 +6,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     Date,
     DateTime,
+    Integer,
     Select,
     String,
     Uuid,
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.base import Base, core_rows
 from db.habits import CheckIn, Habit
 from db.notes import Note
-from db.purchases import Purchase
+from db.purchases import LISTED, Purchase, PurchaseRow
 from db.receipts import Receipt, ReceiptStatus
 from db.tasks import Task, TaskStatus
 
@@ -113,11 +114,17 @@ def _count(table: type[Base], *where: ColumnElement[bool]) -> Select[int]:
 _FIGURES = _figures_statement()
 
 
-async def recent_purchases(session: AsyncSession, user_id: uuid.UUID, limit: int) -> list[Purchase]:
-    rows = await session.scalars(
-        select(Purchase)
-        .where(Purchase.user_id == user_id)
-        .order_by(Purchase.purchased_at.desc(), Purchase.id.desc())
-        .limit(limit)
-    )
-    return list(rows)
+_RECENT = (
+    select(*LISTED)
+    .where(Purchase.user_id == bindparam("user_id", type_=Uuid))
+    .order_by(Purchase.purchased_at.desc(), Purchase.id.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
+async def recent_purchases(
+    session: AsyncSession, user_id: uuid.UUID, limit: int
+) -> list[PurchaseRow]:
+    """The newest purchases: plain rows, by a statement built once."""
+    rows = await core_rows(session, _RECENT, {"user_id": user_id, "limit": limit})
+    return [cast("PurchaseRow", row) for row in rows]

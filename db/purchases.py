@@ -232,7 +232,8 @@ class PurchaseRow(Protocol):
     def updated_at(self) -> datetime: ...
 
 
-_LISTED = (
+# The columns of a purchase the API shows, for lists that read plain rows.
+LISTED = (
     Purchase.id,
     Purchase.receipt_id,
     Purchase.merchant,
@@ -258,12 +259,13 @@ async def page(
 ) -> Page[PurchaseRow]:
     found = await paginate_rows(
         session,
-        _filtered(user_id, where).with_only_columns(*_LISTED),
+        _filtered(user_id, where).with_only_columns(*LISTED),
         (SORT_KEYS[order_by], Purchase.id),
         first=first,
         after=after,
         descending=descending,
-    )  # Rows of the _LISTED columns, read by name as the ORM objects would be.
+    )
+    # Rows of the LISTED columns, read by name as the ORM objects would be.
     return cast("Page[PurchaseRow]", found)
 
 

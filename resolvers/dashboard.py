@@ -21,7 +21,7 @@ from db import dashboard, receipts
 from db.dashboard import Figures
 from db.engine import SessionFactory
 from db.events import ActivityKind, Inbox, Signal
-from db.purchases import Purchase
+from db.purchases import PurchaseRow
 from db.receipts import Receipt
 from resolvers import ids
 from resolvers.dates import start_of
@@ -73,7 +73,7 @@ async def figures_of(
     return Dashboard(figures, principal.currency, principal.user_id)
 
 
-async def recent_purchases(ctx: Context, board: Dashboard, limit: int) -> list[Purchase]:
+async def recent_purchases(ctx: Context, board: Dashboard, limit: int) -> list[PurchaseRow]:
     principal = await ctx.principal()
     if Permission.PURCHASES not in principal.permissions:
         raise Forbidden()
