@@ -25,7 +25,7 @@ Sessionmaker = async_sessionmaker[AsyncSession]
 
 
 class SessionFactory(Protocol):
-    """What opens sessions: a Sessionmaker, or a request's bounded share of one."""
+    """What opens sessions: a Sessionmaker, or a request's ``RequestSessions``."""
 
     def __call__(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
@@ -89,8 +89,11 @@ class RequestSessions:
             yield session
 
     async def close(self) -> None:
-        """Give the connection back to the pool (the end of the request)."""
+        """Give the connection back to the pool (the end of the request). What still
+        uses the sessions after it (the events of a subscription streamed over HTTP)
+        gives the connection back after every use."""
         async with self._turn:
+            self._keep = False
             await self._release()
 
     def _nested(self) -> bool:

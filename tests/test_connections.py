@@ -158,3 +158,19 @@ async def test_a_websocket_gives_its_connection_back_after_each_use(services: Se
     async with sessions.begin() as session:
         await session.execute(text("SELECT 1"))
     assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_what_uses_the_sessions_after_the_request_gives_the_connection_back(
+    services: Services,
+) -> None:
+    """The events of a subscription streamed over HTTP come after the operation's end."""
+    sessions = RequestSessions(services.engine, services.sessionmaker)
+    pool = services.engine.sync_engine.pool
+    async with sessions() as session:
+        await session.execute(text("SELECT 1"))
+    assert pool.checkedout() == 1  # type: ignore[attr-defined]
+    await sessions.close()
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+    async with sessions() as session:
+        await session.execute(text("SELECT 1"))
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
