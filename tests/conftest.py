@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from moto.server import ThreadedMotoServer
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from client_contract import Contract
 
 from lifegraph import embedded
-from lifegraph.app import create_app
+from lifegraph.app import create_app, server_options
 from lifegraph.migrate import upgrade
 from lifegraph.services import build_services
 from lifegraph.settings import OWASP_MIN_MEMORY_KIB, OWASP_MIN_TIME_COST, Settings
@@ -252,3 +253,19 @@ def statements(app: Starlette) -> Iterator[StatementCounter]:
     event.listen(engine, "before_cursor_execute", counter)
     yield counter
     event.remove(engine, "before_cursor_execute", counter)
+
+
+def loopback_server(services: Services) -> tuple[uvicorn.Server, int]:
+    """The app as Uvicorn serves it (the same server options), on a free loopback port;
+    the caller runs it, in its event loop or a thread of its own."""
+    from test_cli import free_port
+
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(services=services),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        **server_options(services.settings),
+    )
+    return uvicorn.Server(config), port

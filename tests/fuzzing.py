@@ -26,17 +26,15 @@ from typing import Any
 import graphql
 import requests
 import schemathesis
-import uvicorn
 from client_contract import Contract
+from conftest import loopback_server
 from hypothesis import strategies as st
 from receipt_images import blank
 from schemathesis.core.result import Ok
 from schemathesis.graphql import nodes
 from schemathesis.schemas import APIOperation
 from schemathesis.specs.graphql.schemas import GraphQLSchema
-from test_cli import free_port
 
-from lifegraph.app import create_app, server_options
 from resolvers.context import Services
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -390,15 +388,7 @@ class Member:
 def served(services: Services) -> Iterator[str]:
     """The app served by Uvicorn on a loopback port, in a thread of its own (the fuzzer's
     calls block), until the block ends; yields the GraphQL endpoint's URL."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(services=services),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        **server_options(services.settings),
-    )
-    server = uvicorn.Server(config)
+    server, port = loopback_server(services)
     thread = threading.Thread(target=server.run, name="fuzzed server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

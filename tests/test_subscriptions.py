@@ -16,19 +16,25 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from client_contract import Contract
-from conftest import MEMBER_PASSWORD, Api, make_settings, raw_connection, reset, run_jobs
+from conftest import (
+    MEMBER_PASSWORD,
+    Api,
+    loopback_server,
+    make_settings,
+    raw_connection,
+    reset,
+    run_jobs,
+)
 from receipt_images import Receipt, render
 from sqlalchemy import text
-from test_cli import FAST_PASSWORDS, clean_env, free_port, serving
+from test_cli import FAST_PASSWORDS, clean_env, serving
 from test_receipts import upload
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from db.events import Inbox
-from lifegraph.app import create_app, server_options
 from lifegraph.services import build_services
 from lifegraph.settings import Settings
 from lifegraph.websockets import shared_variables
@@ -57,15 +63,7 @@ async def server(services: Services) -> AsyncIterator[str]:
 @contextlib.asynccontextmanager
 async def served(services: Services) -> AsyncIterator[str]:
     """The app served by Uvicorn on a loopback port, in this test's event loop."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(services=services),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        **server_options(services.settings),
-    )
-    instance = uvicorn.Server(config)
+    instance, port = loopback_server(services)
     task = asyncio.create_task(instance.serve())
     for _ in range(500):
         if instance.started:
