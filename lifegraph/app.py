@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -47,6 +47,7 @@ from lifegraph.ws_protocol import WebSocketProtocol
 from resolvers.context import Context, Services
 from resolvers.documents import DocumentRefused
 from schema.limits import Limits
+from schema.observe import Observer
 from schema.root import build_schema
 from storage.local import LocalObjectStore
 from storage.local_routes import local_storage_routes
@@ -56,7 +57,7 @@ class GraphQLApp(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     websocket_adapter_class = TextFrames
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, observers: Sequence[Observer] = ()) -> None:
         settings = services.settings
         super().__init__(
             build_schema(
@@ -64,6 +65,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 introspection=settings.introspection_enabled,
                 suggestions=settings.introspection_enabled,
                 compiled_plans=settings.compiled_plans,
+                observers=observers,
             ),
             graphql_ide="graphiql" if settings.is_development else None,
             allow_queries_via_get=settings.is_development,
@@ -184,10 +186,21 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Starlette:
-    """The app; ``services`` are built from ``settings`` unless given (tests inject them)."""
+def operation_observers(services: Services) -> list[Observer]:
+    """Who hears what each GraphQL operation did (:mod:`schema.observe`)."""
+    return []
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    observers: Sequence[Observer] = (),
+) -> Starlette:
+    """The app; ``services`` are built from ``settings`` unless given (tests inject them,
+    and may add ``observers`` of their own)."""
     services = services or build_services(settings or Settings())
-    graphql = GraphQLApp(services)
+    graphql = GraphQLApp(services, [*operation_observers(services), *observers])
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

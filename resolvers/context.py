@@ -109,6 +109,11 @@ class Context:
         client = self.request.client
         return client.host if client else "unknown"
 
+    @property
+    def known_user_id(self) -> uuid.UUID | None:
+        """The user once this request has authenticated one, without authenticating."""
+        return self._signed_in.user_id if self._signed_in is not None else None
+
     async def signed_in_user(self) -> uuid.UUID | None:
         """The user if the request carries valid credentials, else None (no error)."""
         if not self.authorization:

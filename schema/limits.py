@@ -61,6 +61,7 @@ from resolvers.context import Context
 from resolvers.errors import QueryTooComplex, RateLimited
 from resolvers.pagination import DEFAULT_FIRST
 from resolvers.rate_limits import Budget
+from schema.observe import record_cost
 
 SLICING_ARGUMENTS = ("first", "limit")
 MUTATION_COST = 10
@@ -274,6 +275,7 @@ class QueryCost(SchemaExtension):
             self.requested = OperationCost(context.schema._schema, document, variables).of(
                 operation
             )
+            record_cost(context, self.requested)
             if self.requested > self.max_cost:
                 message = (
                     f"The query costs {self.requested} points; at most {self.max_cost} "

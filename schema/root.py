@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import strawberry
@@ -28,6 +29,7 @@ from schema import (
 from schema.extensions import shape_error
 from schema.limits import DocumentLimits, Limits, QueryCost, validation_rules
 from schema.node import Node, resolve_node
+from schema.observe import ObserveOperations, Observer
 from schema.permissions import SignedIn, requires
 from schema.plans import compiled_executor
 from schema.scalars import SCALAR_MAP
@@ -65,10 +67,12 @@ def build_schema(
     introspection: bool = True,
     suggestions: bool = True,
     compiled_plans: bool = True,
+    observers: Sequence[Observer] = (),
 ) -> strawberry.Schema:
     """The schema with the request limits; production turns introspection and the
     "Did you mean ...?" suggestions off, which would otherwise map the schema for anyone.
-    With ``compiled_plans``, queries seen before run from a plan (:mod:`schema.plans`)."""
+    With ``compiled_plans``, queries seen before run from a plan (:mod:`schema.plans`).
+    ``observers`` hear what each operation did (:mod:`schema.observe`)."""
     limits = limits or Limits()
     rules = validation_rules(limits)
     if not introspection:
@@ -84,6 +88,7 @@ def build_schema(
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
             lambda: QueryCost(limits.max_cost),
+            *([lambda: ObserveOperations(observers)] if observers else []),
         ],
     )
 
