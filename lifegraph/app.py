@@ -39,6 +39,7 @@ from lifegraph.http import (
     readyz,
     server_fault,
 )
+from lifegraph.logs import RequestLog, ensure_logging, log_operation
 from lifegraph.services import build_services, prepare_storage
 from lifegraph.settings import Settings
 from lifegraph.websockets import TextFrames, TransportWSHandler, on_connect
@@ -140,13 +141,18 @@ class GraphQLApp(GraphQL[Context, None]):
 
 class App(Starlette):
     """Websockets to /graphql go straight to the GraphQL app: the middleware and routing
-    do nothing for them, yet each would keep a frame on every open socket's stack."""
+    do nothing for them, yet each would keep a frame on every open socket's stack. The
+    request log wraps everything, so that even faults and websockets carry a request id."""
 
     def __init__(self, graphql: GraphQLApp, **options: Any) -> None:
         super().__init__(**options)
         self.graphql = graphql
+        self.logged = RequestLog(self._dispatch)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.logged(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/graphql":
             scope["app"] = self
             await self.graphql.run(WebSocket(scope, receive, send))
@@ -164,6 +170,10 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "ws_max_size": settings.max_ws_message_bytes,
         # SIGTERM: stop accepting, finish what is in flight (at most this long), then stop.
         "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+        # Uvicorn's loggers go through ours (lifegraph.logs), and each request gets one
+        # access line from the app in place of Uvicorn's.
+        "log_config": None,
+        "access_log": False,
     }
 
 
@@ -188,7 +198,7 @@ def tune_garbage_collector() -> None:
 
 def operation_observers(services: Services) -> list[Observer]:
     """Who hears what each GraphQL operation did (:mod:`schema.observe`)."""
-    return []
+    return [log_operation]
 
 
 def create_app(
@@ -200,6 +210,7 @@ def create_app(
     """The app; ``services`` are built from ``settings`` unless given (tests inject them,
     and may add ``observers`` of their own)."""
     services = services or build_services(settings or Settings())
+    ensure_logging(services.settings)
     graphql = GraphQLApp(services, [*operation_observers(services), *observers])
 
     @contextlib.asynccontextmanager

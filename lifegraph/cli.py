@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from lifegraph.logs import configure_logging
 from lifegraph.settings import Settings
 
 logger = logging.getLogger("lifegraph")
@@ -175,9 +176,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parser().parse_args(argv)
     try:
+        configure_logging(Settings())
         return int(args.handler(args))
     except ValidationError as error:
         # Settings errors, printed without the values (they may hold passwords).

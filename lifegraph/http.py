@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.engine import is_unavailable
+from lifegraph.logs import current_request_id
 from resolvers.errors import ApiErrorCode
 from schema.extensions import UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_SECONDS
 
@@ -81,7 +82,8 @@ async def http_error(request: Request, error: Exception) -> Response:
 
 
 async def server_fault(request: Request, error: Exception) -> Response:
-    """A fault outside GraphQL: logged with a correlation id the client gets too."""
+    """A fault outside GraphQL: logged with a correlation id the client gets too, the
+    request's id (``X-Request-ID``)."""
     if is_unavailable(error):
         logger.warning("database unavailable on %s: %r", request.url.path, error)
         return error_response(
@@ -91,7 +93,7 @@ async def server_fault(request: Request, error: Exception) -> Response:
             headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)},
             retryAfter=UNAVAILABLE_RETRY_SECONDS,
         )
-    correlation_id = uuid.uuid4().hex
+    correlation_id = current_request_id() or uuid.uuid4().hex
     logger.error("unhandled error %s on %s", correlation_id, request.url.path, exc_info=error)
     return error_response(
         "Internal server error.",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "change-me-development-only-secret-key"
@@ -18,6 +18,10 @@ OWASP_MIN_TIME_COST = 2
 
 
 OcrEngineName = Literal["local", "textract"]
+LogFormat = Literal["auto", "json", "console"]
+LogLevel = Annotated[
+    Literal["debug", "info", "warning", "error"], BeforeValidator(lambda value: str(value).lower())
+]
 
 
 class Environment(StrEnum):
@@ -41,6 +45,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".lifegraph")
     host: str = "127.0.0.1"
     port: int = 8000
+    log_format: LogFormat = Field(
+        default="auto",
+        description="auto: readable on a terminal in development, JSON lines otherwise.",
+    )
+    log_level: LogLevel = "info"
 
     secret_key: str = DEFAULT_SECRET
     token_issuer: str = "lifegraph"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+import structlog
 from graphql import GraphQLError
 
 from db.engine import is_unavailable
@@ -54,7 +55,10 @@ def shape_error(error: GraphQLError) -> None:
         code = ApiErrorCode.QUERY_TOO_COMPLEX if limited else ApiErrorCode.BAD_USER_INPUT
         extensions.setdefault("code", code)
     else:
-        correlation_id = uuid.uuid4().hex
+        # The request's id where there is one (lifegraph.logs binds it), so that the
+        # client's correlation id finds the request's every line.
+        correlation_id = structlog.contextvars.get_contextvars().get("request_id")
+        correlation_id = correlation_id or uuid.uuid4().hex
         logger.error("unhandled error %s at %s", correlation_id, error.path, exc_info=original)
         error.message = INTERNAL_MESSAGE
         error.original_error = None
