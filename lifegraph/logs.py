@@ -25,6 +25,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
 _SECRET_WORDS = ("password", "token", "secret", "authorization", "cookie", "body")
 REDACTED = "[redacted]"
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+"""Probed every few seconds by load balancers and scrapers: their lines are debug ones."""
 
 access_log = structlog.stdlib.get_logger("lifegraph.access")
 _operations: contextvars.ContextVar[list[OperationReport] | None] = contextvars.ContextVar(
@@ -172,7 +174,8 @@ class RequestLog:
                 await self.app(scope, receive, echoing_send)
             finally:
                 _operations.reset(token)
-                access_log.info(
+                access_log.log(
+                    logging.DEBUG if scope["path"] in QUIET_PATHS else logging.INFO,
                     "request",
                     method=scope["method"],
                     path=scope["path"],
