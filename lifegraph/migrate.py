@@ -1,4 +1,9 @@
-"""Alembic, driven from Python: ``lifegraph migrate``, the server's start and the tests."""
+"""Alembic, driven from Python: ``lifegraph migrate``, the server's start and the tests.
+
+The configuration is built here rather than read from ``alembic.ini``, which stays at the
+top of a checkout (for the ``alembic`` command) and is not part of an installed wheel. The
+``migrations`` package is installed next to ``lifegraph``, in a checkout as in a wheel.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,14 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def alembic_config(database_url: str) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
     config.attributes["database_url"] = database_url
-    config.attributes["configure_logger"] = False
     return config
 
 

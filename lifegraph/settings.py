@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LIFEGRAPH_",
         env_file=".env",
+        # An empty variable is an unset one, so a compose file or a manifest can name
+        # every setting and leave some to their defaults.
+        env_ignore_empty=True,
         extra="ignore",
         frozen=True,
         populate_by_name=True,
