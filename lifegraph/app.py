@@ -39,9 +39,10 @@ from lifegraph.http import (
     readyz,
     server_fault,
 )
+from lifegraph.metrics import metrics_endpoint, record_operation
 from lifegraph.services import build_services, prepare_storage
 from lifegraph.settings import Settings
-from lifegraph.websockets import TextFrames, TransportWSHandler, on_connect
+from lifegraph.websockets import OPEN_WEBSOCKETS, TextFrames, TransportWSHandler, on_connect
 from lifegraph.worker import run_worker
 from lifegraph.ws_protocol import WebSocketProtocol
 from resolvers.context import Context, Services
@@ -149,7 +150,8 @@ class App(Starlette):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/graphql":
             scope["app"] = self
-            await self.graphql.run(WebSocket(scope, receive, send))
+            with OPEN_WEBSOCKETS.track_inprogress():
+                await self.graphql.run(WebSocket(scope, receive, send))
             return
         await super().__call__(scope, receive, send)
 
@@ -188,7 +190,7 @@ def tune_garbage_collector() -> None:
 
 def operation_observers(services: Services) -> list[Observer]:
     """Who hears what each GraphQL operation did (:mod:`schema.observe`)."""
-    return []
+    return [record_operation]
 
 
 def create_app(
@@ -229,6 +231,8 @@ def create_app(
         Route("/readyz", readyz),
         *dashboard_routes,
     ]
+    if services.settings.metrics_served:
+        routes.append(Route("/metrics", metrics_endpoint))
     if isinstance(services.storage, LocalObjectStore):
         routes += local_storage_routes(services.storage)
 
