@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 import asyncpg
+from prometheus_client import Gauge
 from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -22,6 +23,28 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 Sessionmaker = async_sessionmaker[AsyncSession]
+
+# Each process counts its own pools; across the processes of a server the live ones add up.
+POOL_IN_USE = Gauge(
+    "lifegraph_db_pool_connections_in_use",
+    "Database connections checked out of the pool.",
+    multiprocess_mode="livesum",
+)
+POOL_OPEN = Gauge(
+    "lifegraph_db_pool_connections_open",
+    "Database connections the pool holds open, in use or idle.",
+    multiprocess_mode="livesum",
+)
+POOL_OVERFLOW = Gauge(
+    "lifegraph_db_pool_overflow_connections",
+    "Open database connections beyond the pool's size (its overflow, for bursts).",
+    multiprocess_mode="livesum",
+)
+POOL_WAITING = Gauge(
+    "lifegraph_db_pool_waiting_requests",
+    "Requests waiting for a database connection.",
+    multiprocess_mode="livesum",
+)
 
 
 class SessionFactory(Protocol):
@@ -123,7 +146,8 @@ class RequestSessions:
 
     async def _connect(self) -> AsyncConnection:
         if self._connection is None:
-            self._connection = await self._engine.connect()
+            with POOL_WAITING.track_inprogress():
+                self._connection = await self._engine.connect()
             self._level = self._connection.default_isolation_level
         return self._connection
 
@@ -154,7 +178,55 @@ def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
         async_url(url), pool_size=pool_size, max_overflow=max(2, pool_size // 2)
     )
     event.listen(engine.sync_engine, "checkout", _closed_by_the_server)
+    PoolGauges(pool_size).listen(engine)
     return engine
+
+
+class PoolGauges:
+    """Keeps the pool gauges as the pool's events happen, so a scrape reads them in any
+    process. In use counts each checkout until its checkin (a checkout refused by
+    ``_closed_by_the_server``, registered first, is not counted); overflow counts the
+    open connections beyond ``size``. Gauges are process-wide: they add up every pool of
+    the process."""
+
+    _OUT = "lifegraph_checked_out"
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.open = 0
+
+    def listen(self, engine: AsyncEngine) -> None:
+        target = engine.sync_engine
+        event.listen(target, "checkout", self._checkout)
+        event.listen(target, "checkin", self._checkin)
+        event.listen(target, "connect", self._connect)
+        event.listen(target, "close", self._close)
+        event.listen(target, "detach", self._detach)
+
+    def _checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        record.record_info[self._OUT] = True
+        POOL_IN_USE.inc()
+
+    def _checkin(self, dbapi_connection: Any, record: Any) -> None:
+        if record.record_info.pop(self._OUT, False):
+            POOL_IN_USE.dec()
+
+    def _connect(self, dbapi_connection: Any, record: Any) -> None:
+        self.open += 1
+        POOL_OPEN.inc()
+        if self.open > self.size:
+            POOL_OVERFLOW.inc()
+
+    def _close(self, dbapi_connection: Any, record: Any) -> None:
+        if self.open > self.size:
+            POOL_OVERFLOW.dec()
+        self.open -= 1
+        POOL_OPEN.dec()
+
+    def _detach(self, dbapi_connection: Any, record: Any) -> None:
+        """A connection taken out of the pool for good (no checkin, no close follows)."""
+        self._checkin(dbapi_connection, record)
+        self._close(dbapi_connection, record)
 
 
 def _closed_by_the_server(dbapi_connection: Any, record: Any, proxy: Any) -> None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Generic, TypeAlias, TypeVar
 
 import asyncpg
+from prometheus_client import Counter
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +25,18 @@ logger = logging.getLogger("lifegraph.events")
 T = TypeVar("T")
 
 CHANNEL = "lifegraph_events"
+
+EVENTS_RECEIVED = Counter(
+    "lifegraph_events_received_total", "Events this process's listener received from PostgreSQL."
+)
+EVENTS_FANNED_OUT = Counter(
+    "lifegraph_events_fanned_out_total",
+    "Events put in subscribers' inboxes: one per subscriber an event reached, resyncs included.",
+)
+INBOX_OVERFLOWS = Counter(
+    "lifegraph_event_inbox_overflows_total",
+    "Times a subscriber fell too far behind and was told to resync instead.",
+)
 
 
 class ActivityKind(enum.StrEnum):
@@ -255,14 +268,18 @@ class EventHub:
         except (ValueError, KeyError, TypeError):
             logger.warning("ignored a malformed event: %r", payload)
             return
-        for queue in self._queues.get(event.user_id, ()):
+        EVENTS_RECEIVED.inc()
+        queues = self._queues.get(event.user_id, ())
+        for queue in queues:
             self._offer(queue, event)
+        EVENTS_FANNED_OUT.inc(len(queues))
 
     def _tell_everyone_to_resync(self) -> None:
         now = datetime.now(UTC)
         for user_id, queues in self._queues.items():
             for queue in queues:
                 self._offer(queue, Event(user_id, None, None, now))
+        EVENTS_FANNED_OUT.inc(self.subscriber_count)
 
     @staticmethod
     def _offer(queue: Inbox[Event], event: Event) -> None:
@@ -270,6 +287,7 @@ class EventHub:
         try:
             queue.put_nowait(event)
         except asyncio.QueueFull:
+            INBOX_OVERFLOWS.inc()
             while not queue.empty():
                 queue.get_nowait()
             queue.put_nowait(Event(event.user_id, None, None, event.at))

@@ -23,6 +23,7 @@ logger = logging.getLogger("lifegraph.jobs")
 
 NAMESPACE = "lifegraph"
 RETRY = procrastinate.RetryStrategy(max_attempts=6, exponential_wait=2)
+DEPTH_STATUSES = ("todo", "doing")
 
 
 class Task(enum.StrEnum):
@@ -91,6 +92,22 @@ class JobQueue:
         for job in stalled:
             await manager.retry_job(job)
         return len(stalled)
+
+    async def depth(self) -> dict[tuple[str, str], int]:
+        """Jobs waiting (``todo``) and running (``doing``), by queue and status; every
+        queue a registered task uses is there, at zero when it is empty."""
+        counts = {
+            (task.queue, status): 0 for task in self.app.tasks.values() for status in DEPTH_STATUSES
+        }
+        rows = await self.app.connector.execute_query_all_async(
+            "SELECT queue_name, status::text AS status, count(*) AS jobs "
+            "FROM procrastinate_jobs "
+            "WHERE status = ANY(%(statuses)s::procrastinate_job_status[]) "
+            "GROUP BY queue_name, status",
+            statuses=list(DEPTH_STATUSES),
+        )
+        counts.update({(row["queue_name"], row["status"]): int(row["jobs"]) for row in rows})
+        return counts
 
     async def run_worker(self, services: object, **options: Any) -> None:
         """Works the queue; each task finds ``services`` in its job context."""

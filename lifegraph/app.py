@@ -40,9 +40,10 @@ from lifegraph.http import (
     server_fault,
 )
 from lifegraph.logs import RequestLog, ensure_logging, log_operation
+from lifegraph.metrics import metrics_endpoint, record_operation
 from lifegraph.services import build_services, prepare_storage
 from lifegraph.settings import Settings
-from lifegraph.websockets import TextFrames, TransportWSHandler, on_connect
+from lifegraph.websockets import OPEN_WEBSOCKETS, TextFrames, TransportWSHandler, on_connect
 from lifegraph.worker import run_worker
 from lifegraph.ws_protocol import WebSocketProtocol
 from resolvers.context import Context, Services
@@ -155,7 +156,8 @@ class App(Starlette):
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == "/graphql":
             scope["app"] = self
-            await self.graphql.run(WebSocket(scope, receive, send))
+            with OPEN_WEBSOCKETS.track_inprogress():
+                await self.graphql.run(WebSocket(scope, receive, send))
             return
         await super().__call__(scope, receive, send)
 
@@ -198,7 +200,7 @@ def tune_garbage_collector() -> None:
 
 def operation_observers(services: Services) -> list[Observer]:
     """Who hears what each GraphQL operation did (:mod:`schema.observe`)."""
-    return [log_operation]
+    return [log_operation, record_operation]
 
 
 def create_app(
@@ -240,6 +242,8 @@ def create_app(
         Route("/readyz", readyz),
         *dashboard_routes,
     ]
+    if services.settings.metrics_served:
+        routes.append(Route("/metrics", metrics_endpoint))
     if isinstance(services.storage, LocalObjectStore):
         routes += local_storage_routes(services.storage)
 

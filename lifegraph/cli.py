@@ -33,6 +33,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from lifegraph.app import server_options
+    from lifegraph.metrics import share_between_workers
     from lifegraph.migrate import upgrade
 
     settings = Settings()
@@ -44,6 +45,7 @@ def serve(args: argparse.Namespace) -> int:
     if not settings.database_url:
         # Embedded: one command is enough, so the server runs the job worker as well.
         os.environ.setdefault("LIFEGRAPH_IN_PROCESS_WORKER", "true")
+    share_between_workers(settings, args.workers)
     host = args.host or settings.host
     port = args.port or settings.port
     logger.info("lifegraph on http://%s:%s/graphql", host, port)

@@ -8,11 +8,16 @@ imports them. Jobs are queued after the transaction that needs them commits.
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 import uuid
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
 
 import procrastinate
+from prometheus_client import Histogram
 
 from db import objects, sessions, uploads
 from db.jobs import RETRY, Task
@@ -20,6 +25,40 @@ from resolvers import receipts
 from resolvers.context import Services
 
 logger = logging.getLogger("lifegraph.jobs")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+JOB_SECONDS = Histogram(
+    "lifegraph_job_seconds",
+    "Time each job ran, by task and outcome (succeeded, failed: it raised and is retried "
+    "or given up, interrupted: the worker stopped it).",
+    ["task", "outcome"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
+
+
+def timed(task: Task) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Coroutine[Any, Any, R]]]:
+    """Records the run of each job of ``task`` in ``lifegraph_job_seconds``."""
+
+    def decorate(body: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+        @functools.wraps(body)
+        async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            started = time.perf_counter()
+            outcome = "interrupted"
+            try:
+                result = await body(*args, **kwargs)
+            except Exception:
+                outcome = "failed"
+                raise
+            else:
+                outcome = "succeeded"
+                return result
+            finally:
+                JOB_SECONDS.labels(task.value, outcome).observe(time.perf_counter() - started)
+
+        return run
+
+    return decorate
 
 
 def _services(context: procrastinate.JobContext) -> Services:
@@ -27,6 +66,7 @@ def _services(context: procrastinate.JobContext) -> Services:
     return services
 
 
+@timed(Task.PROCESS_RECEIPT)
 async def process_receipt(
     context: procrastinate.JobContext, receipt_id: str, force: bool = False
 ) -> None:
@@ -43,6 +83,7 @@ async def process_receipt(
         await receipts.finish(services, uuid.UUID(receipt_id), failure=reason)
 
 
+@timed(Task.DELETE_OBJECT)
 async def delete_object(context: procrastinate.JobContext, key: str) -> None:
     services = _services(context)
     await services.storage.delete(key)
@@ -50,6 +91,7 @@ async def delete_object(context: procrastinate.JobContext, key: str) -> None:
         await objects.done(session, key)
 
 
+@timed(Task.MAINTENANCE)
 async def maintenance(context: procrastinate.JobContext, timestamp: int) -> None:
     await recover(_services(context))
 

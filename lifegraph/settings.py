@@ -139,6 +139,12 @@ class Settings(BaseSettings):
     )
     redis_prefix: str = "lifegraph"
 
+    metrics_token: str | None = Field(
+        default=None,
+        min_length=16,
+        description="The bearer token /metrics asks for; unset: open in development only.",
+    )
+
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
         weak_secret = self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32
@@ -158,6 +164,11 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.environment is Environment.DEVELOPMENT
+
+    @property
+    def metrics_served(self) -> bool:
+        """Whether the app answers /metrics: with a token, or openly in development."""
+        return self.metrics_token is not None or self.is_development
 
     @property
     def introspection_enabled(self) -> bool:

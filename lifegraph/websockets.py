@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from prometheus_client import Gauge
 from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
@@ -23,6 +24,12 @@ from resolvers.errors import ApiErrorCode, Unauthenticated
 UNAUTHORIZED = 4401
 FORBIDDEN = 4403
 TOO_MANY_CONNECTIONS = 4429
+
+OPEN_WEBSOCKETS = Gauge(
+    "lifegraph_websockets_open",
+    "Websockets open to /graphql, signed in or not yet.",
+    multiprocess_mode="livesum",
+)
 
 
 def authorization_of(params: object) -> str | None:

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from prometheus_client import Gauge
+
 from auth.permissions import Permission
 from db import dashboard, receipts
 from db.dashboard import Figures
@@ -35,6 +37,12 @@ logger = logging.getLogger("lifegraph.dashboard")
 T = TypeVar("T")
 MAX_RECENT = 50
 SUBSCRIPTION_RETRY_SECONDS = 30
+
+LIVE_SUBSCRIPTIONS = Gauge(
+    "lifegraph_live_subscriptions",
+    "Subscriptions running now, over websockets or HTTP.",
+    multiprocess_mode="livesum",
+)
 
 
 @dataclass(frozen=True)
@@ -216,6 +224,7 @@ class LiveUpdates:
                 f"At most {self.max_per_user} live subscriptions at once; end one first.",
             )
         self._counts[user_id] += 1
+        LIVE_SUBSCRIPTIONS.inc()
         return _Admission(self._counts, user_id)
 
     @contextlib.asynccontextmanager
@@ -258,6 +267,7 @@ class _Admission:
         return None
 
     def __exit__(self, *exc_info: object) -> None:
+        LIVE_SUBSCRIPTIONS.dec()
         self._counts[self._user_id] -= 1
         if not self._counts[self._user_id]:
             del self._counts[self._user_id]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
+from prometheus_client import Histogram
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
@@ -21,6 +22,13 @@ from db.roles import Role
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+
+BATCH_SIZE = Histogram(
+    "lifegraph_dataloader_batch_size",
+    "Keys each DataLoader batch loaded, by loader.",
+    ["loader"],
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+)
 
 
 @dataclass(frozen=True)
@@ -36,10 +44,12 @@ class Loaders:
 
 def build_loaders(sessionmaker: SessionFactory) -> Loaders:
     def batch(
+        name: str,
         fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[dict[K, V]]],
         missing: Callable[[], V],
     ) -> DataLoader[K, V]:
         async def load(keys: Sequence[K]) -> list[V]:
+            BATCH_SIZE.labels(name).observe(len(keys))
             async with sessionmaker() as session:
                 found = await fetch(session, keys)
             return [found.get(key, missing()) for key in keys]
@@ -52,11 +62,11 @@ def build_loaders(sessionmaker: SessionFactory) -> Loaders:
         return dict(await receipts.get_many(session, keys))
 
     return Loaders(
-        roles_by_user=batch(roles.by_users, list),
-        ocr=batch(receipts.get_ocr_many, lambda: None),  # type: ignore[arg-type]
-        purchase_by_receipt=batch(purchases.by_receipts, lambda: None),  # type: ignore[arg-type]
-        purchase_items=batch(purchases.items_of, list),
-        receipt=batch(receipts_by_id, lambda: None),
-        note_images=batch(notes.images_of, list),
-        check_ins=batch(habits.days_of, list),
+        roles_by_user=batch("roles_by_user", roles.by_users, list),
+        ocr=batch("ocr", receipts.get_ocr_many, lambda: None),  # type: ignore[arg-type]
+        purchase_by_receipt=batch("purchase_by_receipt", purchases.by_receipts, lambda: None),  # type: ignore[arg-type]
+        purchase_items=batch("purchase_items", purchases.items_of, list),
+        receipt=batch("receipt", receipts_by_id, lambda: None),
+        note_images=batch("note_images", notes.images_of, list),
+        check_ins=batch("check_ins", habits.days_of, list),
     )

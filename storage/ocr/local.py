@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw
 
-from .base import OcrError, OcrResult
+from .base import OcrError, OcrResult, timed_read
 from .fields import TextLine, extract_fields
 from .images import MAX_SIDE, load_image
 
@@ -43,7 +43,8 @@ class LocalOcrEngine:
         self._lock = threading.Lock()
 
     async def read(self, image: bytes, content_type: str) -> OcrResult:
-        return await asyncio.to_thread(self._read, image, content_type)
+        with timed_read(self.name):
+            return await asyncio.to_thread(self._read, image, content_type)
 
     def load(self) -> None:
         """Loads the models now, for a worker that would rather not wait on its first job."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .base import OcrError, OcrItem, OcrResult, OcrUnavailable
+from .base import OcrError, OcrItem, OcrResult, OcrUnavailable, timed_read
 from .dates import parse_date
 from .images import load_image
 from .merchant import canonical_name
@@ -57,7 +57,8 @@ class TextractEngine:
         self._client = client
 
     async def read(self, image: bytes, content_type: str) -> OcrResult:
-        return await asyncio.to_thread(self._read, image, content_type)
+        with timed_read(self.name):
+            return await asyncio.to_thread(self._read, image, content_type)
 
     def _read(self, image: bytes, content_type: str) -> OcrResult:
         document = image if content_type in _NATIVE_TYPES else _as_jpeg(image, content_type)
