@@ -41,6 +41,7 @@ from lifegraph.http import (
 )
 from lifegraph.services import build_services, prepare_storage
 from lifegraph.settings import Settings
+from lifegraph.tracing import Tracing, start_tracing
 from lifegraph.websockets import TextFrames, TransportWSHandler, on_connect
 from lifegraph.worker import run_worker
 from lifegraph.ws_protocol import WebSocketProtocol
@@ -57,7 +58,12 @@ class GraphQLApp(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     websocket_adapter_class = TextFrames
 
-    def __init__(self, services: Services, observers: Sequence[Observer] = ()) -> None:
+    def __init__(
+        self,
+        services: Services,
+        observers: Sequence[Observer] = (),
+        tracing: Tracing | None = None,
+    ) -> None:
         settings = services.settings
         super().__init__(
             build_schema(
@@ -66,6 +72,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 suggestions=settings.introspection_enabled,
                 compiled_plans=settings.compiled_plans,
                 observers=observers,
+                tracer=tracing.tracer("schema.tracing") if tracing else None,
             ),
             graphql_ide="graphiql" if settings.is_development else None,
             allow_queries_via_get=settings.is_development,
@@ -196,11 +203,16 @@ def create_app(
     *,
     services: Services | None = None,
     observers: Sequence[Observer] = (),
+    tracing: Tracing | None = None,
 ) -> Starlette:
     """The app; ``services`` are built from ``settings`` unless given (tests inject them,
-    and may add ``observers`` of their own)."""
+    and may add ``observers`` of their own, or their own ``tracing``). Tracing started
+    here (:mod:`lifegraph.tracing`, off by default) stops with the app."""
     services = services or build_services(settings or Settings())
-    graphql = GraphQLApp(services, [*operation_observers(services), *observers])
+    own_tracing = tracing is None
+    if tracing is None:
+        tracing = start_tracing(services.settings, services.engine)
+    graphql = GraphQLApp(services, [*operation_observers(services), *observers], tracing)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -221,6 +233,8 @@ def create_app(
             await services.events.close()
             await services.jobs.close()
             await services.engine.dispose()
+            if tracing is not None and own_tracing:
+                tracing.shutdown()
 
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -236,6 +250,7 @@ def create_app(
         graphql,
         routes=routes,
         middleware=[
+            *([tracing.middleware()] if tracing is not None else []),
             Middleware(SecurityHeaders),
             Middleware(
                 GraphQLShapedCORS,

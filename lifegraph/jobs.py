@@ -3,16 +3,21 @@ maintenance that picks up whatever a lost job left behind (a receipt still PENDI
 object still listed for deletion, a job held by a worker that died).
 
 The bodies are handed to :class:`db.jobs.JobQueue` as a blueprint, so the queue never
-imports them. Jobs are queued after the transaction that needs them commits.
+imports them. Jobs are queued after the transaction that needs them commits. Each job runs in a span
+of its own (:func:`traced`), a no-op unless tracing is on.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from typing import Any, Concatenate, ParamSpec
 
 import procrastinate
+from opentelemetry import trace
 
 from db import objects, sessions, uploads
 from db.jobs import RETRY, Task
@@ -20,6 +25,34 @@ from resolvers import receipts
 from resolvers.context import Services
 
 logger = logging.getLogger("lifegraph.jobs")
+
+P = ParamSpec("P")
+JobBody = Callable[Concatenate[procrastinate.JobContext, P], Coroutine[Any, Any, None]]
+
+
+def traced(body: JobBody[P]) -> JobBody[P]:
+    """Runs the job in a span, ``job process_receipt``, its attributes after OpenTelemetry's
+    messaging conventions; a failure is recorded on it before procrastinate retries."""
+
+    @functools.wraps(body)
+    async def run(context: procrastinate.JobContext, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        job = context.job
+        attributes: dict[str, str | int] = {
+            "messaging.system": "procrastinate",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": job.queue,
+            "messaging.message.id": str(job.id),
+            "lifegraph.job.task": job.task_name,
+            "lifegraph.job.attempt": job.attempts + 1,
+        }
+        name = job.task_name.rpartition(":")[2]  # without the blueprint's namespace
+        tracer = trace.get_tracer(__name__)
+        with tracer.start_as_current_span(
+            f"job {name}", kind=trace.SpanKind.CONSUMER, attributes=attributes
+        ):
+            await body(context, *args, **kwargs)
+
+    return run
 
 
 def _services(context: procrastinate.JobContext) -> Services:
@@ -79,10 +112,10 @@ def blueprint() -> procrastinate.Blueprint:
     """A fresh blueprint per queue: procrastinate binds a task to the app it joins."""
     tasks = procrastinate.Blueprint()
     tasks.task(name=Task.PROCESS_RECEIPT.value, queue="ocr", pass_context=True, retry=RETRY)(
-        process_receipt
+        traced(process_receipt)
     )
     tasks.task(name=Task.DELETE_OBJECT.value, queue="storage", pass_context=True, retry=RETRY)(
-        delete_object
+        traced(delete_object)
     )
     tasks.periodic(cron="*/5 * * * *", periodic_id="maintenance")(
         tasks.task(
@@ -90,6 +123,6 @@ def blueprint() -> procrastinate.Blueprint:
             queue="maintenance",
             pass_context=True,
             queueing_lock="maintenance",
-        )(maintenance)
+        )(traced(maintenance))
     )
     return tasks

@@ -127,6 +127,11 @@ class Settings(BaseSettings):
     )
     redis_prefix: str = "lifegraph"
 
+    tracing: bool | None = Field(
+        default=None,
+        description="OpenTelemetry tracing; unset: on when OTEL_EXPORTER_OTLP_ENDPOINT is set.",
+    )
+
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
         weak_secret = self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32
