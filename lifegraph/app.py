@@ -43,6 +43,7 @@ from lifegraph.logs import RequestLog, ensure_logging, log_operation
 from lifegraph.metrics import metrics_endpoint, record_operation
 from lifegraph.services import build_services, prepare_storage
 from lifegraph.settings import Settings
+from lifegraph.tracing import Tracing, start_tracing
 from lifegraph.websockets import OPEN_WEBSOCKETS, TextFrames, TransportWSHandler, on_connect
 from lifegraph.worker import run_worker
 from lifegraph.ws_protocol import WebSocketProtocol
@@ -59,7 +60,12 @@ class GraphQLApp(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     websocket_adapter_class = TextFrames
 
-    def __init__(self, services: Services, observers: Sequence[Observer] = ()) -> None:
+    def __init__(
+        self,
+        services: Services,
+        observers: Sequence[Observer] = (),
+        tracing: Tracing | None = None,
+    ) -> None:
         settings = services.settings
         super().__init__(
             build_schema(
@@ -68,6 +74,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 suggestions=settings.introspection_enabled,
                 compiled_plans=settings.compiled_plans,
                 observers=observers,
+                tracer=tracing.tracer("schema.tracing") if tracing else None,
             ),
             graphql_ide="graphiql" if settings.is_development else None,
             allow_queries_via_get=settings.is_development,
@@ -208,12 +215,17 @@ def create_app(
     *,
     services: Services | None = None,
     observers: Sequence[Observer] = (),
+    tracing: Tracing | None = None,
 ) -> Starlette:
     """The app; ``services`` are built from ``settings`` unless given (tests inject them,
-    and may add ``observers`` of their own)."""
+    and may add ``observers`` of their own, or their own ``tracing``). Tracing started
+    here (:mod:`lifegraph.tracing`, off by default) stops with the app."""
     services = services or build_services(settings or Settings())
     ensure_logging(services.settings)
-    graphql = GraphQLApp(services, [*operation_observers(services), *observers])
+    own_tracing = tracing is None
+    if tracing is None:
+        tracing = start_tracing(services.settings, services.engine)
+    graphql = GraphQLApp(services, [*operation_observers(services), *observers], tracing)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -234,6 +246,8 @@ def create_app(
             await services.events.close()
             await services.jobs.close()
             await services.engine.dispose()
+            if tracing is not None and own_tracing:
+                tracing.shutdown()
 
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -251,6 +265,7 @@ def create_app(
         graphql,
         routes=routes,
         middleware=[
+            *([tracing.middleware()] if tracing is not None else []),
             Middleware(SecurityHeaders),
             Middleware(
                 GraphQLShapedCORS,

@@ -3,7 +3,8 @@ maintenance that picks up whatever a lost job left behind (a receipt still PENDI
 object still listed for deletion, a job held by a worker that died).
 
 The bodies are handed to :class:`db.jobs.JobQueue` as a blueprint, so the queue never
-imports them. Jobs are queued after the transaction that needs them commits.
+imports them. Jobs are queued after the transaction that needs them commits. Each job runs in a span
+of its own (:func:`traced`), a no-op unless tracing is on.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import procrastinate
+from opentelemetry import trace
 from prometheus_client import Histogram
 
 from db import objects, sessions, uploads
@@ -59,6 +61,34 @@ def timed(task: Task) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Corou
         return run
 
     return decorate
+
+
+JobBody = Callable[Concatenate[procrastinate.JobContext, P], Coroutine[Any, Any, None]]
+
+
+def traced(body: JobBody[P]) -> JobBody[P]:
+    """Runs the job in a span, ``job process_receipt``, its attributes after OpenTelemetry's
+    messaging conventions; a failure is recorded on it before procrastinate retries."""
+
+    @functools.wraps(body)
+    async def run(context: procrastinate.JobContext, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        job = context.job
+        attributes: dict[str, str | int] = {
+            "messaging.system": "procrastinate",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": job.queue,
+            "messaging.message.id": str(job.id),
+            "lifegraph.job.task": job.task_name,
+            "lifegraph.job.attempt": job.attempts + 1,
+        }
+        name = job.task_name.rpartition(":")[2]  # without the blueprint's namespace
+        tracer = trace.get_tracer(__name__)
+        with tracer.start_as_current_span(
+            f"job {name}", kind=trace.SpanKind.CONSUMER, attributes=attributes
+        ):
+            await body(context, *args, **kwargs)
+
+    return run
 
 
 def _services(context: procrastinate.JobContext) -> Services:
@@ -121,10 +151,10 @@ def blueprint() -> procrastinate.Blueprint:
     """A fresh blueprint per queue: procrastinate binds a task to the app it joins."""
     tasks = procrastinate.Blueprint()
     tasks.task(name=Task.PROCESS_RECEIPT.value, queue="ocr", pass_context=True, retry=RETRY)(
-        process_receipt
+        traced(process_receipt)
     )
     tasks.task(name=Task.DELETE_OBJECT.value, queue="storage", pass_context=True, retry=RETRY)(
-        delete_object
+        traced(delete_object)
     )
     tasks.periodic(cron="*/5 * * * *", periodic_id="maintenance")(
         tasks.task(
@@ -132,6 +162,6 @@ def blueprint() -> procrastinate.Blueprint:
             queue="maintenance",
             pass_context=True,
             queueing_lock="maintenance",
-        )(maintenance)
+        )(traced(maintenance))
     )
     return tasks

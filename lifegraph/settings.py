@@ -144,6 +144,10 @@ class Settings(BaseSettings):
         min_length=16,
         description="The bearer token /metrics asks for; unset: open in development only.",
     )
+    tracing: bool | None = Field(
+        default=None,
+        description="OpenTelemetry tracing; unset: on when OTEL_EXPORTER_OTLP_ENDPOINT is set.",
+    )
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:

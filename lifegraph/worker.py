@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from lifegraph.jobs import recover
+from lifegraph.tracing import start_tracing
 from resolvers.context import Services
 
 logger = logging.getLogger("lifegraph.worker")
@@ -48,12 +49,15 @@ async def _retry_stalled(services: Services, stalled_after: float) -> None:
 
 
 async def run_standalone(services: Services, concurrency: int) -> None:
+    tracing = start_tracing(services.settings, services.engine)
     await services.jobs.open()
     try:
         await run_worker(services, concurrency=concurrency, install_signal_handlers=True)
     finally:
         await services.jobs.close()
         await services.engine.dispose()
+        if tracing is not None:
+            tracing.shutdown()
 
 
 def main(services: Services, concurrency: int) -> None:

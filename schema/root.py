@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import strawberry
 from graphql import GraphQLError
@@ -33,6 +34,10 @@ from schema.observe import ObserveOperations, Observer
 from schema.permissions import SignedIn, requires
 from schema.plans import compiled_executor
 from schema.scalars import SCALAR_MAP
+from schema.tracing import TraceOperations
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 
 @strawberry.type
@@ -68,11 +73,13 @@ def build_schema(
     suggestions: bool = True,
     compiled_plans: bool = True,
     observers: Sequence[Observer] = (),
+    tracer: Tracer | None = None,
 ) -> strawberry.Schema:
     """The schema with the request limits; production turns introspection and the
     "Did you mean ...?" suggestions off, which would otherwise map the schema for anyone.
     With ``compiled_plans``, queries seen before run from a plan (:mod:`schema.plans`).
-    ``observers`` hear what each operation did (:mod:`schema.observe`)."""
+    ``observers`` hear what each operation did (:mod:`schema.observe`); with a ``tracer``,
+    each operation is a span (:mod:`schema.tracing`)."""
     limits = limits or Limits()
     rules = validation_rules(limits)
     if not introspection:
@@ -84,6 +91,8 @@ def build_schema(
         execution_context_class=compiled_executor() if compiled_plans else None,
         config=StrawberryConfig(scalar_map=SCALAR_MAP, disable_field_suggestions=not suggestions),
         extensions=[
+            # First, so that its span holds the other extensions' work.
+            *([partial(TraceOperations, tracer)] if tracer is not None else []),
             lambda: DocumentLimits(limits.max_tokens, rules),
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),

@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 from .base import OcrError, OcrResult, timed_read
 from .fields import TextLine, extract_fields
 from .images import MAX_SIDE, load_image
+from .tracing import traced_read
 
 if TYPE_CHECKING:
     from rapidocr import RapidOCR
@@ -42,6 +43,7 @@ class LocalOcrEngine:
         self._model: RapidOCR | None = None
         self._lock = threading.Lock()
 
+    @traced_read
     async def read(self, image: bytes, content_type: str) -> OcrResult:
         with timed_read(self.name):
             return await asyncio.to_thread(self._read, image, content_type)

@@ -18,6 +18,7 @@ from .dates import parse_date
 from .images import load_image
 from .merchant import canonical_name
 from .money import detect_currency, parse_money
+from .tracing import traced_read
 
 if TYPE_CHECKING:
     from mypy_boto3_textract import TextractClient
@@ -56,6 +57,7 @@ class TextractEngine:
     def __init__(self, client: TextractClient) -> None:
         self._client = client
 
+    @traced_read
     async def read(self, image: bytes, content_type: str) -> OcrResult:
         with timed_read(self.name):
             return await asyncio.to_thread(self._read, image, content_type)
