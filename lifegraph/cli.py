@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from resolvers.context import Services
 
 logger = logging.getLogger("lifegraph")
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 app = typer.Typer(
     name="lifegraph",
@@ -137,13 +137,17 @@ def worker(
 @migrations.callback()
 def migrate(context: typer.Context) -> None:
     """Apply, undo or show the database migrations. Without a command: apply them all."""
-    # Of Alembic's messages, only the steps it runs ("Running upgrade a -> b, ...").
+    _only_migration_steps()
+    if context.invoked_subcommand is None:
+        up("head")
+
+
+def _only_migration_steps() -> None:
+    """Of Alembic's messages, only the steps it runs ("Running upgrade a -> b, ...")."""
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.migration").addFilter(
         lambda record: record.getMessage().startswith("Running ")
     )
-    if context.invoked_subcommand is None:
-        up("head")
 
 
 @migrations.command()
@@ -334,8 +338,6 @@ def reprocess_receipts(
                     services, ReceiptStatus(status), email=user, progress=bars, tally=tally
                 )
 
-    # Each receipt's outcome is in the summary; a line per receipt would break the bar.
-    logging.getLogger("lifegraph.receipts").setLevel(logging.WARNING)
     try:
         asyncio.run(run())
     except UnknownUser as error:
@@ -354,7 +356,8 @@ def _summarise(tally: Tally, status: str) -> None:
     if tally.total == 0:
         out.print(f"No {status} receipts: nothing to do.", markup=False)
         return
-    line = f"{tally.total} receipts read again: {tally.processed} processed, "
+    plural = "" if tally.total == 1 else "s"
+    line = f"{tally.total} receipt{plural} read again: {tally.processed} processed, "
     line += f"{tally.failed} failed again"
     if tally.skipped:
         line += f", {tally.skipped} skipped (their status changed meanwhile)"
@@ -378,6 +381,8 @@ def demo(
 
     Applies the migrations first, then shows how to sign in.
     """
+    _only_migration_steps()  # before Alembic is imported: it speaks as it loads
+
     from auth.passwords import password_problem
     from lifegraph.demo import (  # type: ignore[import-not-found, unused-ignore]
         DemoError,
@@ -404,8 +409,9 @@ def demo(
         account = asyncio.run(run())
     except DemoError as error:
         raise fail(str(error)) from error
+    span = f"{months} month{'' if months == 1 else 's'}"
     out.print(
-        f"Demo user ready, with {months} months of data: {account.receipts} receipts, "
+        f"Demo user ready, with {span} of data: {account.receipts} receipts, "
         f"{account.purchases} purchases, {account.habits} habits ({account.check_ins} "
         f"check-ins), {account.tasks} tasks, {account.notes} notes.\n"
         f"  email:    {account.email}\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 
 from rich.console import Console
@@ -43,6 +44,8 @@ class ProgressBars:
 
 @contextlib.contextmanager
 def progress_bars(console: Console) -> Iterator[ProgressBars]:
+    """Bars drawn on ``console`` until the block ends. Meanwhile only warnings and errors
+    are logged: a line for each step (a job queued, a receipt read) would break the bars."""
     columns = (
         TextColumn("{task.description:<12}"),
         BarColumn(),
@@ -50,5 +53,11 @@ def progress_bars(console: Console) -> Iterator[ProgressBars]:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console) as progress:
-        yield ProgressBars(progress)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        with Progress(*columns, console=console) as progress:
+            yield ProgressBars(progress)
+    finally:
+        root.setLevel(level)
