@@ -11,6 +11,7 @@ from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Enum,
     Float,
     ForeignKey,
@@ -282,3 +283,32 @@ async def mark_processing(session: AsyncSession, receipt_id: uuid.UUID) -> None:
         .where(Receipt.id == receipt_id)
         .values(status=ReceiptStatus.PROCESSING, attempts=Receipt.attempts + 1)
     )
+
+
+def _in_status(status: ReceiptStatus, user_id: uuid.UUID | None) -> list[ColumnElement[bool]]:
+    conditions = [Receipt.status == status]
+    return conditions if user_id is None else [*conditions, Receipt.user_id == user_id]
+
+
+async def count_in_status(
+    session: AsyncSession, status: ReceiptStatus, *, user_id: uuid.UUID | None = None
+) -> int:
+    """How many receipts are in this status: all users', or one's."""
+    statement = select(func.count()).select_from(Receipt).where(*_in_status(status, user_id))
+    return int(await session.scalar(statement) or 0)
+
+
+async def ids_in_status(
+    session: AsyncSession,
+    status: ReceiptStatus,
+    *,
+    user_id: uuid.UUID | None = None,
+    after: uuid.UUID | None = None,
+    limit: int = 100,
+) -> list[uuid.UUID]:
+    """A page of the ids of receipts in this status, in id order, past ``after``: a bulk
+    pass moves on by id, so it meets a receipt that stays in the status once."""
+    statement = select(Receipt.id).where(*_in_status(status, user_id))
+    if after is not None:
+        statement = statement.where(Receipt.id > after)
+    return list(await session.scalars(statement.order_by(Receipt.id).limit(limit)))

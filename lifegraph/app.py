@@ -41,7 +41,7 @@ from lifegraph.http import (
 )
 from lifegraph.logs import RequestLog, ensure_logging, log_operation
 from lifegraph.metrics import metrics_endpoint, record_operation
-from lifegraph.services import build_services, prepare_storage
+from lifegraph.services import build_services, opened
 from lifegraph.settings import Settings
 from lifegraph.tracing import Tracing, start_tracing
 from lifegraph.websockets import OPEN_WEBSOCKETS, TextFrames, TransportWSHandler, on_connect
@@ -229,23 +229,21 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await services.jobs.open()
-        if services.settings.tune_gc:
-            tune_garbage_collector()
-        await prepare_storage(services)
-        worker = None
-        if services.settings.in_process_worker:
-            worker = asyncio.create_task(run_worker(services), name="in-process worker")
         try:
-            yield
+            async with opened(services):
+                if services.settings.tune_gc:
+                    tune_garbage_collector()
+                worker = None
+                if services.settings.in_process_worker:
+                    worker = asyncio.create_task(run_worker(services), name="in-process worker")
+                try:
+                    yield
+                finally:
+                    if worker is not None:
+                        worker.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await worker
         finally:
-            if worker is not None:
-                worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
-            await services.events.close()
-            await services.jobs.close()
-            await services.engine.dispose()
             if tracing is not None and own_tracing:
                 tracing.shutdown()
 

@@ -7,18 +7,16 @@ the same rules (validation, activity events, the sync log) as a user's. Receipts
 the code the worker runs, so they show what OCR really reads. What is made comes from
 :mod:`lifegraph.demo_data`, planned from a seed.
 
-The caller opens the job queue and prepares storage, as the app's lifespan does:
-:func:`demo_services` does both.
+The caller opens the services first (the job queue, storage), as the app's lifespan does:
+:func:`lifegraph.services.opened`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -31,8 +29,6 @@ from starlette.requests import Request
 from lifegraph import demo_data
 from lifegraph.demo_data import Plan, PlannedPurchase
 from lifegraph.receipt_images import render
-from lifegraph.services import build_services, prepare_storage
-from lifegraph.settings import Settings
 from resolvers import habits, ids, notes, purchases, receipts, sessions, tasks, users
 from resolvers.context import Context, Services
 from resolvers.errors import UserErrors
@@ -117,19 +113,6 @@ async def create_demo(
         tasks=len(plan.tasks),
         notes=len(plan.notes),
     )
-
-
-@contextlib.asynccontextmanager
-async def demo_services(settings: Settings) -> AsyncIterator[Services]:
-    """Services ready for :func:`create_demo`: the job queue open, storage prepared."""
-    services = build_services(settings)
-    await services.jobs.open()
-    try:
-        await prepare_storage(services)
-        yield services
-    finally:
-        await services.jobs.close()
-        await services.engine.dispose()
 
 
 def _context(services: Services, token: str | None) -> Context:

@@ -109,8 +109,7 @@ async def process_receipt(
             await receipts.wait_for_retry(services, uuid.UUID(receipt_id))
             raise
         logger.exception("giving up on receipt %s after %d attempts", receipt_id, attempts)
-        reason = "The receipt could not be read; try again later."
-        await receipts.finish(services, uuid.UUID(receipt_id), failure=reason)
+        await receipts.finish(services, uuid.UUID(receipt_id), failure=receipts.GAVE_UP)
 
 
 @timed(Task.DELETE_OBJECT)

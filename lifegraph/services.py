@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from auth.authenticate import Authenticator
@@ -126,3 +128,17 @@ def ocr_engine(settings: Settings) -> OcrEngine:
     from storage.ocr.local import LocalOcrEngine
 
     return LocalOcrEngine()
+
+
+@contextlib.asynccontextmanager
+async def opened(services: Services) -> AsyncIterator[Services]:
+    """The services opened and closed around a one-off command, as the app's lifespan
+    does around a server (``lifegraph demo``, ``lifegraph receipts reprocess``)."""
+    await services.jobs.open()
+    try:
+        await prepare_storage(services)
+        yield services
+    finally:
+        await services.events.close()
+        await services.jobs.close()
+        await services.engine.dispose()

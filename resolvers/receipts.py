@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ from resolvers.errors import ErrorCode, UserErrors
 from resolvers.pagination import cursor_checked, page_size
 from resolvers.validation import is_currency
 from storage.objects import PresignedPost
-from storage.ocr import OcrError, OcrItem
+from storage.ocr import OcrError, OcrItem, OcrUnavailable
 from storage.ocr import OcrResult as OcrRead
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("lifegraph.receipts")
 PURPOSE = "receipts"
 NOT_FOUND = "No such receipt."
+GAVE_UP = "The receipt could not be read; try again later."
 
 
 async def upload(ctx: Context, file: UploadFile) -> Receipt:
@@ -163,34 +165,94 @@ async def image_urls(ctx: Context, rows: Sequence[ReceiptRow]) -> list[str]:
 async def process(services: Services, receipt_id: uuid.UUID, *, force: bool = False) -> None:
     """The OCR job. Unreadable images end FAILED with a reason; other errors propagate so
     the queue retries them with backoff (see ``lifegraph.jobs``)."""
-    engine = services.ocr
+    claimed = await _claim(services, receipt_id, force=force)
+    if claimed is not None:
+        await _read(services, claimed, force=force)
+
+
+async def read_again(
+    services: Services, receipt_id: uuid.UUID, status: ReceiptStatus
+) -> Receipt | None:
+    """Reads a receipt again with a fresh OCR call, if it is still in ``status``: the job's
+    steps, each committed (``lifegraph receipts reprocess``, one receipt at a time).
+
+    Returns the receipt as it ends, or None when it had left ``status`` meanwhile. An
+    engine that cannot be reached, or an interruption, puts it back in ``status``; any
+    other error fails it, as the job's last attempt does.
+    """
+    claimed = await _claim(services, receipt_id, force=True, expected=status)
+    if claimed is None:
+        return None
+    try:
+        await _read(services, claimed, force=True)
+    except OcrUnavailable:
+        await _put_back(services, receipt_id, status)
+        raise
+    except Exception:
+        logger.exception("could not read receipt %s", receipt_id)
+        await finish(services, receipt_id, failure=GAVE_UP)
+    except BaseException:
+        await _put_back(services, receipt_id, status)
+        raise
+    async with services.sessionmaker() as session:
+        return await receipts.get(session, receipt_id)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: uuid.UUID
+    sha256: str
+    object_key: str
+    content_type: str
+
+
+async def _claim(
+    services: Services,
+    receipt_id: uuid.UUID,
+    *,
+    force: bool,
+    expected: ReceiptStatus | None = None,
+) -> _Claimed | None:
+    """Marks the receipt PROCESSING, unless it is gone, read already (and not forced) or
+    no longer in the ``expected`` status."""
     async with services.sessionmaker.begin() as session:
         row = await receipts.get(session, receipt_id, lock=True)
         if row is None or (row.status is ReceiptStatus.PROCESSED and not force):
-            return
+            return None
+        if expected is not None and row.status is not expected:
+            return None
         await receipts.mark_processing(session, receipt_id)
         await events.publish(session, row.user_id, Signal.RECEIPT_STATUS, row.id)
-        sha256, key, content_type = row.sha256, row.object_key, row.content_type
+        return _Claimed(row.id, row.sha256, row.object_key, row.content_type)
+
+
+async def _read(services: Services, claimed: _Claimed, *, force: bool) -> None:
+    engine = services.ocr
     async with services.sessionmaker() as session:
-        cached = None if force else await receipts.get_ocr(session, sha256, engine.name)
+        cached = None if force else await receipts.get_ocr(session, claimed.sha256, engine.name)
     if cached is None:
         try:
-            image = await services.storage.get(key)
-            result = await engine.read(image, content_type)
+            image = await services.storage.get(claimed.object_key)
+            result = await engine.read(image, claimed.content_type)
         except OcrError as error:
-            await finish(services, receipt_id, failure=str(error))
+            await finish(services, claimed.id, failure=str(error))
             return
         async with services.sessionmaker.begin() as session:
-            await receipts.save_ocr(session, ocr_values(sha256, result))
-    await finish(services, receipt_id, engine=engine.name)
+            await receipts.save_ocr(session, ocr_values(claimed.sha256, result))
+    await finish(services, claimed.id, engine=engine.name)
 
 
 async def wait_for_retry(services: Services, receipt_id: uuid.UUID) -> None:
     """Back to PENDING while the queue waits to try again."""
+    await _put_back(services, receipt_id, ReceiptStatus.PENDING)
+
+
+async def _put_back(services: Services, receipt_id: uuid.UUID, status: ReceiptStatus) -> None:
+    """A receipt being read goes back to ``status``, as if it had not been taken."""
     async with services.sessionmaker.begin() as session:
         row = await receipts.get(session, receipt_id, lock=True)
         if row is not None and row.status is ReceiptStatus.PROCESSING:
-            await _set_state(session, row, status=ReceiptStatus.PENDING)
+            await _set_state(session, row, status=status)
 
 
 async def finish(
