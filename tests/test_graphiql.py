@@ -5,14 +5,17 @@ cut off from everything but loopback, it signs in, runs ``Me`` and a subscriptio
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 from client_contract import Contract
 from conftest import MEMBER_PASSWORD, Api, loopback_server, make_settings, reset
@@ -21,6 +24,7 @@ from graphql import OperationDefinitionNode, parse
 from graphql.execution.values import get_variable_values
 from test_dashboard_page import Markup
 
+from auth.tokens import TokenService
 from lifegraph.app import App, create_app
 from lifegraph.graphiql import ASSETS, VENDOR
 from resolvers.context import Services
@@ -148,8 +152,24 @@ async def test_graphiql_is_only_for_development(database_url: str) -> None:
 
 
 @pytest.fixture
-async def server(services: Services) -> AsyncIterator[str]:
+def access_ttl() -> timedelta | None:
+    """A test that parametrizes this gets access tokens of that lifetime (None: the
+    settings'), even shorter than the settings allow, so that it need not wait long."""
+    return None
+
+
+@pytest.fixture
+async def server(services: Services, access_ttl: timedelta | None) -> AsyncIterator[str]:
     """The app served by Uvicorn on a loopback port, in this test's event loop."""
+    if access_ttl is not None:
+        settings = services.settings
+        tokens = TokenService(
+            secret=settings.secret_key,
+            issuer=settings.token_issuer,
+            audience=settings.token_audience,
+            ttl=access_ttl,
+        )
+        services = dataclasses.replace(services, tokens=tokens)
     instance, port = loopback_server(services)
     task = asyncio.create_task(instance.serve())
     for _ in range(500):
@@ -174,7 +194,28 @@ TAB_NAMES = (
     "[...document.querySelectorAll('.graphiql-tab-button')].map((tab) => tab.textContent.trim())"
 )
 QUERY_EDITOR = "document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror"
-RESULT = "document.querySelector('.result-window .CodeMirror').CodeMirror.getValue()"
+RESULT_EDITOR = "document.querySelector('.result-window .CodeMirror').CodeMirror"
+RESULT = f"{RESULT_EDITOR}.getValue()"
+SIGNED_IN = "document.body.dataset.session === 'signed-in'"
+REFRESH_TOKEN = "sessionStorage.getItem('lifegraph.refreshToken')"
+# Runs before the page's own script: records the Authorization of every request to
+# /graphql and the token of every websocket's connection_init.
+SPY = """
+window.spy = { requests: [], inits: [] };
+const originalFetch = window.fetch;
+window.fetch = (input, init = {}) => {
+  const authorization = new Headers(init.headers).get("Authorization");
+  if (String(input).endsWith("/graphql")) window.spy.requests.push(authorization);
+  return originalFetch(input, init);
+};
+window.WebSocket = class extends WebSocket {
+  send(data) {
+    const message = JSON.parse(data);
+    if (message.type === "connection_init") window.spy.inits.push(message.payload.Authorization);
+    super.send(data);
+  }
+};
+"""
 
 
 async def open_tab(page: Page, name: str) -> None:
@@ -191,10 +232,23 @@ async def open_tab(page: Page, name: str) -> None:
 async def result_of(page: Page, expected: str) -> dict[str, object]:
     """Runs the open tab and returns the JSON its result pane shows, once ``expected``
     is in it."""
+    await page.evaluate(f"{RESULT_EDITOR}.setValue('')")
     await page.evaluate("document.querySelector('.graphiql-execute-button').click()")
     await page.wait_for(f"{RESULT}.includes({json.dumps(expected)})")
     result: dict[str, object] = json.loads(await page.evaluate(RESULT))
     return result
+
+
+async def sign_in(page: Page, email: str) -> None:
+    """Signs in through the page's bar."""
+    await page.evaluate(
+        f"""(() => {{
+            document.getElementById("email").value = {json.dumps(email)};
+            document.getElementById("password").value = {json.dumps(MEMBER_PASSWORD)};
+            document.getElementById("sign-in-form").requestSubmit();
+        }})()"""
+    )
+    await page.wait_for(SIGNED_IN)
 
 
 @needs_chromium
@@ -217,18 +271,9 @@ async def test_graphiql_signs_in_and_runs_the_contracts_operations(
         refused = await result_of(page, "UNAUTHENTICATED")
         assert refused["data"] is None
 
-        await page.evaluate(
-            f"""(() => {{
-                document.getElementById("email").value = {json.dumps(email)};
-                document.getElementById("password").value = {json.dumps(MEMBER_PASSWORD)};
-                document.getElementById("sign-in-form").requestSubmit();
-            }})()"""
-        )
-        await page.wait_for("document.body.dataset.session === 'signed-in'")
+        await sign_in(page, email)
         assert await page.evaluate("document.getElementById('account-name').textContent") == email
-        assert (await page.evaluate("sessionStorage.getItem('lifegraph.refreshToken')")).startswith(
-            "rt_"
-        )
+        assert (await page.evaluate(REFRESH_TOKEN)).startswith("rt_")
 
         answer = await result_of(page, email)
         assert answer["data"]["me"]["email"] == email  # type: ignore[index]
@@ -255,4 +300,57 @@ async def test_graphiql_signs_in_and_runs_the_contracts_operations(
             "performance.getEntriesByType('resource').map((entry) => entry.name)"
         )
         assert [url for url in requested if not url.startswith(f"http://{server}/")] == []
+        assert page.errors == []
+
+
+SHORT_TTL = timedelta(seconds=10)
+
+
+@needs_chromium
+@pytest.mark.parametrize("access_ttl", [SHORT_TTL], ids=["10s"])
+async def test_graphiql_renews_the_session_before_the_access_token_expires(
+    server: str, http: Api
+) -> None:
+    assert CHROMIUM is not None
+    email = "graphiql-renew@example.com"
+    await http.register(email)
+    async with chromium(CHROMIUM, *LOOPBACK_ONLY) as page:
+        await page.send("Page.addScriptToEvaluateOnNewDocument", {"source": SPY})
+        await page.navigate(f"http://{server}/graphql")
+        await page.wait_for(READY)
+        await sign_in(page, email)
+        first = await page.evaluate(REFRESH_TOKEN)
+
+        await open_tab(page, "Me")
+        assert (await result_of(page, email))["data"]["me"]["email"] == email  # type: ignore[index]
+        old = (await page.evaluate("spy.requests"))[-1]
+        assert old.startswith("Bearer ")
+        expires = jwt.decode(old.removeprefix("Bearer "), options={"verify_signature": False})
+        await open_tab(page, "DashboardUpdates")
+        await result_of(page, "dashboardUpdated")
+        await page.evaluate("document.querySelector('.graphiql-execute-button').click()")  # stop
+        assert await page.evaluate("spy.inits") == [old]
+
+        # The page renews by itself before the token expires; past the old token's expiry,
+        # requests and new sockets carry the new one.
+        await page.wait_for(f"{REFRESH_TOKEN} !== {json.dumps(first)}", within=15)
+        await page.wait_for(f"Date.now() / 1000 > {expires['exp'] + 1}", within=15)
+        await result_of(page, "dashboardUpdated")
+        renewed = (await page.evaluate("spy.inits"))[-1]
+        assert renewed not in (old, None)
+        await page.evaluate("document.querySelector('.graphiql-execute-button').click()")
+        await open_tab(page, "Me")
+        assert (await result_of(page, email))["data"]["me"]["email"] == email  # type: ignore[index]
+        assert (await page.evaluate("spy.requests"))[-1] == renewed
+
+        # A reload stays signed in, on a new refresh token.
+        rotated = await page.evaluate(REFRESH_TOKEN)
+        await page.send("Page.reload")
+        await page.wait_for(
+            "performance.getEntriesByType('navigation')[0].type === 'reload'"
+            f" && document.readyState === 'complete' && {READY} && {SIGNED_IN}"
+            f" && {REFRESH_TOKEN} !== {json.dumps(rotated)}"
+        )
+        assert await page.evaluate(REFRESH_TOKEN) is not None
+        assert await page.evaluate("document.getElementById('account-name').textContent") == email
         assert page.errors == []
