@@ -46,6 +46,7 @@ FIRST_FILES = ("auth", "dashboard", "purchases", "receipts", "tasks", "habits", 
 JS = "text/javascript; charset=utf-8"
 CSS = "text/css; charset=utf-8"
 ASSETS: dict[str, tuple[Path, str]] = {
+    "session.js": (STATIC / "session.js", JS),
     "graphiql.js": (STATIC / "graphiql.js", JS),
     "graphiql.css": (STATIC / "graphiql.css", CSS),
     "vendor/react.production.min.js": (VENDOR / "react.production.min.js", JS),

@@ -1,26 +1,21 @@
 // GraphiQL for lifegraph's developers: one tab per operation of the client contract (from
 // /graphiql/operations.json), a sign-in bar that puts "Authorization: Bearer …" on every
 // request and renews the session with RefreshSession before the access token expires,
-// and subscriptions over graphql-transport-ws. The session is handled as the dashboard
-// does (dashboard.js): the access token in memory only, the refresh token in the tab's
-// sessionStorage, and never more than one refresh in flight.
+// and subscriptions over graphql-transport-ws. The session is the dashboard's (session.js),
+// so one sign-in serves both pages in a browser tab.
 "use strict";
 
 (() => {
-  const REFRESH_KEY = "lifegraph.refreshToken"; // the dashboard's, so one sign-in serves both
   const TABS_PREFIX = "lifegraph.graphiql:";
-  // Renew this long before the access token expires, or a third of its lifetime if shorter.
-  const RENEW_MARGIN_MS = 60000;
-  const SESSION_ENDED = "Your session has ended. Please sign in again.";
+  const { SessionEnded, SESSION_ENDED } = LifegraphSession;
 
   const byId = (id) => document.getElementById(id);
 
   let documents = {}; // the contract's documents, by operation name
-  let session = null; // { accessToken, user, renewAt }
-  let refreshing = null;
-  let renewTimer = null;
-
-  class SessionEnded extends Error {}
+  const session = LifegraphSession.create({
+    refreshSession: (refreshToken) => graphql("RefreshSession", { refreshToken }),
+    renewDue: () => session.refresh().then(showSession, renewFailed),
+  });
 
   // ---- GraphQL over HTTP, for the sign-in bar --------------------------------------
 
@@ -52,7 +47,8 @@
         setError(payload.userErrors.map((error) => error.message).join(" "));
         return;
       }
-      begin(payload.session);
+      session.begin(payload.session);
+      showSession();
       byId("sign-in-form").reset();
     } catch (error) {
       setError(`Could not sign in: ${error.message}`);
@@ -78,56 +74,18 @@
   }
 
   function signOut(message) {
-    session = null;
-    sessionStorage.removeItem(REFRESH_KEY);
-    clearTimeout(renewTimer);
+    session.end();
     showSession();
     setError(message);
   }
 
   function signOutByHand() {
-    const refreshToken = sessionStorage.getItem(REFRESH_KEY);
+    const refreshToken = session.refreshToken;
     signOut("");
     if (refreshToken) graphql("Logout", { refreshToken }).catch(() => {});
   }
 
   // ---- Session renewal -------------------------------------------------------------
-
-  function begin(signedIn) {
-    // Stored at once: the refresh token just presented is spent, this one is the only one.
-    sessionStorage.setItem(REFRESH_KEY, signedIn.refreshToken);
-    // The lifetime (exp - iat) counts from now, so a browser clock that is off does no harm.
-    const base64 = signedIn.accessToken.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    const claims = JSON.parse(atob(base64));
-    const lifetime = (claims.exp - claims.iat) * 1000;
-    const renewIn = lifetime - Math.min(RENEW_MARGIN_MS, lifetime / 3);
-    session = { accessToken: signedIn.accessToken, user: signedIn.user, renewAt: Date.now() + renewIn };
-    clearTimeout(renewTimer);
-    renewTimer = setTimeout(() => refresh().catch(renewFailed), renewIn);
-    showSession();
-  }
-
-  // A refresh token works once, and presenting it again ends the whole session: so there
-  // is never more than one refresh in flight, and everyone who needs one shares it.
-  function refresh() {
-    refreshing ||= renew().finally(() => {
-      refreshing = null;
-    });
-    return refreshing;
-  }
-
-  async function renew() {
-    const refreshToken = sessionStorage.getItem(REFRESH_KEY);
-    if (!refreshToken) throw new SessionEnded(SESSION_ENDED);
-    const result = await graphql("RefreshSession", { refreshToken });
-    const payload = result.data && result.data.refreshSession;
-    if (!payload) {
-      throw new Error((result.errors && result.errors[0].message) || "No answer to the refresh.");
-    }
-    if (sessionStorage.getItem(REFRESH_KEY) !== refreshToken) return; // signed out meanwhile
-    if (payload.userErrors.length > 0) throw new SessionEnded(payload.userErrors[0].message);
-    begin(payload.session);
-  }
 
   function renewFailed(error) {
     if (error instanceof SessionEnded) signOut(SESSION_ENDED);
@@ -136,8 +94,8 @@
 
   // The token for the next request: renewed first if it is due. Null when signed out.
   async function accessToken() {
-    if (session && Date.now() >= session.renewAt) await refresh().catch(renewFailed);
-    return session && session.accessToken;
+    if (session.due) await session.refresh().then(showSession, renewFailed);
+    return session.current && session.current.accessToken;
   }
 
   // ---- GraphiQL --------------------------------------------------------------------
@@ -208,10 +166,11 @@
   // ---- The sign-in bar -------------------------------------------------------------
 
   function showSession() {
-    byId("sign-in-form").hidden = Boolean(session);
-    byId("account").hidden = !session;
-    byId("account-name").textContent = session ? session.user.email : "";
-    document.body.dataset.session = session ? "signed-in" : "signed-out";
+    const signedIn = session.current;
+    byId("sign-in-form").hidden = Boolean(signedIn);
+    byId("account").hidden = !signedIn;
+    byId("account-name").textContent = signedIn ? signedIn.user.email : "";
+    document.body.dataset.session = signedIn ? "signed-in" : "signed-out";
   }
 
   function setError(message) {
@@ -233,9 +192,9 @@
       setError("Sign-in needs the client contract (contract/operations/), which this server lacks.");
       return;
     }
-    if (sessionStorage.getItem(REFRESH_KEY)) {
+    if (session.refreshToken) {
       // A reload resumes the session; the server being away leaves the token for later.
-      refresh().catch(renewFailed);
+      session.refresh().then(showSession, renewFailed);
     }
   }
 
