@@ -26,6 +26,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import SubscriptionExecutionResult
 
 from lifegraph.dashboard_page import dashboard_routes
+from lifegraph.graphiql import contract_tabs, graphiql_page, graphiql_routes
 from lifegraph.http import (
     BodySizeLimit,
     GraphQLShapedCORS,
@@ -67,15 +68,17 @@ class GraphQLApp(GraphQL[Context, None]):
         tracing: Tracing | None = None,
     ) -> None:
         settings = services.settings
+        schema = build_schema(
+            query_limits(settings),
+            introspection=settings.introspection_enabled,
+            suggestions=settings.introspection_enabled,
+            compiled_plans=settings.compiled_plans,
+            observers=observers,
+            tracer=tracing.tracer("schema.tracing") if tracing else None,
+        )
+        self.graphql_schema = schema._schema
         super().__init__(
-            build_schema(
-                query_limits(settings),
-                introspection=settings.introspection_enabled,
-                suggestions=settings.introspection_enabled,
-                compiled_plans=settings.compiled_plans,
-                observers=observers,
-                tracer=tracing.tracer("schema.tracing") if tracing else None,
-            ),
+            schema,
             graphql_ide="graphiql" if settings.is_development else None,
             allow_queries_via_get=settings.is_development,
             multipart_uploads_enabled=True,
@@ -98,6 +101,9 @@ class GraphQLApp(GraphQL[Context, None]):
             # cue to send the document's text.
             response = error_response(str(error), 200, error.code)
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page()
 
     def parse_json(self, data: str | bytes) -> Any:
         return parse_request_json(data)
@@ -167,6 +173,41 @@ class App(Starlette):
                 await self.graphql.run(WebSocket(scope, receive, send))
             return
         await super().__call__(scope, receive, send)
+
+
+LOOPBACK_ORIGIN = r"http://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
+"""Any port on this machine: a development front end (Vite, Next, Expo web) may sit on any."""
+
+CORS_ALLOWED_HEADERS = [
+    "Accept",
+    "Authorization",
+    "Content-Type",
+    # What RequirePreflightForUploads accepts, and what Apollo Client sends.
+    *(name.decode() for name in RequirePreflightForUploads.HEADERS),
+    "apollographql-client-name",
+    "apollographql-client-version",
+    "X-Request-ID",
+]
+CORS_EXPOSED_HEADERS = [  # what schema.limits and the request ids set
+    "X-Request-ID",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+]
+
+
+def cors_options(settings: Settings) -> dict[str, Any]:
+    """Browsers may call from the configured origins, and in development from any port on
+    localhost too."""
+    return {
+        "allow_origins": settings.cors_origins,
+        "allow_origin_regex": LOOPBACK_ORIGIN if settings.is_development else None,
+        "allow_methods": ["GET", "POST", "OPTIONS"],
+        "allow_headers": CORS_ALLOWED_HEADERS,
+        "expose_headers": CORS_EXPOSED_HEADERS,
+        "max_age": 600,
+    }
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
@@ -256,6 +297,8 @@ def create_app(
     ]
     if services.settings.metrics_served:
         routes.append(Route("/metrics", metrics_endpoint))
+    if services.settings.is_development:
+        routes += graphiql_routes(contract_tabs(graphql.graphql_schema))
     if isinstance(services.storage, LocalObjectStore):
         routes += local_storage_routes(services.storage)
 
@@ -265,13 +308,7 @@ def create_app(
         middleware=[
             *([tracing.middleware()] if tracing is not None else []),
             Middleware(SecurityHeaders),
-            Middleware(
-                GraphQLShapedCORS,
-                allow_origins=services.settings.cors_origins,
-                allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type", "Apollo-Require-Preflight"],
-                max_age=600,
-            ),
+            Middleware(GraphQLShapedCORS, **cors_options(services.settings)),
             Middleware(
                 BodySizeLimit,
                 max_bytes=services.settings.max_body_bytes,

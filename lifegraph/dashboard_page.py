@@ -3,7 +3,8 @@
 The page signs in with the ``Login`` mutation, follows ``DashboardUpdates`` over
 graphql-transport-ws, and renews its session with ``RefreshSession`` before the access
 token expires (the refresh token lives in the tab's ``sessionStorage``, so a reload keeps
-it signed in); all of it runs in the browser, from the files in ``static/``.
+it signed in; ``session.js``, shared with GraphiQL); all of it runs in the browser, from the
+files in ``static/``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 STATIC = Path(__file__).parent / "static"
 
 ASSETS = {
+    "session.js": "text/javascript; charset=utf-8",
     "dashboard.js": "text/javascript; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
 }

@@ -180,8 +180,9 @@ async def _devtools_url(profile: Path, process: asyncio.subprocess.Process, log:
 
 
 @contextlib.asynccontextmanager
-async def chromium(binary: str) -> AsyncIterator[Page]:
-    """A headless Chromium with one open page; the browser and its profile go at the end."""
+async def chromium(binary: str, *flags: str) -> AsyncIterator[Page]:
+    """A headless Chromium with one open page (``flags`` added to its command line); the
+    browser and its profile go at the end."""
     with tempfile.TemporaryDirectory(prefix="chromium-", ignore_cleanup_errors=True) as folder:
         profile = Path(folder) / "profile"
         log = Path(folder) / "chromium.log"
@@ -189,6 +190,7 @@ async def chromium(binary: str) -> AsyncIterator[Page]:
             process = await asyncio.create_subprocess_exec(
                 binary,
                 *FLAGS,
+                *flags,
                 f"--user-data-dir={profile}",
                 "about:blank",
                 stdin=asyncio.subprocess.DEVNULL,

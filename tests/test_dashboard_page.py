@@ -33,6 +33,7 @@ needs_chromium = pytest.mark.skipif(
     reason="no Chromium binary found: apt-get install chromium (or set CHROMIUM to one)",
 )
 SCRIPT = "/dashboard/static/dashboard.js"
+SESSION_SCRIPT = "/dashboard/static/session.js"  # shared with GraphiQL
 STYLESHEET = "/dashboard/static/dashboard.css"
 # Rendered as text, this must come back exactly and never become markup.
 PLACEHOLDER = "\N{EN DASH}"  # what a figure shows before any data
@@ -78,21 +79,24 @@ async def test_the_page_and_its_files_are_served_with_a_strict_policy(
 
     markup = Markup()
     markup.feed(page.text)
-    assert markup.scripts == [SCRIPT]
+    assert markup.scripts == [SESSION_SCRIPT, SCRIPT]
     assert markup.stylesheets == [STYLESHEET]
     assert markup.inline == []
     assert "<script>" not in page.text
 
-    for path, media_type in ((SCRIPT, "text/javascript"), (STYLESHEET, "text/css")):
+    assets = ((SESSION_SCRIPT, "text/javascript"), (SCRIPT, "text/javascript"))
+    for path, media_type in (*assets, (STYLESHEET, "text/css")):
         asset = await api.client.get(path)
         assert asset.status_code == 200, path
         assert asset.headers["content-type"] == f"{media_type}; charset=utf-8"
         assert asset.headers["x-content-type-options"] == "nosniff"
         assert asset.text.strip()
 
+    for path in (SESSION_SCRIPT, SCRIPT):
+        code = (await api.client.get(path)).text
+        assert "innerHTML" not in code, path
+        assert "localStorage" not in code, path
     script = (await api.client.get(SCRIPT)).text
-    assert "innerHTML" not in script
-    assert "localStorage" not in script
     # The page's documents are the contract's own.
     for name, constant in (
         ("Login", "LOGIN"),

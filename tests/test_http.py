@@ -11,6 +11,7 @@ from client_contract import Contract
 from conftest import Api, errors_of, make_settings
 
 from lifegraph.app import create_app
+from lifegraph.http import RequirePreflightForUploads
 from resolvers import roles as role_resolvers
 from resolvers.context import Context
 
@@ -39,6 +40,105 @@ async def test_cors_allows_only_configured_origins(api: Api) -> None:
         "/graphql", headers={"Origin": "http://evil.test", **preflight}
     )
     assert "access-control-allow-origin" not in refused.headers
+
+
+async def test_cors_in_development_allows_any_port_on_this_machine(api: Api) -> None:
+    allowed = (
+        "http://localhost:5173",
+        "http://127.0.0.1:3000",
+        "http://[::1]:8081",
+        "http://localhost",
+    )
+    for origin in allowed:
+        preflight = await api.client.options(
+            "/graphql",
+            headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+        )
+        assert preflight.status_code == 200, origin
+        assert preflight.headers["access-control-allow-origin"] == origin
+    for origin in ("http://localhost.evil.test:5173", "http://localhost:5173.evil.test"):
+        refused = await api.client.options(
+            "/graphql",
+            headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+        )
+        assert refused.status_code == 400, origin
+        assert "access-control-allow-origin" not in refused.headers
+
+
+async def test_cors_in_production_allows_only_configured_origins(database_url: str) -> None:
+    app = create_app(make_settings(database_url, environment="production"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for origin, status in (("http://app.test", 200), ("http://localhost:5173", 400)):
+            preflight = await client.options(
+                "/graphql",
+                headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+            )
+            assert preflight.status_code == status, origin
+
+
+CLIENT_HEADERS = [
+    "accept",
+    "authorization",
+    "content-type",
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+    "graphql-preflight",
+    "apollographql-client-name",
+    "apollographql-client-version",
+    "x-request-id",
+]
+
+
+async def test_cors_allows_every_header_the_server_and_its_clients_use(api: Api) -> None:
+    for header in CLIENT_HEADERS:
+        preflight = await api.client.options(
+            "/graphql",
+            headers={
+                "Origin": "http://localhost:5173",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": header,
+            },
+        )
+        assert preflight.status_code == 200, header
+    every = await api.client.options(
+        "/graphql",
+        headers={
+            "Origin": "http://app.test",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": ", ".join(CLIENT_HEADERS),
+        },
+    )
+    assert every.status_code == 200
+    allowed = {h.strip().lower() for h in every.headers["access-control-allow-headers"].split(",")}
+    assert allowed >= set(CLIENT_HEADERS)
+    assert {name.decode() for name in RequirePreflightForUploads.HEADERS} <= allowed
+    refused = await api.client.options(
+        "/graphql",
+        headers={
+            "Origin": "http://app.test",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-not-ours",
+        },
+    )
+    assert refused.status_code == 400
+
+
+async def test_cors_exposes_request_ids_and_rate_limits_to_browsers(api: Api) -> None:
+    answer = await api.client.post(
+        "/graphql", json={"query": "{ __typename }"}, headers={"Origin": "http://localhost:5173"}
+    )
+    assert answer.headers["access-control-allow-origin"] == "http://localhost:5173"
+    exposed = {
+        h.strip().lower() for h in answer.headers["access-control-expose-headers"].split(",")
+    }
+    assert exposed == {
+        "x-request-id",
+        "retry-after",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+    }
 
 
 async def test_oversized_bodies_are_refused(api: Api) -> None:

@@ -1,7 +1,7 @@
 // The live dashboard: signs in with the contract's Login mutation, then follows
 // DashboardUpdates over graphql-transport-ws, renewing the session with RefreshSession
-// before the access token expires. No framework and no build step. Data only ever
-// reaches the page through textContent and attributes, never as HTML.
+// before the access token expires (session.js). No framework and no build step. Data only
+// ever reaches the page through textContent and attributes, never as HTML.
 "use strict";
 
 (() => {
@@ -59,10 +59,7 @@ fragment DashboardFields on Dashboard {
   const ACK_TIMEOUT_MS = 10000;
   const FIRST_RETRY_MS = 500;
   const LONGEST_RETRY_MS = 30000;
-  // Renew this long before the access token expires, or a third of its lifetime if shorter.
-  const RENEW_MARGIN_MS = 60000;
-  const REFRESH_KEY = "lifegraph.refreshToken";
-  const SESSION_ENDED = "Your session has ended. Please sign in again.";
+  const { SessionEnded, SESSION_ENDED } = LifegraphSession;
   const COUNTS = [
     "openTasks",
     "overdueTasks",
@@ -78,18 +75,16 @@ fragment DashboardFields on Dashboard {
   const byId = (id) => document.getElementById(id);
   const figure = (name) => document.querySelector(`[data-figure="${name}"]`);
 
-  // The access token is held in memory only: { accessToken, user, renewAt }. The refresh
-  // token is kept in sessionStorage, so a reload resumes the session (see README.md).
-  let session = null;
-  let refreshing = null;
-  let renewTimer = null;
+  // A renewal that falls due opens a new socket, signed in with the new token.
+  const session = LifegraphSession.create({
+    refreshSession: (refreshToken) => graphql(REFRESH_SESSION, "RefreshSession", { refreshToken }),
+    renewDue: () => connect(true),
+  });
   let refreshedForAuth = false;
   let socket = null;
   let failures = 0;
   let retryTimer = null;
   let ackTimer = null;
-
-  class SessionEnded extends Error {}
 
   // ---- GraphQL over HTTP ----------------------------------------------------------
 
@@ -125,7 +120,7 @@ fragment DashboardFields on Dashboard {
         setSignInError(payload.userErrors.map((error) => error.message).join(" "));
         return;
       }
-      begin(payload.session);
+      session.begin(payload.session);
       byId("sign-in-form").reset();
       showDashboard();
       connect();
@@ -137,9 +132,7 @@ fragment DashboardFields on Dashboard {
   }
 
   function signOut(message) {
-    session = null;
-    sessionStorage.removeItem(REFRESH_KEY);
-    clearTimeout(renewTimer);
+    session.end();
     clearTimeout(retryTimer);
     clearTimeout(ackTimer);
     drop("Signed out");
@@ -148,7 +141,7 @@ fragment DashboardFields on Dashboard {
   }
 
   function signOutByHand() {
-    const refreshToken = sessionStorage.getItem(REFRESH_KEY);
+    const refreshToken = session.refreshToken;
     signOut("");
     if (refreshToken) {
       // Ends the session on the server too; the page is signed out either way.
@@ -157,42 +150,6 @@ fragment DashboardFields on Dashboard {
   }
 
   // ---- Session renewal -------------------------------------------------------------
-
-  function begin(signedIn) {
-    // Stored at once: the refresh token just presented is spent, this one is the only one.
-    sessionStorage.setItem(REFRESH_KEY, signedIn.refreshToken);
-    // The lifetime (exp - iat) counts from now, so a browser clock that is off does no harm.
-    const base64 = signedIn.accessToken.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-    const claims = JSON.parse(atob(base64));
-    const lifetime = (claims.exp - claims.iat) * 1000;
-    const renewIn = lifetime - Math.min(RENEW_MARGIN_MS, lifetime / 3);
-    const renewAt = Date.now() + renewIn;
-    session = { accessToken: signedIn.accessToken, user: signedIn.user, renewAt };
-    clearTimeout(renewTimer);
-    renewTimer = setTimeout(() => connect(true), renewIn);
-  }
-
-  // A refresh token works once, and presenting it again ends the whole session: so there
-  // is never more than one refresh in flight, and everyone who needs one shares it.
-  function refresh() {
-    refreshing ||= renew().finally(() => {
-      refreshing = null;
-    });
-    return refreshing;
-  }
-
-  async function renew() {
-    const refreshToken = sessionStorage.getItem(REFRESH_KEY);
-    if (!refreshToken) throw new SessionEnded(SESSION_ENDED);
-    const result = await graphql(REFRESH_SESSION, "RefreshSession", { refreshToken });
-    const payload = result.data && result.data.refreshSession;
-    if (!payload) {
-      throw new Error((result.errors && result.errors[0].message) || "No answer to the refresh.");
-    }
-    if (sessionStorage.getItem(REFRESH_KEY) !== refreshToken) return; // signed out meanwhile
-    if (payload.userErrors.length > 0) throw new SessionEnded(payload.userErrors[0].message);
-    begin(payload.session);
-  }
 
   // The server refused the token (4401, or UNAUTHENTICATED): one refresh may fix it; if the
   // new token is refused too before any data came, the session is over.
@@ -207,9 +164,9 @@ fragment DashboardFields on Dashboard {
 
   function resume() {
     setConnection("connecting", "Resuming the session…");
-    refresh().then(
+    session.refresh().then(
       () => {
-        if (!session) return;
+        if (!session.current) return;
         showDashboard();
         connect();
       },
@@ -224,18 +181,18 @@ fragment DashboardFields on Dashboard {
   // ---- graphql-transport-ws --------------------------------------------------------
 
   // Opens a new socket, after renewing the session first if it is due (or `renew`).
-  async function connect(renew = Date.now() >= session.renewAt) {
+  async function connect(renew = session.due) {
     clearTimeout(retryTimer);
     if (renew) {
       setConnection("connecting", "Renewing the session…");
       try {
-        await refresh();
+        await session.refresh();
       } catch (error) {
         if (error instanceof SessionEnded) signOut(SESSION_ENDED);
-        else if (session) retryLater("Could not renew the session");
+        else if (session.current) retryLater("Could not renew the session");
         return;
       }
-      if (!session) return;
+      if (!session.current) return;
       clearTimeout(retryTimer);
     }
     drop("Reconnecting");
@@ -249,7 +206,7 @@ fragment DashboardFields on Dashboard {
       if (ws !== socket) return;
       send(ws, {
         type: "connection_init",
-        payload: { Authorization: `Bearer ${session.accessToken}` },
+        payload: { Authorization: `Bearer ${session.current.accessToken}` },
       });
     });
     ws.addEventListener("message", (event) => {
@@ -327,7 +284,7 @@ fragment DashboardFields on Dashboard {
   function closed(event) {
     clearTimeout(ackTimer);
     socket = null;
-    if (!session) return;
+    if (!session.current) return;
     if (event.code === UNAUTHORIZED) {
       unauthorized();
       return;
@@ -416,7 +373,8 @@ fragment DashboardFields on Dashboard {
     byId("sign-in").hidden = true;
     byId("dashboard").hidden = false;
     byId("account").hidden = false;
-    byId("account-name").textContent = session.user.displayName || session.user.email;
+    const { user } = session.current;
+    byId("account-name").textContent = user.displayName || user.email;
   }
 
   function showSignIn(message) {
@@ -435,8 +393,8 @@ fragment DashboardFields on Dashboard {
   byId("sign-in-form").addEventListener("submit", signIn);
   byId("sign-out").addEventListener("click", signOutByHand);
   window.addEventListener("online", () => {
-    if (session && !socket) connect();
+    if (session.current && !socket) connect();
   });
-  if (sessionStorage.getItem(REFRESH_KEY)) resume();
+  if (session.refreshToken) resume();
   else showSignIn("");
 })();
