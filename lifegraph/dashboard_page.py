@@ -9,45 +9,19 @@ files in ``static/``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-STATIC = Path(__file__).parent / "static"
+from lifegraph.pages import CSS, HTML, JS, STATIC, page_headers
 
-ASSETS = {
-    "session.js": "text/javascript; charset=utf-8",
-    "dashboard.js": "text/javascript; charset=utf-8",
-    "dashboard.css": "text/css; charset=utf-8",
-}
-
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "connect-src 'self' ws: wss:",
-        "img-src 'self' data:",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
-
-HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-cache",
-}
+ASSETS = {"session.js": JS, "dashboard.js": JS, "dashboard.css": CSS}
+HEADERS = page_headers()
 
 
 async def dashboard_page(request: Request) -> Response:
-    return FileResponse(
-        STATIC / "dashboard.html", media_type="text/html; charset=utf-8", headers=HEADERS
-    )
+    return FileResponse(STATIC / "dashboard.html", media_type=HTML, headers=HEADERS)
 
 
 async def dashboard_asset(request: Request) -> Response:

@@ -33,9 +33,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from lifegraph.pages import CSS, HTML, JS, STATIC, page_headers
 from resolvers.documents import operations_in
 
-STATIC = Path(__file__).parent / "static"
 VENDOR = STATIC / "graphiql"
 CONTRACT_OPERATIONS = Path(__file__).resolve().parent.parent / "contract" / "operations"
 """Present in a checkout of the repository; an installed package opens with no tabs."""
@@ -43,8 +43,6 @@ CONTRACT_OPERATIONS = Path(__file__).resolve().parent.parent / "contract" / "ope
 FIRST_FILES = ("auth", "dashboard", "purchases", "receipts", "tasks", "habits", "notes")
 """The contract's files whose operations come first, in this order; the rest follow."""
 
-JS = "text/javascript; charset=utf-8"
-CSS = "text/css; charset=utf-8"
 ASSETS: dict[str, tuple[Path, str]] = {
     "session.js": (STATIC / "session.js", JS),
     "graphiql.js": (STATIC / "graphiql.js", JS),
@@ -56,27 +54,8 @@ ASSETS: dict[str, tuple[Path, str]] = {
     "vendor/graphiql.min.css": (VENDOR / "graphiql.min.css", CSS),
 }
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        # GraphiQL's stylesheet carries its fonts and icons as data: URLs.
-        "font-src 'self' data:",
-        "img-src 'self' data:",
-        "connect-src 'self' ws: wss:",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
-
-HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-cache",
-}
+# GraphiQL's stylesheet carries its fonts and icons as data: URLs.
+HEADERS = page_headers("script-src 'self'", "font-src 'self' data:")
 
 EXAMPLE_STRINGS = {
     "email": "you@example.com",
@@ -168,9 +147,7 @@ def _example(kind: GraphQLInputType, name: str) -> Any:
 
 
 def graphiql_page() -> Response:
-    return FileResponse(
-        STATIC / "graphiql.html", media_type="text/html; charset=utf-8", headers=HEADERS
-    )
+    return FileResponse(STATIC / "graphiql.html", media_type=HTML, headers=HEADERS)
 
 
 async def graphiql_asset(request: Request) -> Response:

@@ -13,6 +13,7 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from client_contract import Contract
 
+from auth.tokens import TokenService
 from lifegraph import embedded
 from lifegraph.app import create_app, server_options
 from lifegraph.migrate import upgrade
@@ -269,3 +271,42 @@ def loopback_server(services: Services) -> tuple[uvicorn.Server, int]:
         **server_options(services.settings),
     )
     return uvicorn.Server(config), port
+
+
+@contextlib.asynccontextmanager
+async def served(services: Services) -> AsyncIterator[str]:
+    """The app served by Uvicorn on a loopback port, in this test's event loop."""
+    instance, port = loopback_server(services)
+    task = asyncio.create_task(instance.serve())
+    for _ in range(500):
+        if instance.started:
+            break
+        await asyncio.sleep(0.02)
+    assert instance.started, "Uvicorn did not start within 10 s"
+    yield f"127.0.0.1:{port}"
+    instance.should_exit = True
+    await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+def access_ttl() -> timedelta | None:
+    """A test that parametrizes this gets access tokens of that lifetime (None: the
+    settings'), even shorter than the settings allow, so that it need not wait long."""
+    return None
+
+
+@pytest.fixture
+async def server(services: Services, access_ttl: timedelta | None) -> AsyncIterator[str]:
+    """The app served on a loopback port (``served``), its access tokens lasting
+    ``access_ttl``."""
+    if access_ttl is not None:
+        settings = services.settings
+        tokens = TokenService(
+            secret=settings.secret_key,
+            issuer=settings.token_issuer,
+            audience=settings.token_audience,
+            ttl=access_ttl,
+        )
+        services = dataclasses.replace(services, tokens=tokens)
+    async with served(services) as address:
+        yield address

@@ -111,30 +111,31 @@ def stop_embedded_postgres(pgdata: Path) -> None:
 
 @contextlib.contextmanager
 def serving(
-    env: dict[str, str], cwd: Path, log: Path
+    env: dict[str, str], cwd: Path, log: Path, *options: str, stderr: Path | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Runs ``lifegraph serve`` until it answers /healthz; yields its base URL and process."""
+    """Runs ``lifegraph serve [options]`` until it answers /healthz; yields its base URL and
+    process. Its output goes to ``log``, or its stderr to a file of its own if given."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with log.open("ab") as output:
+    errors = stderr or log
+    with log.open("ab") as output, errors.open("ab") as error_output:
         process = subprocess.Popen(
-            [*lifegraph(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*lifegraph(), "serve", "--host", "127.0.0.1", "--port", str(port), *options],
             env=env,
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=output,
-            stderr=subprocess.STDOUT,
+            stderr=error_output,
         )
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:
-            assert process.poll() is None, f"exited with {process.returncode}:\n{log.read_text()}"
-            try:
+            said = errors.read_text()
+            assert process.poll() is None, f"exited with {process.returncode}:\n{said}"
+            with contextlib.suppress(httpx.TransportError):
                 if httpx.get(f"{base}/healthz", timeout=2, trust_env=False).status_code == 200:
                     break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, f"not up in {STARTUP_SECONDS}s:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"not up in {STARTUP_SECONDS}s:\n{said}"
             time.sleep(0.2)
         yield base, process
     finally:

@@ -24,10 +24,9 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 from alembic.script import ScriptDirectory
-from conftest import raw_connection
+from conftest import raw_connection, served
 from packaging.specifiers import SpecifierSet
 from sqlalchemy.engine import make_url
-from test_subscriptions import served
 
 from lifegraph.migrate import alembic_config
 from lifegraph.settings import Settings
@@ -435,7 +434,11 @@ def test_the_wheel_holds_what_the_app_reads(wheel: Path) -> None:
         for package in packages
         for path in (ROOT / package).rglob("*.py")
     }
-    wanted |= {path.relative_to(ROOT).as_posix() for path in (ROOT / "lifegraph/static").iterdir()}
+    wanted |= {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "lifegraph/static").rglob("*")
+        if path.is_file()
+    }
     assert wanted <= names, sorted(wanted - names)
 
 

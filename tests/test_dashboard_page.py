@@ -4,7 +4,6 @@ headless Chromium against a real server on loopback."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 import re
@@ -16,16 +15,10 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
-import uvicorn
 from client_contract import Contract
-from conftest import MEMBER_PASSWORD, RESET, Api
+from conftest import MEMBER_PASSWORD, Api
 from devtools import Page, chromium, find_chromium
 from graphql import parse, print_ast
-from sqlalchemy import text
-
-from auth.tokens import TokenService
-from lifegraph.app import create_app
-from resolvers.context import Services
 
 CHROMIUM = find_chromium()
 needs_chromium = pytest.mark.skipif(
@@ -110,44 +103,6 @@ async def test_the_page_and_its_files_are_served_with_a_strict_policy(
 
     for path in ("/dashboard/static/dashboard.html", "/dashboard/static/..%2Fapp.py"):
         assert (await api.client.get(path)).status_code == 404, path
-
-
-@pytest.fixture
-def access_ttl() -> timedelta | None:
-    """A test that parametrizes this gets access tokens of that lifetime (None: the
-    settings'), even shorter than the settings allow, so that it need not wait long."""
-    return None
-
-
-@pytest.fixture
-async def server(services: Services, access_ttl: timedelta | None) -> AsyncIterator[str]:
-    """The app served by Uvicorn on a free loopback port, in this test's event loop."""
-    if access_ttl is not None:
-        settings = services.settings
-        tokens = TokenService(
-            secret=settings.secret_key,
-            issuer=settings.token_issuer,
-            audience=settings.token_audience,
-            ttl=access_ttl,
-        )
-        services = dataclasses.replace(services, tokens=tokens)
-    config = uvicorn.Config(
-        create_app(services=services), host="127.0.0.1", port=0, log_level="warning"
-    )
-    instance = uvicorn.Server(config)
-    task = asyncio.create_task(instance.serve())
-    for _ in range(500):
-        if instance.started:
-            break
-        await asyncio.sleep(0.02)
-    assert instance.started, "Uvicorn did not start within 10 s"
-    port = instance.servers[0].sockets[0].getsockname()[1]
-    yield f"127.0.0.1:{port}"
-    instance.should_exit = True
-    await asyncio.wait_for(task, 10)
-    async with services.engine.begin() as connection:
-        await connection.execute(text(RESET))
-    await services.engine.dispose()
 
 
 @pytest.fixture

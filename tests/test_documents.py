@@ -14,9 +14,8 @@ from typing import Any
 import httpx
 import pytest
 from client_contract import CONTRACT_DIR, Contract
-from conftest import Api, errors_of, make_settings, reset
+from conftest import Api, errors_of, make_settings, reset, served
 from test_cli import clean_env, lifegraph
-from test_subscriptions import served
 
 from lifegraph.app import create_app
 from resolvers.context import Services

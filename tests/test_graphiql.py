@@ -4,8 +4,6 @@ cut off from everything but loopback, it signs in, runs ``Me`` and a subscriptio
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import hashlib
 import json
 import os
@@ -18,16 +16,14 @@ import httpx
 import jwt
 import pytest
 from client_contract import Contract
-from conftest import MEMBER_PASSWORD, Api, loopback_server, make_settings, reset
+from conftest import MEMBER_PASSWORD, Api, make_settings
 from devtools import Page, chromium, find_chromium
 from graphql import OperationDefinitionNode, parse
 from graphql.execution.values import get_variable_values
 from test_dashboard_page import Markup
 
-from auth.tokens import TokenService
 from lifegraph.app import App, create_app
 from lifegraph.graphiql import ASSETS, VENDOR
-from resolvers.context import Services
 
 CHROMIUM = find_chromium()
 needs_chromium = pytest.mark.skipif(
@@ -152,38 +148,6 @@ async def test_graphiql_is_only_for_development(database_url: str) -> None:
         assert "text/html" not in page.headers.get("content-type", "")
         for path in ("/graphiql/operations.json", "/graphiql/static/graphiql.js"):
             assert (await client.get(path)).status_code == 404, path
-
-
-@pytest.fixture
-def access_ttl() -> timedelta | None:
-    """A test that parametrizes this gets access tokens of that lifetime (None: the
-    settings'), even shorter than the settings allow, so that it need not wait long."""
-    return None
-
-
-@pytest.fixture
-async def server(services: Services, access_ttl: timedelta | None) -> AsyncIterator[str]:
-    """The app served by Uvicorn on a loopback port, in this test's event loop."""
-    if access_ttl is not None:
-        settings = services.settings
-        tokens = TokenService(
-            secret=settings.secret_key,
-            issuer=settings.token_issuer,
-            audience=settings.token_audience,
-            ttl=access_ttl,
-        )
-        services = dataclasses.replace(services, tokens=tokens)
-    instance, port = loopback_server(services)
-    task = asyncio.create_task(instance.serve())
-    for _ in range(500):
-        if instance.started:
-            break
-        await asyncio.sleep(0.02)
-    assert instance.started, "Uvicorn did not start within 10 s"
-    yield f"127.0.0.1:{port}"
-    instance.should_exit = True
-    await asyncio.wait_for(task, 10)
-    await reset(str(services.settings.database_url))
 
 
 @pytest.fixture

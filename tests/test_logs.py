@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,10 +21,8 @@ from starlette.applications import Starlette
 from test_cli import (
     FAST_PASSWORDS,
     GRACEFUL_EXITS,
-    STARTUP_SECONDS,
     clean_env,
-    free_port,
-    lifegraph,
+    serving,
     terminate,
 )
 from test_subscriptions import PROTOCOL, Socket
@@ -43,8 +39,6 @@ from resolvers import roles as role_resolvers
 def serving_json(database_url: str, folder: Path) -> Iterator[tuple[str, Path]]:
     """``lifegraph serve --workers 2`` with JSON logs; yields its base URL and its stderr's
     file, complete once the block has ended (the server is stopped then)."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     env = clean_env(
         DATABASE_URL=database_url,
         LIFEGRAPH_DATA_DIR=str(folder / "data"),
@@ -52,28 +46,12 @@ def serving_json(database_url: str, folder: Path) -> Iterator[tuple[str, Path]]:
         **FAST_PASSWORDS,
     )
     stderr = folder / "stderr.log"
-    with (folder / "stdout.log").open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(
-            [*lifegraph(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-            env=env,
-            cwd=folder,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-        )
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            assert process.poll() is None, f"exited: {stderr.read_text()}"
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/readyz", timeout=2, trust_env=False).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, f"not up:\n{stderr.read_text()}"
-            time.sleep(0.2)
+    with serving(env, folder, folder / "stdout.log", "--workers", "2", stderr=stderr) as (
+        base,
+        process,
+    ):
         yield base, stderr
         assert terminate(process) in GRACEFUL_EXITS, stderr.read_text()
-    finally:
-        terminate(process)
 
 
 def post(
@@ -171,8 +149,8 @@ def test_serve_logs_json_lines_with_request_ids(
     assert requests[generated]["error_codes"] == ["UNAUTHENTICATED"]
     assert requests[generated]["user_id"] is None
     assert requests[replaced.headers["X-Request-ID"]]["operation"] == "Me"
-    # Health probes log at debug level, below the default.
-    assert not any(line["path"] == "/readyz" for line in requests.values())
+    # The start-up probes of /healthz log at debug level, below the default.
+    assert not any(line["path"] == "/healthz" for line in requests.values())
 
     (subscription,) = [line for line in lines if line["event"] == "operation"]
     assert subscription["request_id"] == "socket-7"

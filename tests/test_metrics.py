@@ -10,10 +10,9 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,15 +20,14 @@ from typing import Any
 import httpx
 import pytest
 from client_contract import Contract
-from conftest import Api, make_settings, run_jobs
+from conftest import Api, make_settings, run_jobs, served
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from receipt_images import render
 from starlette.applications import Starlette
-from test_cli import FAST_PASSWORDS, STARTUP_SECONDS, clean_env, free_port, lifegraph, terminate
+from test_cli import FAST_PASSWORDS, STARTUP_SECONDS, clean_env, serving
 from test_purchases import create, signed_in
 from test_receipts import uploaded
-from test_subscriptions import served
 from test_subscriptions import signed_in as socket_signed_in
 
 from db.events import Signal, publish
@@ -288,39 +286,6 @@ def test_a_short_token_is_refused(database_url: str) -> None:
 PROBE = "query MetricsProbe { __typename }"
 
 
-@contextlib.contextmanager
-def serving_workers(
-    env: dict[str, str], cwd: Path, log: Path, workers: int
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [
-                *lifegraph(),
-                *("serve", "--host", "127.0.0.1", "--port", str(port)),
-                *("--workers", str(workers), "--no-migrate"),
-            ],
-            env=env,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            assert process.poll() is None, f"exited with {process.returncode}:\n{log.read_text()}"
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/healthz", timeout=2, trust_env=False).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, f"not up in {STARTUP_SECONDS}s:\n{log.read_text()}"
-            time.sleep(0.2)
-        yield base, process
-    finally:
-        terminate(process)
-
-
 def probes_by_process(folder: Path) -> dict[int, float]:
     """How many probes each process answered, read from its own file."""
     counts = {}
@@ -364,7 +329,10 @@ def test_the_workers_of_one_server_add_up(tmp_path: Path, database_url: str) -> 
         **FAST_PASSWORDS,
     )
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    with serving_workers(env, tmp_path, tmp_path / "serve.log", workers=2) as (base, process):
+    with serving(env, tmp_path, tmp_path / "serve.log", "--workers", "2", "--no-migrate") as (
+        base,
+        process,
+    ):
         assert not (stale / "counter_1.db").exists()
         sent = 0
         with ThreadPoolExecutor(8) as pool:

@@ -20,11 +20,11 @@ from client_contract import Contract
 from conftest import (
     MEMBER_PASSWORD,
     Api,
-    loopback_server,
     make_settings,
     raw_connection,
     reset,
     run_jobs,
+    served,
 )
 from receipt_images import Receipt, render
 from sqlalchemy import text
@@ -52,26 +52,6 @@ def services(settings: Settings, local_ocr: OcrEngine) -> Services:
         update={"dashboard_coalesce_seconds": 0.3, "ws_init_timeout_seconds": 1.0}
     )
     return dataclasses.replace(build_services(tuned), ocr=local_ocr)
-
-
-@pytest.fixture
-async def server(services: Services) -> AsyncIterator[str]:
-    async with served(services) as address:
-        yield address
-
-
-@contextlib.asynccontextmanager
-async def served(services: Services) -> AsyncIterator[str]:
-    """The app served by Uvicorn on a loopback port, in this test's event loop."""
-    instance, port = loopback_server(services)
-    task = asyncio.create_task(instance.serve())
-    for _ in range(500):
-        if instance.started:
-            break
-        await asyncio.sleep(0.02)
-    yield f"127.0.0.1:{port}"
-    instance.should_exit = True
-    await asyncio.wait_for(task, 10)
 
 
 @pytest.fixture
