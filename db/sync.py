@@ -2,9 +2,15 @@
 the id of the transaction that wrote it.
 
 A pull returns only rows written by transactions older than the oldest transaction still
-running (the snapshot's ``xmin``). Every such transaction has finished, so nothing can
-later appear behind a cursor. A transaction still running holds back its own rows and
-those of every younger transaction until it ends; then they are pulled in order.
+running when its snapshot was taken (the horizon). Every such transaction has finished, so
+nothing can later appear behind a cursor. A transaction still running holds back its own
+rows and those of every younger transaction until it ends; then they are pulled in order.
+
+Transaction ids are the whole server's, so the snapshot's own ``xmin`` would let a long
+transaction in another database of the server hold every pull back. The horizon leaves
+out the transactions known to run in another database (``pg_stat_activity``), which can
+write no row here; one that ended meanwhile, or that the role may not see, still counts,
+so the horizon only errs on the safe side.
 """
 
 from __future__ import annotations
@@ -34,7 +40,24 @@ from sqlalchemy.orm import Mapped, mapped_column
 from db.base import Base, created_at
 
 CURRENT_TXID = text("(pg_current_xact_id()::text)::bigint")
-SNAPSHOT_XMIN = text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
+SYNC_HORIZON = text(
+    """(SELECT coalesce(
+        (
+            SELECT min((running::text)::bigint)
+            FROM pg_snapshot_xip(snapshot.taken) AS running
+            WHERE NOT EXISTS (
+                SELECT FROM pg_stat_activity AS elsewhere
+                WHERE elsewhere.datname <> current_database()
+                AND (elsewhere.backend_xid::text)::bigint = (running::text)::bigint % 4294967296
+            )
+        ),
+        (pg_snapshot_xmax(snapshot.taken)::text)::bigint
+    )
+    FROM (SELECT pg_current_snapshot() AS taken) AS snapshot)"""
+)
+"""The oldest transaction of this database running at the snapshot, as a 64-bit id; the
+snapshot's ``xmax`` when there is none (the 32-bit ids of ``pg_stat_activity`` are the low
+half of the 64-bit ones)."""
 
 
 class Collection(enum.StrEnum):
@@ -128,7 +151,7 @@ async def changes_after(
         .where(
             SyncChange.user_id == user_id,
             SyncChange.collection.in_(collections),
-            SyncChange.txid < SNAPSHOT_XMIN,
+            SyncChange.txid < SYNC_HORIZON,
         )
         .order_by(SyncChange.txid, SyncChange.collection, SyncChange.record_id)
         .limit(limit)

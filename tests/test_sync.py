@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from conftest import Api, StatementCounter, errors_of
+from conftest import Api, StatementCounter, errors_of, raw_connection
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from db.sync import Collection
 from resolvers import notes
@@ -413,6 +414,29 @@ async def test_cursor_never_skips_a_change_of_a_slower_transaction(
         assert [item["id"] for item in after["changes"]] == [f"note_{note_1}", f"note_{note_2}"]
         assert [item["fields"]["title"] for item in after["changes"]] == ["Note 1", "Note 2"]
     assert (await pull(api, token, after["cursor"]))["changes"] == []
+
+
+async def test_a_transaction_in_another_database_holds_no_pull_back(
+    api: Api, database_url: str
+) -> None:
+    """Transaction ids are the server's: a long transaction of another database on it (here
+    one that has written, so it has an id) must not keep this database's changes from
+    pulls, as the snapshot's own xmin would."""
+    token, _ = await sign_up(api, "elsewhere@example.com")
+    start = await pull(api, token)
+    other = f"lifegraph_other_{uuid.uuid4().hex[:12]}"
+    async with raw_connection(database_url) as admin:
+        await admin.execute(f'CREATE DATABASE "{other}"')
+    try:
+        other_url = make_url(database_url).set(database=other).render_as_string(False)
+        async with raw_connection(other_url) as elsewhere, elsewhere.transaction():
+            await elsewhere.fetchval("SELECT pg_current_xact_id()")
+            created = await mutate(api, token, "CreateNote", {"input": {"title": "Now"}})
+            after = await pull(api, token, start["cursor"])
+        assert [item["id"] for item in after["changes"]] == [created["note"]["id"]]
+    finally:
+        async with raw_connection(database_url) as admin:
+            await admin.execute(f'DROP DATABASE "{other}" WITH (FORCE)')
 
 
 # --- two devices ---------------------------------------------------------------------------
