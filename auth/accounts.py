@@ -15,6 +15,7 @@ async def add_member(
     email: str,
     password_hash: str | None,
     display_name: str | None = None,
+    email_verified: bool = False,
 ) -> User:
     """A new user holding the member role. Without a password hash the account signs in only
     through an external issuer; without a display name it is the email's local part."""
@@ -26,4 +27,5 @@ async def add_member(
         password_hash=password_hash,
         display_name=display_name or email.split("@", 1)[0][:100],
         role=member,
+        email_verified=email_verified,
     )

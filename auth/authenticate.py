@@ -83,6 +83,12 @@ class Authenticator:
         async with self._sessionmaker.begin() as session:
             user = await users.by_identity(session, identity.issuer, identity.subject)
             if user is not None:
+                if (
+                    identity.email_verified
+                    and not user.email_verified
+                    and _same_email(user, identity)
+                ):
+                    await users.save(session, user, email_verified=True)
                 return user.id
             if not identity.email:
                 raise NotAuthenticated("The token carries no email to create an account with.")
@@ -91,7 +97,19 @@ class Authenticator:
             if user is not None and not identity.email_verified:
                 raise NotAuthenticated("The issuer has not verified this email.")
             if user is None:
-                user = await add_member(session, email=email, password_hash=None)
+                user = await add_member(
+                    session,
+                    email=email,
+                    password_hash=None,
+                    email_verified=identity.email_verified,
+                )
                 logger.info("provisioned user %s from %s", user.id, identity.issuer)
+            elif not user.email_verified:  # linked through the issuer's verified email
+                await users.save(session, user, email_verified=True)
             await users.add_identity(session, user.id, identity.issuer, identity.subject)
             return user.id
+
+
+def _same_email(user: users.User, identity: ExternalIdentity) -> bool:
+    """The issuer's ``email_verified`` speaks of its email: ours only if they are one."""
+    return identity.email is not None and identity.email.strip().casefold() == user.email

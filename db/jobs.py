@@ -32,6 +32,8 @@ class Task(enum.StrEnum):
     PROCESS_RECEIPT = "process_receipt"
     DELETE_OBJECT = "delete_object"
     MAINTENANCE = "maintenance"
+    SEND_MAIL = "send_mail"
+    PASSWORD_RESET = "password_reset"
 
     @property
     def qualified_name(self) -> str:
@@ -75,6 +77,13 @@ class JobQueue:
     async def delete_objects(self, keys: Sequence[str]) -> None:
         for key in keys:
             await self._defer(Task.DELETE_OBJECT, f"object:{key}", key=key)
+
+    async def send_mail(self, mail_id: uuid.UUID) -> None:
+        await self._defer(Task.SEND_MAIL, f"mail:{mail_id}", mail_id=str(mail_id))
+
+    async def password_reset(self, email: str) -> None:
+        """Queued for every reset request, whether or not the email has an account."""
+        await self._defer(Task.PASSWORD_RESET, f"password-reset:{email}", email=email)
 
     async def _defer(self, task: Task, lock: str, **arguments: Any) -> None:
         """Queues a job once: while one with the same lock waits, that one will do."""

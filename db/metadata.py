@@ -1,6 +1,7 @@
 """Every table of the application, for Alembic: importing the modules registers them."""
 
 from db import (  # noqa: F401
+    accounts,
     documents,
     habits,
     notes,

@@ -59,6 +59,9 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(200))
     display_name: Mapped[str] = mapped_column(String(100))
+    email_verified: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
@@ -131,12 +134,14 @@ async def add(
     password_hash: str | None,
     display_name: str,
     role: Role,
+    email_verified: bool = False,
 ) -> User:
     user = User(
         id=uuid.uuid4(),
         email=email,
         password_hash=password_hash,
         display_name=display_name,
+        email_verified=email_verified,
         settings=UserSettings(),
     )
     session.add(user)

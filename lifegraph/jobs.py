@@ -1,6 +1,7 @@
-"""What the job queue runs: OCR of receipts, deletion of stored objects, and the periodic
-maintenance that picks up whatever a lost job left behind (a receipt still PENDING, an
-object still listed for deletion, a job held by a worker that died).
+"""What the job queue runs: OCR of receipts, deletion of stored objects, email, and the
+periodic maintenance that picks up whatever a lost job left behind (a receipt still
+PENDING, an object still listed for deletion, a message still unsent, a job held by a
+worker that died).
 
 The bodies are handed to :class:`db.jobs.JobQueue` as a blueprint, so the queue never
 imports them. Jobs are queued after the transaction that needs them commits. Each job runs in a span
@@ -21,9 +22,10 @@ import procrastinate
 from opentelemetry import trace
 from prometheus_client import Histogram
 
-from db import objects, sessions, uploads
+from db import accounts, objects, sessions, uploads
 from db.jobs import RETRY, Task
-from resolvers import receipts
+from resolvers import accounts as account_rules
+from resolvers import outbox, receipts
 from resolvers.context import Services
 
 logger = logging.getLogger("lifegraph.jobs")
@@ -120,6 +122,16 @@ async def delete_object(context: procrastinate.JobContext, key: str) -> None:
         await objects.done(session, key)
 
 
+@timed(Task.SEND_MAIL)
+async def send_mail(context: procrastinate.JobContext, mail_id: str) -> None:
+    await outbox.send(_services(context), uuid.UUID(mail_id))
+
+
+@timed(Task.PASSWORD_RESET)
+async def password_reset(context: procrastinate.JobContext, email: str) -> None:
+    await account_rules.mail_password_reset(_services(context), email)
+
+
 @timed(Task.MAINTENANCE)
 async def maintenance(context: procrastinate.JobContext, timestamp: int) -> None:
     await recover(_services(context))
@@ -142,8 +154,20 @@ async def recover(services: Services) -> None:
     async with services.sessionmaker.begin() as session:
         await sessions.remove_failures(session, before=datetime.now(UTC) - window)
     await queue.delete_objects([*expired, *overdue])
+    await recover_mail(services)
     if stalled:
         logger.info("retried %d stalled jobs", stalled)
+
+
+async def recover_mail(services: Services) -> None:
+    """Re-queues messages whose job was lost, and forgets old throttle notes and tokens."""
+    now = services.clock()
+    for mail_id in await outbox.unsent(services, written_before=now - timedelta(minutes=2)):
+        await services.jobs.send_mail(mail_id)
+    window = timedelta(seconds=services.settings.password_reset_window_seconds)
+    async with services.sessionmaker.begin() as session:
+        await accounts.remove_requests(session, before=now - max(window, timedelta(days=1)))
+        await accounts.remove_tokens(session, expired_before=now - timedelta(days=1))
 
 
 def blueprint() -> procrastinate.Blueprint:
@@ -154,6 +178,12 @@ def blueprint() -> procrastinate.Blueprint:
     )
     tasks.task(name=Task.DELETE_OBJECT.value, queue="storage", pass_context=True, retry=RETRY)(
         traced(delete_object)
+    )
+    tasks.task(name=Task.SEND_MAIL.value, queue="mail", pass_context=True, retry=RETRY)(
+        traced(send_mail)
+    )
+    tasks.task(name=Task.PASSWORD_RESET.value, queue="mail", pass_context=True, retry=RETRY)(
+        traced(password_reset)
     )
     tasks.periodic(cron="*/5 * * * *", periodic_id="maintenance")(
         tasks.task(

@@ -20,6 +20,7 @@ from resolvers.context import Services
 from resolvers.dashboard import LiveUpdates
 from resolvers.documents import Documents
 from resolvers.rate_limits import RateLimiter
+from storage.mail import FolderTransport, MailTransport, SmtpTransport
 from storage.objects import ObjectStore
 from storage.ocr import OcrEngine
 
@@ -69,7 +70,15 @@ def build_services(settings: Settings) -> Services:
             trusted_only=settings.trusted_documents_only,
             cache_size=settings.persisted_query_cache_size,
         ),
+        mail=mail_transport(settings),
     )
+
+
+def mail_transport(settings: Settings) -> MailTransport:
+    """SMTP when a URL is configured, otherwise ``.eml`` files in the data folder."""
+    if settings.smtp_url:
+        return SmtpTransport(settings.smtp_url, timeout=settings.smtp_timeout_seconds)
+    return FolderTransport(settings.mail_dir)
 
 
 def external_issuer(settings: Settings) -> ExternalIssuer | None:

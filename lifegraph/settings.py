@@ -73,6 +73,26 @@ class Settings(BaseSettings):
     sign_in_max_failures_per_email: int = Field(default=100, ge=1)
     sign_in_window_seconds: int = Field(default=900, ge=1)
 
+    smtp_url: str | None = Field(
+        default=None,
+        description="smtp://user:pass@host:587 (STARTTLS) or smtps://...:465; unset: "
+        "messages are written to DATA_DIR/mail/ as .eml files.",
+    )
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    mail_from: str = "lifegraph <no-reply@localhost>"
+    app_url: str | None = Field(
+        default=None,
+        description="The client app that email links open (/reset-password, /verify-email); "
+        "unset: the public URL.",
+    )
+    password_reset_ttl_seconds: int = Field(default=1800, ge=60, le=86_400)
+    password_reset_max_requests: int = Field(default=5, ge=1)
+    password_reset_max_requests_per_email: int = Field(default=20, ge=1)
+    password_reset_window_seconds: int = Field(default=3600, ge=1)
+    email_verification_ttl_seconds: int = Field(default=2 * 86_400, ge=300)
+    email_verification_interval_seconds: int = Field(default=60, ge=0)
+    email_verification_max_per_day: int = Field(default=5, ge=1)
+
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None
@@ -185,3 +205,11 @@ class Settings(BaseSettings):
     @property
     def objects_dir(self) -> Path:
         return self.data_dir.resolve() / "objects"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir.resolve() / "mail"
+
+    @property
+    def app_link_base(self) -> str:
+        return (self.app_url or self.public_url).rstrip("/")

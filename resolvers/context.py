@@ -30,6 +30,7 @@ from resolvers.errors import Unauthenticated
 from resolvers.links import DownloadLinks
 from resolvers.loaders import Loaders, build_loaders
 from resolvers.rate_limits import RateLimiter
+from storage.mail import MailTransport
 from storage.objects import ObjectStore
 from storage.ocr.base import OcrEngine
 
@@ -51,6 +52,7 @@ class Services:
     rate_limiter: RateLimiter
     live: LiveUpdates
     documents: Documents
+    mail: MailTransport
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     links: DownloadLinks = field(default_factory=DownloadLinks)
 

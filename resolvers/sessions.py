@@ -13,7 +13,7 @@ from auth.passwords import password_problem
 from auth.tokens import hash_refresh_token, new_refresh_token
 from db import sessions, users
 from db.users import User
-from resolvers import passwords
+from resolvers import outbox, passwords
 from resolvers.errors import ErrorCode, Problems, UserErrors
 from resolvers.validation import (
     MAX_EMAIL_LENGTH,
@@ -42,6 +42,7 @@ class SignedIn:
 
 
 async def register(ctx: Context, data: RegisterInput) -> SignedIn:
+    """Signs up and mails a link to verify the email (:mod:`resolvers.outbox`)."""
     email = normalise_email(data.email)
     display_name = data.display_name.strip()
     problems = Problems()
@@ -60,9 +61,12 @@ async def register(ctx: Context, data: RegisterInput) -> SignedIn:
             user = await add_member(
                 session, email=email, password_hash=password_hash, display_name=display_name
             )
-            return await _start(ctx, session, user)
+            mail_id = await outbox.write_verification(ctx.services, session, user)
+            signed_in = await _start(ctx, session, user)
     except IntegrityError as error:
         raise UserErrors.one(("input", "email"), EMAIL_TAKEN, ErrorCode.CONFLICT) from error
+    await ctx.services.jobs.send_mail(mail_id)
+    return signed_in
 
 
 async def login(ctx: Context, data: LoginInput) -> SignedIn:
@@ -124,6 +128,11 @@ async def logout_everywhere(ctx: Context) -> bool:
     async with ctx.sessionmaker.begin() as session:
         await sessions.revoke_all(session, principal.user_id)
     return True
+
+
+async def begin(ctx: Context, session: AsyncSession, user: User) -> SignedIn:
+    """A new session of ``user`` in the caller's transaction (a password reset's)."""
+    return await _start(ctx, session, user)
 
 
 async def _start(ctx: Context, session: AsyncSession, user: User) -> SignedIn:

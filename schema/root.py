@@ -16,6 +16,7 @@ from strawberry.types import ExecutionContext
 
 from resolvers.context import Info
 from schema import (
+    accounts,
     dashboard,
     habits,
     notes,
@@ -50,7 +51,7 @@ class NodeQuery:
         return await resolve_node(info, id)
 
 
-DOMAINS = (users, roles, receipts, purchases, habits, tasks, notes, sync)
+DOMAINS = (users, accounts, roles, receipts, purchases, habits, tasks, notes, sync)
 
 Query = merge_types("Query", (*(d.Query for d in DOMAINS), dashboard.Query, NodeQuery))
 Mutation = merge_types("Mutation", (sessions.Mutation, *(d.Mutation for d in DOMAINS)))

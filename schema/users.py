@@ -34,6 +34,10 @@ class UserSettings:
 class User(Node):
     id: strawberry.ID
     email: str
+    email_verified: bool = strawberry.field(
+        description="Whether the owner proved the address (the emailed link, or the OpenID "
+        "issuer's word); reminders go only to a verified one."
+    )
     display_name: str
     created_at: datetime
     settings: UserSettings
@@ -52,6 +56,7 @@ class User(Node):
         return cls(
             id=strawberry.ID(ids.encode("user", row.id)),
             email=row.email,
+            email_verified=row.email_verified,
             display_name=row.display_name,
             created_at=row.created_at,
             settings=UserSettings(

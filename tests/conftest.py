@@ -140,7 +140,8 @@ def services(settings: Settings, local_ocr: OcrEngine) -> Services:
 
 
 RESET = (
-    "TRUNCATE users, ocr_results, object_deletions, sign_in_failures, trusted_documents, "
+    "TRUNCATE users, ocr_results, object_deletions, sign_in_failures, account_requests, "
+    "trusted_documents, "
     "procrastinate_jobs, "
     "procrastinate_events, "
     "procrastinate_periodic_defers, procrastinate_workers CASCADE"

@@ -86,3 +86,19 @@ async def test_tokens_of_other_issuers_are_refused(app: Starlette, contract: Con
     async with httpx.AsyncClient(transport=transport, base_url="http://lifegraph.test") as client:
         result = await Api(client, contract).op("Me", token=token)
     assert errors_of(result) == ["UNAUTHENTICATED"]
+
+
+async def test_external_users_take_the_issuers_email_verified(api: Api, issuer: FakeIssuer) -> None:
+    verified_of = "{ me { email emailVerified } }"
+    unverified = issuer.token("sub-5", email="sam@example.com", email_verified=False)
+    assert (await api.query(verified_of, token=unverified))["data"]["me"] == {
+        "email": "sam@example.com",
+        "emailVerified": False,
+    }
+    later = issuer.token("sub-5", email="sam@example.com")
+    assert (await api.query(verified_of, token=later))["data"]["me"]["emailVerified"] is True
+
+    local = await api.register("tia@example.com")
+    assert local["user"]["id"]
+    linked = issuer.token("sub-6", email="tia@example.com")
+    assert (await api.query(verified_of, token=linked))["data"]["me"]["emailVerified"] is True
