@@ -31,6 +31,7 @@ class Task(enum.StrEnum):
 
     PROCESS_RECEIPT = "process_receipt"
     DELETE_OBJECT = "delete_object"
+    EXPORT_DATA = "export_data"
     MAINTENANCE = "maintenance"
 
     @property
@@ -75,6 +76,9 @@ class JobQueue:
     async def delete_objects(self, keys: Sequence[str]) -> None:
         for key in keys:
             await self._defer(Task.DELETE_OBJECT, f"object:{key}", key=key)
+
+    async def export_data(self, export_id: uuid.UUID) -> None:
+        await self._defer(Task.EXPORT_DATA, f"export:{export_id}", export_id=str(export_id))
 
     async def _defer(self, task: Task, lock: str, **arguments: Any) -> None:
         """Queues a job once: while one with the same lock waits, that one will do."""
