@@ -85,15 +85,17 @@ async def data_export(ctx: Context, global_id: str) -> DataExport | None:
 
 
 async def download_url(ctx: Context, row: DataExport) -> str | None:
-    """A signed link while the file is READY and not expired, valid until it expires at
-    the latest."""
+    """A signed link while the file is READY and not expired (``resolvers.links``: reused
+    while valid long enough). A link may outlive the export by its own lifetime at most;
+    the file is gone by then, once maintenance has passed."""
     if row.status is not ExportStatus.READY or row.expires_at is None:
         return None
-    left = int((row.expires_at - ctx.services.clock()).total_seconds())
-    if left < 1:
+    if row.expires_at <= ctx.services.clock():
         return None
-    ttl = min(ctx.settings.export_url_ttl_seconds, left)
-    return await ctx.services.storage.presigned_get(row.object_key, expires_in=ttl)
+    (url,) = await ctx.services.links.urls(
+        ctx.services.storage, [row.object_key], ctx.settings.export_url_ttl_seconds
+    )
+    return url
 
 
 # The job's steps
