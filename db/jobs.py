@@ -31,6 +31,7 @@ class Task(enum.StrEnum):
 
     PROCESS_RECEIPT = "process_receipt"
     DELETE_OBJECT = "delete_object"
+    EXPORT_DATA = "export_data"
     MAINTENANCE = "maintenance"
     SEND_MAIL = "send_mail"
     PASSWORD_RESET = "password_reset"
@@ -84,6 +85,9 @@ class JobQueue:
     async def password_reset(self, email: str) -> None:
         """Queued for every reset request, whether or not the email has an account."""
         await self._defer(Task.PASSWORD_RESET, f"password-reset:{email}", email=email)
+
+    async def export_data(self, export_id: uuid.UUID) -> None:
+        await self._defer(Task.EXPORT_DATA, f"export:{export_id}", export_id=str(export_id))
 
     async def _defer(self, task: Task, lock: str, **arguments: Any) -> None:
         """Queues a job once: while one with the same lock waits, that one will do."""

@@ -3,6 +3,7 @@
 from db import (  # noqa: F401
     accounts,
     documents,
+    exports,
     habits,
     notes,
     objects,

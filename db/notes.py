@@ -181,3 +181,24 @@ async def get_image(session: AsyncSession, image_id: uuid.UUID) -> NoteImage | N
 
 async def remove_image(session: AsyncSession, image: NoteImage) -> None:
     await session.execute(delete(NoteImage).where(NoteImage.id == image.id))
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """Where a note's image lives in storage."""
+
+    id: uuid.UUID
+    note_id: uuid.UUID
+    object_key: str
+    content_type: str
+
+
+async def image_files_of(session: AsyncSession, user_id: uuid.UUID) -> list[ImageFile]:
+    """The stored images of every note of the user, by note, oldest first."""
+    rows = await session.execute(
+        select(NoteImage.id, NoteImage.note_id, NoteImage.object_key, NoteImage.content_type)
+        .join(Note, Note.id == NoteImage.note_id)
+        .where(Note.user_id == user_id)
+        .order_by(NoteImage.note_id, NoteImage.created_at, NoteImage.id)
+    )
+    return [ImageFile(*row) for row in rows]

@@ -19,7 +19,10 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    and_,
     bindparam,
+    delete,
+    exists,
     func,
     select,
     tuple_,
@@ -312,3 +315,39 @@ async def ids_in_status(
     if after is not None:
         statement = statement.where(Receipt.id > after)
     return list(await session.scalars(statement.order_by(Receipt.id).limit(limit)))
+
+
+class StoredFile(Protocol):
+    """Where a row's file lives in storage."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def object_key(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+
+
+async def files_of(session: AsyncSession, user_id: uuid.UUID) -> list[StoredFile]:
+    """The stored image of every receipt of the user, oldest first."""
+    rows = await session.execute(
+        select(Receipt.id, Receipt.object_key, Receipt.content_type)
+        .where(Receipt.user_id == user_id)
+        .order_by(Receipt.created_at, Receipt.id)
+    )
+    return cast("list[StoredFile]", list(rows))
+
+
+async def remove_unshared_ocr(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """Deletes what OCR read from the user's images unless another user's receipt has
+    the same image; run before the user's receipts go. Returns how many readings went."""
+    others = select(Receipt.id).where(
+        and_(Receipt.sha256 == OcrResult.sha256, Receipt.user_id != user_id)
+    )
+    result = await session.execute(
+        delete(OcrResult).where(
+            OcrResult.sha256.in_(select(Receipt.sha256).where(Receipt.user_id == user_id)),
+            ~exists(others),
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

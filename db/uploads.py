@@ -59,3 +59,10 @@ async def expired_keys(session: AsyncSession, limit: int = 500) -> list[str]:
 
 async def remove_many(session: AsyncSession, keys: list[str]) -> None:
     await session.execute(delete(PendingUpload).where(PendingUpload.key.in_(keys)))
+
+
+async def keys_of(session: AsyncSession, user_id: uuid.UUID) -> list[str]:
+    """The keys of the user's uploads not confirmed yet (their files may be stored)."""
+    return list(
+        await session.scalars(select(PendingUpload.key).where(PendingUpload.user_id == user_id))
+    )

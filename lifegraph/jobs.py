@@ -1,7 +1,7 @@
-"""What the job queue runs: OCR of receipts, deletion of stored objects, email, and the
-periodic maintenance that picks up whatever a lost job left behind (a receipt still
-PENDING, an object still listed for deletion, a message still unsent, a job held by a
-worker that died).
+"""What the job queue runs: OCR of receipts, deletion of stored objects, email, data
+exports, and the periodic maintenance that picks up whatever a lost job left behind (a
+receipt or an export still PENDING, an object still listed for deletion, a message still
+unsent, a job held by a worker that died) and deletes the exports past their time.
 
 The bodies are handed to :class:`db.jobs.JobQueue` as a blueprint, so the queue never
 imports them. Jobs are queued after the transaction that needs them commits. Each job runs in a span
@@ -24,8 +24,9 @@ from prometheus_client import Histogram
 
 from db import accounts, objects, sessions, uploads
 from db.jobs import RETRY, Task
+from lifegraph import data_export
 from resolvers import accounts as account_rules
-from resolvers import outbox, receipts
+from resolvers import exports, outbox, receipts
 from resolvers.context import Services
 
 logger = logging.getLogger("lifegraph.jobs")
@@ -132,6 +133,20 @@ async def password_reset(context: procrastinate.JobContext, email: str) -> None:
     await account_rules.mail_password_reset(_services(context), email)
 
 
+@timed(Task.EXPORT_DATA)
+async def export_data(context: procrastinate.JobContext, export_id: str) -> None:
+    services = _services(context)
+    try:
+        await data_export.build(services, uuid.UUID(export_id))
+    except Exception:
+        attempts = context.job.attempts + 1
+        if attempts < (RETRY.max_attempts or 1):
+            await exports.wait_for_retry(services, uuid.UUID(export_id))
+            raise
+        logger.exception("giving up on export %s after %d attempts", export_id, attempts)
+        await exports.fail(services, uuid.UUID(export_id))
+
+
 @timed(Task.MAINTENANCE)
 async def maintenance(context: procrastinate.JobContext, timestamp: int) -> None:
     await recover(_services(context))
@@ -144,6 +159,9 @@ async def recover(services: Services) -> None:
     cutoff = datetime.now(UTC) - timedelta(minutes=2)
     for receipt_id in await receipts.stale_receipts(services, cutoff):
         await queue.process_receipt(receipt_id)
+    for export_id in await exports.stale_exports(services, cutoff):
+        await queue.export_data(export_id)
+    expired_exports = await exports.expire(services)
     async with services.sessionmaker.begin() as session:
         expired = await uploads.expired_keys(session)
         await uploads.remove_many(session, expired)
@@ -153,7 +171,7 @@ async def recover(services: Services) -> None:
     window = timedelta(seconds=services.settings.sign_in_window_seconds)
     async with services.sessionmaker.begin() as session:
         await sessions.remove_failures(session, before=datetime.now(UTC) - window)
-    await queue.delete_objects([*expired, *overdue])
+    await queue.delete_objects([*expired, *overdue, *expired_exports])
     await recover_mail(services)
     if stalled:
         logger.info("retried %d stalled jobs", stalled)
@@ -184,6 +202,9 @@ def blueprint() -> procrastinate.Blueprint:
     )
     tasks.task(name=Task.PASSWORD_RESET.value, queue="mail", pass_context=True, retry=RETRY)(
         traced(password_reset)
+    )
+    tasks.task(name=Task.EXPORT_DATA.value, queue="exports", pass_context=True, retry=RETRY)(
+        traced(export_data)
     )
     tasks.periodic(cron="*/5 * * * *", periodic_id="maintenance")(
         tasks.task(

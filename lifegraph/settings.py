@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     image_url_ttl_seconds: int = Field(default=300, ge=30, le=86_400)
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
+    export_ttl_seconds: int = Field(
+        default=7 * 86_400, ge=60, description="How long a data export can be downloaded."
+    )
+    export_url_ttl_seconds: int = Field(default=900, ge=30, le=7 * 86_400)
+
     ocr_engine: OcrEngineName = "local"
     textract_region: str | None = None
 

@@ -78,6 +78,18 @@ class Context:
     _loaders: Loaders | None = field(default=None, repr=False)
     _sessions: RequestSessions | None = field(default=None, repr=False)
 
+    @classmethod
+    def acting_as(cls, services: Services, principal: Principal) -> Context:
+        """A context without a request, signed in as ``principal``: the server's own
+        reads through the schema (a data export) see what the user would."""
+        scope = {"type": "http", "method": "POST", "path": "/graphql", "headers": []}
+        return cls(
+            services=services,
+            request=Request(scope | {"client": None}),
+            authorization=None,
+            _signed_in=principal,
+        )
+
     @property
     def loaders(self) -> Loaders:
         if self._loaders is None:

@@ -9,7 +9,7 @@ from strawberry import UNSET
 
 from auth.passwords import password_problem
 from auth.permissions import Permission, RoleName
-from db import roles, sessions, users
+from db import exports, notes, objects, receipts, roles, sessions, uploads, users
 from db.pagination import Page
 from db.users import User
 from resolvers import ids, passwords
@@ -139,7 +139,8 @@ async def delete_my_account(ctx: Context, password: str) -> None:
     checked = await _checked_password(ctx, principal.user_id, password, field)
     async with ctx.sessionmaker.begin() as session:
         row = await _unchanged(session, principal.user_id, checked, field)
-        await _delete(session, row, field=field)
+        keys = await _delete(session, row, field=field)
+    await ctx.services.jobs.delete_objects(keys)
 
 
 async def _checked_password(
@@ -174,12 +175,19 @@ async def delete_user(ctx: Context, global_id: str) -> str:
         row = await users.get(session, user_id, lock=True) if user_id else None
         if row is None:
             raise UserErrors.one(("id",), "No such user.", ErrorCode.NOT_FOUND)
-        await _delete(session, row, field=("id",))
+        keys = await _delete(session, row, field=("id",))
+    await ctx.services.jobs.delete_objects(keys)
     return global_id
 
 
-async def _delete(session: AsyncSession, user: User, *, field: tuple[str, ...]) -> None:
-    """Deletes a user with everything they own (foreign keys cascade), keeping one admin."""
+async def _delete(session: AsyncSession, user: User, *, field: tuple[str, ...]) -> list[str]:
+    """Deletes a user with everything they own (foreign keys cascade), keeping one admin.
+
+    Their stored files (receipt and note images, exports, unconfirmed uploads) are listed
+    for deletion in the same transaction, so a job lost after it commits leaves them to
+    the maintenance pass, never forgotten; what OCR read from their images goes too,
+    unless another user's receipt has the same image. Returns the keys to delete.
+    """
     admin = await roles.by_name(session, RoleName.ADMIN, lock=True)
     if (
         admin is not None
@@ -191,4 +199,13 @@ async def _delete(session: AsyncSession, user: User, *, field: tuple[str, ...]) 
             "The last admin cannot be deleted; make someone else admin first.",
             ErrorCode.CONFLICT,
         )
+    keys = [
+        *(stored.object_key for stored in await receipts.files_of(session, user.id)),
+        *(image.object_key for image in await notes.image_files_of(session, user.id)),
+        *await exports.object_keys_of(session, user.id),
+        *await uploads.keys_of(session, user.id),
+    ]
+    await receipts.remove_unshared_ocr(session, user.id)
+    await objects.schedule_deletion(session, keys)
     await users.remove(session, user)
+    return keys

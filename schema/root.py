@@ -18,6 +18,7 @@ from resolvers.context import Info
 from schema import (
     accounts,
     dashboard,
+    exports,
     habits,
     notes,
     purchases,
@@ -51,7 +52,7 @@ class NodeQuery:
         return await resolve_node(info, id)
 
 
-DOMAINS = (users, accounts, roles, receipts, purchases, habits, tasks, notes, sync)
+DOMAINS = (users, accounts, roles, receipts, purchases, habits, tasks, notes, sync, exports)
 
 Query = merge_types("Query", (*(d.Query for d in DOMAINS), dashboard.Query, NodeQuery))
 Mutation = merge_types("Mutation", (sessions.Mutation, *(d.Mutation for d in DOMAINS)))
@@ -75,12 +76,14 @@ def build_schema(
     compiled_plans: bool = True,
     observers: Sequence[Observer] = (),
     tracer: Tracer | None = None,
+    metered: bool = True,
 ) -> strawberry.Schema:
     """The schema with the request limits; production turns introspection and the
     "Did you mean ...?" suggestions off, which would otherwise map the schema for anyone.
     With ``compiled_plans``, queries seen before run from a plan (:mod:`schema.plans`).
     ``observers`` hear what each operation did (:mod:`schema.observe`); with a ``tracer``,
-    each operation is a span (:mod:`schema.tracing`)."""
+    each operation is a span (:mod:`schema.tracing`). Unless ``metered``, operations cost
+    no one's rate-limit budget: the server's own reads as a user (a data export)."""
     limits = limits or Limits()
     rules = validation_rules(limits)
     if not introspection:
@@ -97,7 +100,7 @@ def build_schema(
             lambda: DocumentLimits(limits.max_tokens, rules),
             lambda: ParserCache(maxsize=512),
             lambda: ValidationCache(maxsize=512),
-            lambda: QueryCost(limits.max_cost),
+            *([lambda: QueryCost(limits.max_cost)] if metered else []),
             *([lambda: ObserveOperations(observers)] if observers else []),
         ],
     )

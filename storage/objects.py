@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import IO, Protocol
 
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 # type/subtype, optionally with parameters: it ends up in HTTP headers, so no CR or LF.
@@ -59,6 +59,10 @@ class ObjectNotFound(Exception):
 
 class ObjectStore(Protocol):
     async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    async def put_file(self, key: str, source: IO[bytes], content_type: str) -> None:
+        """Stores what remains of ``source`` without holding it all in memory."""
+        ...
 
     async def get(self, key: str, *, max_bytes: int | None = None) -> bytes:
         """The object's bytes, or at most ``max_bytes + 1`` of them, so that callers can

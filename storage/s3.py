@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -112,6 +112,18 @@ class S3ObjectStore:
             Key=key,
             Body=data,
             ContentType=content_type,
+        )
+
+    async def put_file(self, key: str, source: IO[bytes], content_type: str) -> None:
+        """A multipart upload for large files, part by part (boto3's transfer manager)."""
+        validate_key(key)
+        validate_content_type(content_type)
+        await asyncio.to_thread(
+            self.client.upload_fileobj,
+            source,
+            self.bucket,
+            key,
+            ExtraArgs={"ContentType": content_type},
         )
 
     async def get(self, key: str, *, max_bytes: int | None = None) -> bytes:

@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from conftest import Api, StatementCounter, errors_of, run_jobs
@@ -675,6 +675,9 @@ class DeleteFailsOnce:
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         await self.store.put(key, data, content_type)
+
+    async def put_file(self, key: str, source: IO[bytes], content_type: str) -> None:
+        await self.store.put_file(key, source, content_type)
 
     async def get(self, key: str, *, max_bytes: int | None = None) -> bytes:
         return await self.store.get(key, max_bytes=max_bytes)

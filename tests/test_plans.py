@@ -231,6 +231,8 @@ async def seed(api: Api, services: Services) -> Seeded:
         habits.append(created["data"]["createHabit"]["habit"])
     await api.op("CheckInHabit", {"id": habits[0]["id"], "date": TODAY.isoformat()}, member)
     await api.op("ArchiveHabit", {"id": habits[1]["id"], "archived": True}, member)
+    export = await api.op("ExportMyData", {}, member)
+    await run_jobs(dataclasses.replace(services, ocr=Reads(OCR)))
 
     return Seeded(
         admin=admin,
@@ -243,6 +245,7 @@ async def seed(api: Api, services: Services) -> Seeded:
             "Note": notes[1]["id"],
             "Habit": habits[0]["id"],
             "User": member_id,
+            "DataExport": export["data"]["exportMyData"]["export"]["id"],
         },
         receipt_id=receipts[0]["id"],
         note_id=notes[1]["id"],
@@ -273,6 +276,10 @@ def cases(seeded: Seeded, pages: dict[str, str]) -> list[Case]:
         ("Roles", {}, a),
         ("Roles", {}, m),
         ("Dashboard", {}, m),
+        ("DataExport", {"id": seeded.nodes["DataExport"]}, m),
+        ("DataExport", {"id": seeded.nodes["DataExport"]}, a),
+        ("DataExport", {"id": missing["DataExport"]}, m),
+        ("DataExport", {"id": seeded.nodes["DataExport"]}, None),
         ("Dashboard", {}, None),
         ("Habits", {"from": window["from"], "to": window["to"]}, m),
         ("Habits", {"includeArchived": True, **window}, m),
