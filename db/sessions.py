@@ -2,19 +2,27 @@
 
 Only SHA-256 hashes of refresh tokens are stored. A token presented a second time means it
 leaked, so the whole family is revoked.
+
+A session notes the device that holds it (user agent and client address) when it starts
+and each time it refreshes; ``last_used_at`` moves only then, so that authenticating a
+request stays one read.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     ForeignKey,
     Index,
     LargeBinary,
     String,
+    and_,
     delete,
     func,
     select,
@@ -24,6 +32,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from db.base import Base, created_at, uuid_pk
+
+MAX_USER_AGENT_LENGTH = 500
+MAX_ADDRESS_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class Device:
+    """What a request tells of the device signing in or refreshing."""
+
+    user_agent: str | None
+    ip_address: str | None
+
+    @classmethod
+    def of(cls, user_agent: str | None, ip_address: str | None) -> Device:
+        """Cut to the columns' lengths; blank values are None."""
+        agent = (user_agent or "").strip()[:MAX_USER_AGENT_LENGTH]
+        address = (ip_address or "").strip()[:MAX_ADDRESS_LENGTH]
+        return cls(agent or None, address or None)
 
 
 class AuthSession(Base):
@@ -36,6 +62,9 @@ class AuthSession(Base):
     created_at: Mapped[datetime] = created_at()
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    user_agent: Mapped[str | None] = mapped_column(String(MAX_USER_AGENT_LENGTH))
+    ip_address: Mapped[str | None] = mapped_column(String(MAX_ADDRESS_LENGTH))
 
 
 class RefreshToken(Base):
@@ -53,14 +82,49 @@ class RefreshToken(Base):
 
 
 async def add(
-    session: AsyncSession, user_id: uuid.UUID, *, expires_at: datetime, token_hash: bytes
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    expires_at: datetime,
+    token_hash: bytes,
+    device: Device,
 ) -> AuthSession:
     """A session with its first refresh token."""
-    auth_session = AuthSession(id=uuid.uuid4(), user_id=user_id, expires_at=expires_at)
+    auth_session = AuthSession(
+        id=uuid.uuid4(),
+        user_id=user_id,
+        expires_at=expires_at,
+        user_agent=device.user_agent,
+        ip_address=device.ip_address,
+    )
     session.add(auth_session)
     session.add(RefreshToken(session_id=auth_session.id, token_hash=token_hash))
     await session.flush()
     return auth_session
+
+
+async def owned(
+    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID, *, lock: bool = False
+) -> AuthSession | None:
+    """The owner's session if it is neither revoked nor expired."""
+    statement = select(AuthSession).where(
+        AuthSession.id == session_id, AuthSession.user_id == user_id, _live()
+    )
+    return await session.scalar(statement.with_for_update() if lock else statement)
+
+
+async def owned_all(session: AsyncSession, user_id: uuid.UUID) -> Sequence[AuthSession]:
+    """The owner's sessions that are neither revoked nor expired, newest first."""
+    statement = (
+        select(AuthSession)
+        .where(AuthSession.user_id == user_id, _live())
+        .order_by(AuthSession.created_at.desc(), AuthSession.id.desc())
+    )
+    return (await session.scalars(statement)).all()
+
+
+def _live() -> ColumnElement[bool]:
+    return and_(AuthSession.revoked_at.is_(None), AuthSession.expires_at > func.now())
 
 
 async def get_token(
@@ -70,10 +134,20 @@ async def get_token(
     return await session.scalar(statement.with_for_update(of=RefreshToken) if lock else statement)
 
 
-async def rotate(session: AsyncSession, token: RefreshToken, new_hash: bytes) -> None:
+async def rotate(
+    session: AsyncSession, token: RefreshToken, new_hash: bytes, device: Device
+) -> None:
+    """Uses the token up for a new one; the session was last used now, by this device
+    (what the device does not tell is kept)."""
     token.used_at = func.now()
     session.add(RefreshToken(session_id=token.session_id, token_hash=new_hash))
     await session.flush()
+    seen = {"user_agent": device.user_agent, "ip_address": device.ip_address}
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == token.session_id)
+        .values(last_used_at=func.now(), **{k: v for k, v in seen.items() if v is not None})
+    )
 
 
 async def revoke(session: AsyncSession, session_id: uuid.UUID) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Select,
+    SmallInteger,
     String,
     UniqueConstraint,
     Uuid,
@@ -75,6 +76,7 @@ class UserSettings(Base):
     __table_args__ = (
         CheckConstraint("week_start BETWEEN 0 AND 6", name="week_start_range"),
         CheckConstraint("char_length(currency) = 3", name="currency_code"),
+        CheckConstraint("daily_digest_hour BETWEEN 0 AND 23", name="daily_digest_hour_range"),
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(
@@ -87,6 +89,8 @@ class UserSettings(Base):
     notifications_email_enabled: Mapped[bool] = mapped_column(
         Boolean, default=True, server_default=text("true")
     )
+    daily_digest_hour: Mapped[int | None] = mapped_column(SmallInteger)
+    """The local hour of the daily digest email; None sends none."""
 
 
 class UserIdentity(Base):

@@ -9,7 +9,7 @@ all in memory.
 
 Files of the zip:
 
-- ``profile.json``: the user and their settings.
+- ``profile.json``: the user and their settings; ``sessions.json``: the signed-in devices.
 - ``purchases.json``, ``purchases.csv`` (a row per purchase) and ``purchase_items.csv``
   (a row per line item, by ``purchase_id``).
 - ``spending.csv``: by currency, month (in the user's time zone) and category, as
@@ -54,10 +54,13 @@ OCR = f"merchantName total currency purchasedOn confidence engine rawText items 
 
 PROFILE = """query ExportProfile {
   me {
-    id email displayName createdAt
-    settings { weekStart locale timezone currency notificationsEmailEnabled }
+    id email emailVerified displayName createdAt
+    settings { weekStart locale timezone currency notificationsEmailEnabled dailyDigestHour }
     roles { name description permissions }
   }
+}"""
+SESSIONS = """query ExportSessions {
+  mySessions { id createdAt lastUsedAt userAgent ipAddress }
 }"""
 PURCHASES = f"""query ExportPurchases($after: String) {{
   purchases(first: {PAGE}, after: $after) {{
@@ -110,6 +113,7 @@ NOTES = f"""query ExportNotes($after: String) {{
 
 JSON_FILES: dict[str, tuple[str, str]] = {
     "profile.json": (PROFILE, "me"),
+    "sessions.json": (SESSIONS, "mySessions"),
     "purchases.json": (PURCHASES, "purchases"),
     "receipts.json": (RECEIPTS, "receipts"),
     "habits.json": (HABITS, "habits"),
@@ -270,6 +274,9 @@ async def write(services: Services, claimed: exports.Claimed, file: IO[bytes]) -
         profile = (await reader.read(PROFILE))["me"]
         with archive.open("profile.json", "w") as entry:
             entry.write(json.dumps(profile, ensure_ascii=False, indent=2).encode() + b"\n")
+        sessions = (await reader.read(SESSIONS))["mySessions"]
+        with archive.open("sessions.json", "w") as entry:
+            entry.write(json.dumps(sessions, ensure_ascii=False, indent=2).encode() + b"\n")
         months = await _purchases(reader, archive, ZoneInfo(profile["settings"]["timezone"]))
         await _spending(reader, archive, months)
         with json_list(archive, "receipts.json") as receipts:

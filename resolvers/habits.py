@@ -104,7 +104,7 @@ async def create_row(
     row = await habits.add(
         session, Habit(id=record_id, user_id=user_id, position=position, **cleaned)
     )
-    await _log(session, row)
+    await records.changed(session, Collection.HABITS, row, ActivityKind.HABIT_CREATED)
     return row
 
 

@@ -1,7 +1,9 @@
-"""Sign-up, sign-in and the refresh-token sessions behind them."""
+"""Sign-up, sign-in, the refresh-token sessions behind them, and the devices holding them."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -12,8 +14,9 @@ from auth.accounts import add_member
 from auth.passwords import password_problem
 from auth.tokens import hash_refresh_token, new_refresh_token
 from db import sessions, users
+from db.sessions import AuthSession, Device
 from db.users import User
-from resolvers import outbox, passwords
+from resolvers import ids, outbox, passwords
 from resolvers.errors import ErrorCode, Problems, UserErrors
 from resolvers.validation import (
     MAX_EMAIL_LENGTH,
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
 EMAIL_TAKEN = "An account with this email exists already."
 SIGN_IN_FAILED = "The email or password is wrong."
 SESSION_ENDED = "This session has ended; sign in again."
+NO_SUCH_SESSION = "No such session."
+KIND = "session"
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,7 @@ async def refresh(ctx: Context, refresh_token: str) -> SignedIn:
             user = await users.get(session, token.session.user_id)
             assert user is not None, "sessions are deleted with their user"
             new_token = new_refresh_token()
-            await sessions.rotate(session, token, hash_refresh_token(new_token))
+            await sessions.rotate(session, token, hash_refresh_token(new_token), _device(ctx))
             access = ctx.services.tokens.issue_access(user.id, token.session_id)
             signed_in = SignedIn(access.token, access.expires_at, new_token, user)
     if reused:
@@ -135,6 +140,58 @@ async def begin(ctx: Context, session: AsyncSession, user: User) -> SignedIn:
     return await _start(ctx, session, user)
 
 
+@dataclass(frozen=True)
+class OpenSession:
+    """A signed-in device; ``current`` when it is the one asking."""
+
+    row: AuthSession
+    current: bool
+
+
+async def my_sessions(ctx: Context) -> list[OpenSession]:
+    """The caller's sessions that are neither revoked nor expired, newest first: one
+    statement."""
+    principal = await ctx.principal()
+    async with ctx.sessionmaker() as session:
+        rows = await sessions.owned_all(session, principal.user_id)
+    return _marked(rows, principal.session_id)
+
+
+async def my_session(ctx: Context, global_id: str) -> OpenSession | None:
+    principal = await ctx.principal()
+    session_id = ids.decode_as(KIND, global_id)
+    if session_id is None:
+        return None
+    async with ctx.sessionmaker() as session:
+        row = await sessions.owned(session, principal.user_id, session_id)
+    return OpenSession(row, row.id == principal.session_id) if row is not None else None
+
+
+async def revoke_session(ctx: Context, global_id: str) -> bool:
+    """Ends one of the caller's sessions (the current one too: that signs out). Its refresh
+    token is refused from now on, its access tokens from their next request."""
+    principal = await ctx.principal()
+    session_id = ids.decode_as(KIND, global_id)
+    async with ctx.sessionmaker.begin() as session:
+        row = (
+            await sessions.owned(session, principal.user_id, session_id, lock=True)
+            if session_id is not None
+            else None
+        )
+        if row is None:
+            raise UserErrors.one(("id",), NO_SUCH_SESSION, ErrorCode.NOT_FOUND)
+        await sessions.revoke(session, row.id)
+    return True
+
+
+def _marked(rows: Sequence[AuthSession], current: uuid.UUID | None) -> list[OpenSession]:
+    return [OpenSession(row, row.id == current) for row in rows]
+
+
+def _device(ctx: Context) -> Device:
+    return Device.of(ctx.request.headers.get("user-agent"), ctx.client_address)
+
+
 async def _start(ctx: Context, session: AsyncSession, user: User) -> SignedIn:
     refresh_token = new_refresh_token()
     ttl = timedelta(seconds=ctx.settings.refresh_token_ttl_seconds)
@@ -143,6 +200,7 @@ async def _start(ctx: Context, session: AsyncSession, user: User) -> SignedIn:
         user.id,
         expires_at=datetime.now(UTC) + ttl,
         token_hash=hash_refresh_token(refresh_token),
+        device=_device(ctx),
     )
     access = ctx.services.tokens.issue_access(user.id, auth_session.id)
     return SignedIn(access.token, access.expires_at, refresh_token, user)

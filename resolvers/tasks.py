@@ -72,14 +72,18 @@ async def create_row(
 
 
 async def update_row(session: AsyncSession, row: Task, cleaned: dict[str, Any]) -> Task:
-    """Applies the changes; ``completedAt`` follows the status into and out of DONE."""
+    """Applies the changes; ``completedAt`` follows the status into and out of DONE. A
+    change that makes the task DONE is its completion (TASK_COMPLETED, not TASK_UPDATED),
+    whichever way it comes (a mutation or a sync push)."""
     status = cleaned.get("status", row.status)
-    if status is TaskStatus.DONE and row.status is not TaskStatus.DONE:
+    completed = status is TaskStatus.DONE and row.status is not TaskStatus.DONE
+    if completed:
         cleaned["completed_at"] = datetime.now(UTC)
     elif status is not TaskStatus.DONE:
         cleaned["completed_at"] = None
     row = await tasks.save(session, row, **cleaned)
-    await records.changed(session, Collection.TASKS, row, ActivityKind.TASK_UPDATED)
+    kind = ActivityKind.TASK_COMPLETED if completed else ActivityKind.TASK_UPDATED
+    await records.changed(session, Collection.TASKS, row, kind)
     return row
 
 

@@ -116,6 +116,11 @@ def _settings_changes(data: UpdateProfileInput, problems: Problems) -> dict[str,
         if settings.notifications_email_enabled is None:
             problems.add(path("notificationsEmailEnabled"), "Use true or false.")
         changes["notifications_email_enabled"] = settings.notifications_email_enabled
+    if settings.daily_digest_hour is not UNSET:
+        hour = settings.daily_digest_hour
+        if hour is not None and not 0 <= hour <= 23:
+            problems.add(path("dailyDigestHour"), "Use an hour from 0 to 23, or null for none.")
+        changes["daily_digest_hour"] = hour
     return changes
 
 

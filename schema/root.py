@@ -54,7 +54,9 @@ class NodeQuery:
 
 DOMAINS = (users, accounts, roles, receipts, purchases, habits, tasks, notes, sync, exports)
 
-Query = merge_types("Query", (*(d.Query for d in DOMAINS), dashboard.Query, NodeQuery))
+Query = merge_types(
+    "Query", (*(d.Query for d in DOMAINS), sessions.Query, dashboard.Query, NodeQuery)
+)
 Mutation = merge_types("Mutation", (sessions.Mutation, *(d.Mutation for d in DOMAINS)))
 
 

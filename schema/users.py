@@ -28,6 +28,9 @@ class UserSettings:
     timezone: str = strawberry.field(description="IANA time zone; 'today' is computed in it.")
     currency: str = strawberry.field(description="ISO 4217 code, the default for money.")
     notifications_email_enabled: bool
+    daily_digest_hour: int | None = strawberry.field(
+        description="The hour (0-23, in your time zone) of the daily digest email; null for none."
+    )
 
 
 @strawberry.type
@@ -65,6 +68,7 @@ class User(Node):
                 timezone=settings.timezone,
                 currency=settings.currency,
                 notifications_email_enabled=settings.notifications_email_enabled,
+                daily_digest_hour=settings.daily_digest_hour,
             ),
             pk=row.id,
         )
@@ -77,6 +81,10 @@ class UserSettingsInput:
     timezone: str | None = strawberry.UNSET
     currency: str | None = strawberry.UNSET
     notifications_email_enabled: bool | None = strawberry.UNSET
+    daily_digest_hour: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="0 to 23 for a daily digest at that hour of your time zone; null for none.",
+    )
 
 
 @strawberry.input

@@ -158,6 +158,13 @@ async def app(services: Services) -> AsyncIterator[Starlette]:
     await services.engine.dispose()
 
 
+@pytest.fixture
+async def emptied(database_url: str) -> AsyncIterator[None]:
+    """For a test whose own servers store things: the database is emptied afterwards."""
+    yield
+    await reset(database_url)
+
+
 async def reset(database_url: str) -> None:
     """Empties what a test stored, for tests that build an app of their own."""
     async with raw_connection(database_url) as connection:
@@ -299,7 +306,7 @@ def access_ttl() -> timedelta | None:
 @pytest.fixture
 async def server(services: Services, access_ttl: timedelta | None) -> AsyncIterator[str]:
     """The app served on a loopback port (``served``), its access tokens lasting
-    ``access_ttl``."""
+    ``access_ttl``; what the test stored is emptied afterwards."""
     if access_ttl is not None:
         settings = services.settings
         tokens = TokenService(
@@ -311,3 +318,5 @@ async def server(services: Services, access_ttl: timedelta | None) -> AsyncItera
         services = dataclasses.replace(services, tokens=tokens)
     async with served(services) as address:
         yield address
+    assert services.settings.database_url is not None
+    await reset(services.settings.database_url)

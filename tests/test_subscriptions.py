@@ -289,6 +289,73 @@ async def test_activity_filters_by_kind(server: str, contract: Contract, http: A
         assert (event["kind"], event["entityId"]) == ("TASK_DELETED", task_id)
 
 
+async def push(http: Api, token: str, mutation_id: int, change: dict[str, Any]) -> None:
+    result = await http.op(
+        "SyncPush",
+        {"input": {"clientId": "phone", "mutationId": mutation_id, "changes": [change]}},
+        token,
+    )
+    payload = result["data"]["syncPush"]
+    assert (payload["userErrors"], payload["conflicts"]) == ([], []), payload
+
+
+async def test_activity_tells_completed_tasks_and_new_habits_from_mutations_and_sync(
+    server: str, contract: Contract, http: Api
+) -> None:
+    token = (await http.register("done@example.com"))["accessToken"]
+    async with signed_in(server, contract, token) as client:
+        await client.subscribe("Activity")
+        await asyncio.sleep(0.3)
+        created = await http.op("CreateTask", {"input": {"title": "write"}}, token)
+        first = created["data"]["createTask"]["task"]["id"]
+        for change in ({"title": "write more"}, {"status": "DONE"}, {"title": "written"}):
+            await http.op("UpdateTask", {"id": first, "input": change}, token)
+        created = await http.op("CreateTask", {"input": {"title": "sync"}}, token)
+        second = created["data"]["createTask"]["task"]
+        fields = {"status": "DONE"}
+        change = {"collection": "TASKS", "id": second["id"], "version": second["version"]}
+        await push(http, token, 1, {**change, "fields": fields})
+        habit = await http.op("CreateHabit", {"input": {"name": "Read"}}, token)
+        read = habit["data"]["createHabit"]["habit"]["id"]
+        run = f"habit_{uuid.uuid4()}"
+        await push(http, token, 2, {"collection": "HABITS", "id": run, "fields": {"name": "Run"}})
+        await http.op("UpdateHabit", {"id": read, "input": {"name": "Read more"}}, token)
+        await http.op("DeleteTask", {"id": first}, token)
+
+        received: list[tuple[str, str, str]] = []
+        while not received or received[-1][0] != "TASK_DELETED":
+            event = (await client.next_data())["activity"]
+            received.append((event["kind"], event["entityId"], event["summary"]))
+    assert received == [
+        ("TASK_CREATED", first, "Task created"),
+        ("TASK_UPDATED", first, "Task updated"),
+        ("TASK_COMPLETED", first, "Task completed"),
+        ("TASK_UPDATED", first, "Task updated"),  # done already
+        ("TASK_CREATED", second["id"], "Task created"),
+        ("TASK_COMPLETED", second["id"], "Task completed"),
+        ("HABIT_CREATED", read, "Habit created"),
+        ("HABIT_CREATED", run, "Habit created"),
+        # Renaming a habit moves no activity.
+        ("TASK_DELETED", first, "Task deleted"),
+    ]
+
+
+async def test_completions_and_new_habits_move_the_dashboard(
+    server: str, contract: Contract, http: Api
+) -> None:
+    token = (await http.register("board@example.com"))["accessToken"]
+    async with signed_in(server, contract, token) as client:
+        await client.subscribe("DashboardUpdates")
+        assert (await client.next_data())["dashboardUpdated"]["openTasks"] == 0
+        created = await http.op("CreateTask", {"input": {"title": "one"}}, token)
+        assert (await client.next_data())["dashboardUpdated"]["openTasks"] == 1
+        task_id = created["data"]["createTask"]["task"]["id"]
+        await http.op("UpdateTask", {"id": task_id, "input": {"status": "DONE"}}, token)
+        assert (await client.next_data())["dashboardUpdated"]["openTasks"] == 0
+        await http.op("CreateHabit", {"input": {"name": "Stretch"}}, token)
+        assert (await client.next_data())["dashboardUpdated"]["habitsActive"] == 1
+
+
 async def test_a_dropped_listener_reconnects_and_refreshes_dashboards(
     server: str, contract: Contract, http: Api, services: Services
 ) -> None:
@@ -417,6 +484,7 @@ async def test_the_legacy_graphql_ws_protocol_still_works(
         assert json.loads(await connection.recv())["type"] == "connection_error"
 
 
+@pytest.mark.usefixtures("emptied")
 async def test_events_reach_subscribers_of_another_server_process(
     database_url: str, contract: Contract, tmp_path: Path
 ) -> None:
@@ -463,6 +531,7 @@ async def test_receipt_updates_follow_every_status_with_ocr_once_read(
         assert Decimal(seen[-1]["ocr"]["total"]) == printed.total
 
 
+@pytest.mark.usefixtures("emptied")
 async def test_sigterm_drains_requests_and_closes_websockets(
     database_url: str, contract: Contract, tmp_path: Path
 ) -> None:

@@ -147,6 +147,51 @@ async def test_invalid_settings_are_refused_with_their_path(
     assert me["settings"]["weekStart"] == 1
 
 
+DIGEST_HOUR = """
+mutation($input: UpdateProfileInput!) {
+  updateProfile(input: $input) {
+    user { settings { dailyDigestHour } }
+    userErrors { field message code }
+  }
+}
+"""
+
+
+async def digest_hour(api: Api, token: str) -> int | None:
+    me = await api.query("{ me { settings { dailyDigestHour } } }", token=token)
+    hour: int | None = me["data"]["me"]["settings"]["dailyDigestHour"]
+    return hour
+
+
+async def test_the_daily_digest_hour_is_none_by_default_and_set_or_cleared(api: Api) -> None:
+    token = (await api.register("hana@example.com"))["accessToken"]
+    assert await digest_hour(api, token) is None
+    for hour in (7, 0, 23, None):
+        result = await api.query(
+            DIGEST_HOUR, {"input": {"settings": {"dailyDigestHour": hour}}}, token
+        )
+        payload = result["data"]["updateProfile"]
+        assert payload == {"user": {"settings": {"dailyDigestHour": hour}}, "userErrors": []}
+        assert await digest_hour(api, token) == hour
+
+
+@pytest.mark.parametrize("hour", [-1, 24])
+async def test_a_daily_digest_hour_outside_the_day_is_refused_with_the_other_problems(
+    api: Api, hour: int
+) -> None:
+    token = (await api.register("ivo@example.com"))["accessToken"]
+    await api.query(DIGEST_HOUR, {"input": {"settings": {"dailyDigestHour": 7}}}, token)
+    settings = {"dailyDigestHour": hour, "weekStart": 9}
+    result = await api.query(DIGEST_HOUR, {"input": {"settings": settings}}, token)
+    payload = result["data"]["updateProfile"]
+    assert payload["user"] is None
+    assert sorted((e["field"][-1], e["code"]) for e in payload["userErrors"]) == [
+        ("dailyDigestHour", "INVALID"),
+        ("weekStart", "INVALID"),
+    ]
+    assert await digest_hour(api, token) == 7
+
+
 async def test_change_password_ends_the_other_sessions(api: Api) -> None:
     first = await api.register("hal@example.com")
     login = await api.op(
