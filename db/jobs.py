@@ -12,7 +12,8 @@ from __future__ import annotations
 import enum
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import procrastinate
@@ -32,6 +33,7 @@ class Task(enum.StrEnum):
     PROCESS_RECEIPT = "process_receipt"
     DELETE_OBJECT = "delete_object"
     MAINTENANCE = "maintenance"
+    DELIVER_WEBHOOKS = "deliver_webhooks"
 
     @property
     def qualified_name(self) -> str:
@@ -76,11 +78,33 @@ class JobQueue:
         for key in keys:
             await self._defer(Task.DELETE_OBJECT, f"object:{key}", key=key)
 
-    async def _defer(self, task: Task, lock: str, **arguments: Any) -> None:
+    async def deliver_webhooks(self, webhook_ids: Iterable[uuid.UUID]) -> None:
+        """A job per endpoint, sending its due deliveries in order."""
+        for webhook_id in webhook_ids:
+            await self._defer(
+                Task.DELIVER_WEBHOOKS, f"webhook:{webhook_id}", webhook_id=str(webhook_id)
+            )
+
+    async def retry_webhook(self, webhook_id: uuid.UUID, at: datetime) -> None:
+        """The endpoint's job again at ``at`` (its next delivery's retry): under a lock of
+        its own, so that it never keeps a job for a new event from being queued now."""
+        await self._defer(
+            Task.DELIVER_WEBHOOKS,
+            f"webhook-retry:{webhook_id}",
+            schedule_at=at,
+            webhook_id=str(webhook_id),
+        )
+
+    async def _defer(
+        self, task: Task, lock: str, *, schedule_at: datetime | None = None, **arguments: Any
+    ) -> None:
         """Queues a job once: while one with the same lock waits, that one will do."""
         try:
             await self.app.configure_task(
-                task.qualified_name, queueing_lock=lock, allow_unknown=False
+                task.qualified_name,
+                queueing_lock=lock,
+                allow_unknown=False,
+                schedule_at=schedule_at,
             ).defer_async(**arguments)
         except AlreadyEnqueued:
             logger.debug("%s already queued", lock)

@@ -13,6 +13,7 @@ from db import (  # noqa: F401
     tasks,
     uploads,
     users,
+    webhooks,
 )
 from db.base import Base
 

@@ -1,6 +1,7 @@
-"""What the job queue runs: OCR of receipts, deletion of stored objects, and the periodic
-maintenance that picks up whatever a lost job left behind (a receipt still PENDING, an
-object still listed for deletion, a job held by a worker that died).
+"""What the job queue runs: OCR of receipts, deletion of stored objects, webhook
+deliveries, and the periodic maintenance that picks up whatever a lost job left behind (a
+receipt still PENDING, an object still listed for deletion, a webhook delivery whose time
+has come, a job held by a worker that died).
 
 The bodies are handed to :class:`db.jobs.JobQueue` as a blueprint, so the queue never
 imports them. Jobs are queued after the transaction that needs them commits. Each job runs in a span
@@ -23,7 +24,7 @@ from prometheus_client import Histogram
 
 from db import objects, sessions, uploads
 from db.jobs import RETRY, Task
-from resolvers import receipts
+from resolvers import receipts, webhook_delivery
 from resolvers.context import Services
 
 logger = logging.getLogger("lifegraph.jobs")
@@ -103,6 +104,7 @@ async def process_receipt(
     services = _services(context)
     try:
         await receipts.process(services, uuid.UUID(receipt_id), force=force)
+        await webhook_delivery.queue_due(services)  # RECEIPT_PROCESSED, once committed
     except Exception:
         attempts = context.job.attempts + 1
         if attempts < (RETRY.max_attempts or 1):
@@ -118,6 +120,14 @@ async def delete_object(context: procrastinate.JobContext, key: str) -> None:
     await services.storage.delete(key)
     async with services.sessionmaker.begin() as session:
         await objects.done(session, key)
+
+
+@timed(Task.DELIVER_WEBHOOKS)
+async def deliver_webhooks(context: procrastinate.JobContext, webhook_id: str) -> None:
+    services = _services(context)
+    again = await webhook_delivery.deliver(services, uuid.UUID(webhook_id))
+    if again is not None:
+        await services.jobs.retry_webhook(uuid.UUID(webhook_id), again)
 
 
 @timed(Task.MAINTENANCE)
@@ -142,6 +152,7 @@ async def recover(services: Services) -> None:
     async with services.sessionmaker.begin() as session:
         await sessions.remove_failures(session, before=datetime.now(UTC) - window)
     await queue.delete_objects([*expired, *overdue])
+    await webhook_delivery.queue_due(services)
     if stalled:
         logger.info("retried %d stalled jobs", stalled)
 
@@ -154,6 +165,9 @@ def blueprint() -> procrastinate.Blueprint:
     )
     tasks.task(name=Task.DELETE_OBJECT.value, queue="storage", pass_context=True, retry=RETRY)(
         traced(delete_object)
+    )
+    tasks.task(name=Task.DELIVER_WEBHOOKS.value, queue="webhooks", pass_context=True, retry=RETRY)(
+        traced(deliver_webhooks)
     )
     tasks.periodic(cron="*/5 * * * *", periodic_id="maintenance")(
         tasks.task(

@@ -26,6 +26,7 @@ from schema import (
     sync,
     tasks,
     users,
+    webhooks,
 )
 from schema.extensions import shape_error
 from schema.limits import DocumentLimits, Limits, QueryCost, validation_rules
@@ -50,7 +51,7 @@ class NodeQuery:
         return await resolve_node(info, id)
 
 
-DOMAINS = (users, roles, receipts, purchases, habits, tasks, notes, sync)
+DOMAINS = (users, roles, receipts, purchases, habits, tasks, notes, sync, webhooks)
 
 Query = merge_types("Query", (*(d.Query for d in DOMAINS), dashboard.Query, NodeQuery))
 Mutation = merge_types("Mutation", (sessions.Mutation, *(d.Mutation for d in DOMAINS)))
