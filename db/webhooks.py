@@ -205,14 +205,20 @@ async def deliveries_of(
 
 
 async def take(session: AsyncSession, webhook_id: uuid.UUID) -> Webhook | None:
-    """The endpoint, locked for this transaction unless another worker holds it (None
-    then, as for a deleted one): one worker at a time sends an endpoint's deliveries.
-    The lock (FOR NO KEY UPDATE) does not hold back the writing of new deliveries."""
+    """The endpoint, if no other worker holds it (None then, as for a deleted one); this
+    transaction holds it until it ends: one worker at a time sends an endpoint's
+    deliveries.
+
+    The hold is an advisory lock, not a row lock: locking a row gives the transaction a
+    transaction id while it waits for the receiver, which would hold back the horizon
+    that sync pulls read up to (``db.sync``) for as long as the request takes."""
+    held = await session.scalar(
+        select(func.pg_try_advisory_xact_lock(func.hashtextextended(f"webhook:{webhook_id}", 0)))
+    )
+    if not held:
+        return None
     return await session.scalar(
-        select(Webhook)
-        .where(Webhook.id == webhook_id)
-        .with_for_update(key_share=False, skip_locked=True, read=False)
-        .execution_options(populate_existing=True)
+        select(Webhook).where(Webhook.id == webhook_id).execution_options(populate_existing=True)
     )
 
 

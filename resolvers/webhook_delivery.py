@@ -1,7 +1,7 @@
 """Sending an endpoint's deliveries: in order, signed, at least once, with backoff.
 
-One worker at a time sends an endpoint's deliveries (it holds the endpoint's row lock),
-oldest first, each in a transaction of its own that is open while the request is: a
+One worker at a time sends an endpoint's deliveries (it holds an advisory lock on the
+endpoint), oldest first, each in a transaction of its own that is open while the request is: a
 worker that dies mid-request never commits the mark, so the delivery stays PENDING and is
 sent again (receivers deduplicate by ``webhook-id``). A failure (no 2xx answer in time)
 puts the delivery off with exponential backoff, and the later ones wait behind it; an
