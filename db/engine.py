@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import socket
 import traceback
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -55,6 +55,11 @@ class SessionFactory(Protocol):
     def begin(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
 
+AfterCommit = Callable[[Mapping[str, Any]], Awaitable[None]]
+"""Work that may start only once a transaction has committed, such as queueing the jobs
+that read what it wrote."""
+
+
 class RequestSessions:
     """One request's database access: one connection, taken from the pool on first use
     and given back when the request ends (``close``), that the root resolvers and the
@@ -73,10 +78,18 @@ class RequestSessions:
     (that task would wait for its turn forever): resolvers read what they need, such as
     the principal, before they open a session."""
 
-    def __init__(self, engine: AsyncEngine, factory: Sessionmaker, *, keep: bool = True) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        factory: Sessionmaker,
+        *,
+        keep: bool = True,
+        after_commit: AfterCommit | None = None,
+    ) -> None:
         self._engine = engine
         self._factory = factory
         self._keep = keep
+        self._after_commit = after_commit
         self._turn = asyncio.Lock()
         self._holder: asyncio.Task[Any] | None = None
         self._connection: AsyncConnection | None = None
@@ -97,19 +110,22 @@ class RequestSessions:
     @contextlib.asynccontextmanager
     async def begin(self, isolation: str | None = None) -> AsyncIterator[AsyncSession]:
         """A transaction, at the server's default isolation level unless one is named
-        (``"REPEATABLE READ"`` for one snapshot across statements)."""
+        (``"REPEATABLE READ"`` for one snapshot across statements). Once it commits,
+        ``after_commit`` gets what the transaction left in its session's ``info``."""
         if self._nested():
             async with self._factory.begin() as session:
                 if isolation is not None:
                     await session.connection(execution_options={"isolation_level": isolation})
                 yield session
-            return
-        async with (
-            self._held(isolation) as connection,
-            self._session(connection) as session,
-            session.begin(),
-        ):
-            yield session
+        else:
+            async with (
+                self._held(isolation) as connection,
+                self._session(connection) as session,
+                session.begin(),
+            ):
+                yield session
+        if self._after_commit is not None and session.info:
+            await self._after_commit(session.info)
 
     async def close(self) -> None:
         """Give the connection back to the pool (the end of the request). What still

@@ -1,6 +1,7 @@
 """Events for live dashboards, sent with PostgreSQL NOTIFY inside the writing transaction:
 PostgreSQL delivers them only when it commits, and never for a rollback. They carry
-identifiers only; listeners read what they need."""
+identifiers only; listeners read what they need. Activities also go to the user's
+webhooks, through an outbox written in the same transaction (:mod:`db.webhooks`)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from prometheus_client import Counter
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from db import webhooks
 
 logger = logging.getLogger("lifegraph.events")
 T = TypeVar("T")
@@ -75,11 +78,40 @@ def event_kind(value: str) -> EventKind:
     return ActivityKind(value)
 
 
+DUE_WEBHOOKS = "lifegraph.due_webhooks"
+"""The key, in a session's ``info``, of the endpoints that its transaction gave
+deliveries to: once it commits, their workers are called (``RequestSessions``)."""
+
+
 async def publish(
     session: AsyncSession, user_id: uuid.UUID, kind: EventKind, entity_id: uuid.UUID
 ) -> None:
+    """Tells live listeners of the change, and writes an activity's webhook deliveries to
+    the outbox: one statement either way (the INSERT rides along as a CTE, and finds
+    nothing to insert when the user has no webhooks for the kind)."""
     payload = json.dumps({"u": str(user_id), "k": kind.value, "e": str(entity_id)})
-    await session.execute(select(func.pg_notify(CHANNEL, payload)))
+    notify = func.pg_notify(CHANNEL, payload)
+    if isinstance(kind, Signal):
+        await session.execute(select(notify))
+        return
+    delivered = webhooks.enqueue(
+        user_id, kind.value, f"evt_{uuid.uuid4()}", webhook_payload(kind, entity_id)
+    ).cte("delivered")
+    endpoints = select(func.array_agg(delivered.c.webhook_id)).scalar_subquery()
+    due = await session.scalar(select(endpoints).add_columns(notify))
+    if due:
+        session.info.setdefault(DUE_WEBHOOKS, set()).update(due)
+
+
+def webhook_payload(kind: ActivityKind, entity_id: uuid.UUID) -> dict[str, object]:
+    """What an endpoint receives: the kind, the time, and the global ID of the record
+    (``task_<uuid>``); the receiver reads the rest through the API."""
+    entity_type = kind.value.partition("_")[0].lower()
+    return {
+        "type": kind.value,
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "data": {"id": f"{entity_type}_{entity_id}"},
+    }
 
 
 class Inbox(Generic[T]):

@@ -12,7 +12,8 @@ from __future__ import annotations
 import enum
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import procrastinate
@@ -35,6 +36,7 @@ class Task(enum.StrEnum):
     MAINTENANCE = "maintenance"
     SEND_MAIL = "send_mail"
     PASSWORD_RESET = "password_reset"
+    DELIVER_WEBHOOKS = "deliver_webhooks"
 
     @property
     def qualified_name(self) -> str:
@@ -89,11 +91,33 @@ class JobQueue:
     async def export_data(self, export_id: uuid.UUID) -> None:
         await self._defer(Task.EXPORT_DATA, f"export:{export_id}", export_id=str(export_id))
 
-    async def _defer(self, task: Task, lock: str, **arguments: Any) -> None:
+    async def deliver_webhooks(self, webhook_ids: Iterable[uuid.UUID]) -> None:
+        """A job per endpoint, sending its due deliveries in order."""
+        for webhook_id in webhook_ids:
+            await self._defer(
+                Task.DELIVER_WEBHOOKS, f"webhook:{webhook_id}", webhook_id=str(webhook_id)
+            )
+
+    async def retry_webhook(self, webhook_id: uuid.UUID, at: datetime) -> None:
+        """The endpoint's job again at ``at`` (its next delivery's retry): under a lock of
+        its own, so that it never keeps a job for a new event from being queued now."""
+        await self._defer(
+            Task.DELIVER_WEBHOOKS,
+            f"webhook-retry:{webhook_id}",
+            schedule_at=at,
+            webhook_id=str(webhook_id),
+        )
+
+    async def _defer(
+        self, task: Task, lock: str, *, schedule_at: datetime | None = None, **arguments: Any
+    ) -> None:
         """Queues a job once: while one with the same lock waits, that one will do."""
         try:
             await self.app.configure_task(
-                task.qualified_name, queueing_lock=lock, allow_unknown=False
+                task.qualified_name,
+                queueing_lock=lock,
+                allow_unknown=False,
+                schedule_at=schedule_at,
             ).defer_async(**arguments)
         except AlreadyEnqueued:
             logger.debug("%s already queued", lock)

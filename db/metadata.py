@@ -15,6 +15,7 @@ from db import (  # noqa: F401
     tasks,
     uploads,
     users,
+    webhooks,
 )
 from db.base import Base
 

@@ -131,7 +131,7 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 def worker(
     concurrency: Annotated[int, typer.Option(min=1, help="Jobs run at once.")] = 2,
 ) -> None:
-    """Run the background jobs: receipt OCR, storage cleanup and periodic maintenance."""
+    """Run the background jobs: receipt OCR, storage cleanup, webhooks, periodic maintenance."""
     from lifegraph import worker as workers
 
     workers.main(command_services(Settings()), concurrency=concurrency)

@@ -1,7 +1,8 @@
 """What the job queue runs: OCR of receipts, deletion of stored objects, email, data
-exports, and the periodic maintenance that picks up whatever a lost job left behind (a
-receipt or an export still PENDING, an object still listed for deletion, a message still
-unsent, a job held by a worker that died) and deletes the exports past their time.
+exports, webhook deliveries, and the periodic maintenance that picks up whatever a lost
+job left behind (a receipt or an export still PENDING, an object still listed for
+deletion, a message still unsent, a webhook delivery whose time has come, a job held by a
+worker that died) and deletes the exports past their time.
 
 The bodies are handed to :class:`db.jobs.JobQueue` as a blueprint, so the queue never
 imports them. Jobs are queued after the transaction that needs them commits. Each job runs in a span
@@ -26,7 +27,7 @@ from db import accounts, objects, sessions, uploads
 from db.jobs import RETRY, Task
 from lifegraph import data_export
 from resolvers import accounts as account_rules
-from resolvers import exports, outbox, receipts
+from resolvers import exports, outbox, receipts, webhook_delivery
 from resolvers.context import Services
 
 logger = logging.getLogger("lifegraph.jobs")
@@ -106,6 +107,7 @@ async def process_receipt(
     services = _services(context)
     try:
         await receipts.process(services, uuid.UUID(receipt_id), force=force)
+        await webhook_delivery.queue_due(services)  # RECEIPT_PROCESSED, once committed
     except Exception:
         attempts = context.job.attempts + 1
         if attempts < (RETRY.max_attempts or 1):
@@ -147,6 +149,14 @@ async def export_data(context: procrastinate.JobContext, export_id: str) -> None
         await exports.fail(services, uuid.UUID(export_id))
 
 
+@timed(Task.DELIVER_WEBHOOKS)
+async def deliver_webhooks(context: procrastinate.JobContext, webhook_id: str) -> None:
+    services = _services(context)
+    again = await webhook_delivery.deliver(services, uuid.UUID(webhook_id))
+    if again is not None:
+        await services.jobs.retry_webhook(uuid.UUID(webhook_id), again)
+
+
 @timed(Task.MAINTENANCE)
 async def maintenance(context: procrastinate.JobContext, timestamp: int) -> None:
     await recover(_services(context))
@@ -173,6 +183,7 @@ async def recover(services: Services) -> None:
         await sessions.remove_failures(session, before=datetime.now(UTC) - window)
     await queue.delete_objects([*expired, *overdue, *expired_exports])
     await recover_mail(services)
+    await webhook_delivery.queue_due(services)
     if stalled:
         logger.info("retried %d stalled jobs", stalled)
 
@@ -205,6 +216,9 @@ def blueprint() -> procrastinate.Blueprint:
     )
     tasks.task(name=Task.EXPORT_DATA.value, queue="exports", pass_context=True, retry=RETRY)(
         traced(export_data)
+    )
+    tasks.task(name=Task.DELIVER_WEBHOOKS.value, queue="webhooks", pass_context=True, retry=RETRY)(
+        traced(deliver_webhooks)
     )
     tasks.periodic(cron="*/5 * * * *", periodic_id="maintenance")(
         tasks.task(

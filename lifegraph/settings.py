@@ -122,6 +122,16 @@ class Settings(BaseSettings):
     in_process_worker: bool = False
     job_stalled_after_seconds: float = Field(default=60.0, gt=0)
 
+    webhooks_per_user: int = Field(default=20, ge=1)
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="How long one delivery may take, connecting included."
+    )
+    webhook_disable_after_seconds: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="An endpoint failing for this long is disabled, its pending deliveries failed.",
+    )
+
     tune_gc: bool = Field(
         default=True, description="Fewer, shorter garbage-collector pauses in server processes."
     )

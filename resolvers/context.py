@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TypeAlias
+from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo
 
 import strawberry
@@ -20,7 +20,7 @@ from auth.authenticate import Authenticator, NotAuthenticated
 from auth.passwords import PasswordHasher
 from auth.tokens import TokenService
 from db.engine import RequestSessions, Sessionmaker
-from db.events import EventHub
+from db.events import DUE_WEBHOOKS, EventHub
 from db.jobs import JobQueue
 from db.users import Principal
 from lifegraph.settings import Settings
@@ -109,8 +109,15 @@ class Context:
                 self.services.engine,
                 self.services.sessionmaker,
                 keep=not isinstance(self.request, WebSocket),
+                after_commit=self._committed,
             )
         return self._sessions
+
+    async def _committed(self, info: Mapping[str, Any]) -> None:
+        """A transaction of this request committed: the webhooks it wrote deliveries for
+        get their jobs (a job lost here is queued again by the periodic maintenance)."""
+        if due := info.get(DUE_WEBHOOKS):
+            await self.services.jobs.deliver_webhooks(sorted(due))
 
     async def close(self) -> None:
         """The request is over: its connection goes back to the pool."""

@@ -16,9 +16,12 @@ from strawberry.dataloader import DataLoader
 from db import habits, notes, purchases, receipts, roles
 from db.engine import SessionFactory
 from db.notes import NoteImage
+from db.pagination import Page
 from db.purchases import ItemLine, Purchase
 from db.receipts import OcrRow, ReceiptRow
 from db.roles import Role
+from db.webhooks import Delivery
+from resolvers import webhooks
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -40,6 +43,7 @@ class Loaders:
     receipt: DataLoader[uuid.UUID, ReceiptRow | None]
     note_images: DataLoader[uuid.UUID, list[NoteImage]]
     check_ins: DataLoader[uuid.UUID, list[date]]
+    webhook_deliveries: DataLoader[tuple[uuid.UUID, int, str | None], Page[Delivery]]
 
 
 def build_loaders(sessionmaker: SessionFactory) -> Loaders:
@@ -69,4 +73,7 @@ def build_loaders(sessionmaker: SessionFactory) -> Loaders:
         receipt=batch("receipt", receipts_by_id, lambda: None),
         note_images=batch("note_images", notes.images_of, list),
         check_ins=batch("check_ins", habits.days_of, list),
+        webhook_deliveries=batch(
+            "webhook_deliveries", webhooks.deliveries_of, lambda: Page([], [], False, 0)
+        ),
     )

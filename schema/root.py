@@ -28,6 +28,7 @@ from schema import (
     sync,
     tasks,
     users,
+    webhooks,
 )
 from schema.extensions import shape_error
 from schema.limits import DocumentLimits, Limits, QueryCost, validation_rules
@@ -52,7 +53,19 @@ class NodeQuery:
         return await resolve_node(info, id)
 
 
-DOMAINS = (users, accounts, roles, receipts, purchases, habits, tasks, notes, sync, exports)
+DOMAINS = (
+    users,
+    accounts,
+    roles,
+    receipts,
+    purchases,
+    habits,
+    tasks,
+    notes,
+    sync,
+    exports,
+    webhooks,
+)
 
 Query = merge_types(
     "Query", (*(d.Query for d in DOMAINS), sessions.Query, dashboard.Query, NodeQuery)

@@ -190,6 +190,13 @@ async def seed(api: Api, services: Services) -> Seeded:
         )
         purchases.append(created["data"]["createPurchase"]["purchase"])
 
+    webhook = await api.op(
+        "CreateWebhook",
+        {"input": {"url": "http://127.0.0.1:9/hook", "kinds": ["TASK_CREATED", "NOTE_CREATED"]}},
+        member,
+    )
+    assert webhook["data"]["createWebhook"]["userErrors"] == []
+
     tasks = []
     for index, (status, priority) in enumerate(
         [("TODO", "HIGH"), ("DONE", "LOW"), ("TODO", "URGENT")]
@@ -327,6 +334,9 @@ def cases(seeded: Seeded, pages: dict[str, str]) -> list[Case]:
         ("Tasks", {"filter": {"tag": "home", "search": "report"}}, m),
         ("Tasks", {"filter": {"dueBefore": NOW.isoformat()}}, m),
         ("Tasks", {"after": "xyz"}, m),
+        ("Webhooks", {}, m),
+        ("Webhooks", {}, a),
+        ("Webhooks", {}, None),
     ]
 
 
