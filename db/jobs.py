@@ -85,8 +85,10 @@ class JobQueue:
         await self._defer(Task.SEND_MAIL, f"mail:{mail_id}", mail_id=str(mail_id))
 
     async def password_reset(self, email: str) -> None:
-        """Queued for every reset request, whether or not the email has an account."""
-        await self._defer(Task.PASSWORD_RESET, f"password-reset:{email}", email=email)
+        """Queued for every reset request, whether or not the email has an account; the
+        request itself stores nothing to send it from, so a failure to queue it is the
+        request's."""
+        await self._defer(Task.PASSWORD_RESET, f"password-reset:{email}", swept=False, email=email)
 
     async def export_data(self, export_id: uuid.UUID) -> None:
         await self._defer(Task.EXPORT_DATA, f"export:{export_id}", export_id=str(export_id))
@@ -109,9 +111,21 @@ class JobQueue:
         )
 
     async def _defer(
-        self, task: Task, lock: str, *, schedule_at: datetime | None = None, **arguments: Any
+        self,
+        task: Task,
+        lock: str,
+        *,
+        schedule_at: datetime | None = None,
+        swept: bool = True,
+        **arguments: Any,
     ) -> None:
-        """Queues a job once: while one with the same lock waits, that one will do."""
+        """Queues a job once: while one with the same lock waits, that one will do.
+
+        Jobs are queued after the change that needs them has committed, which recorded
+        what they are to do (a PENDING receipt or export, an unsent message, an object
+        listed for deletion, a due delivery); the periodic maintenance queues again what
+        such a record still waits for. So a queue that cannot be reached at that moment
+        is logged, not raised (``swept``): the change stands, and its job comes later."""
         try:
             await self.app.configure_task(
                 task.qualified_name,
@@ -121,6 +135,10 @@ class JobQueue:
             ).defer_async(**arguments)
         except AlreadyEnqueued:
             logger.debug("%s already queued", lock)
+        except Exception as error:
+            if not swept:
+                raise
+            logger.warning("%s not queued now (%r); the maintenance will queue it", lock, error)
 
     async def retry_stalled(self, after_seconds: float) -> int:
         """Jobs held by workers whose heartbeat stopped (a crash) go back to the queue."""
