@@ -73,17 +73,28 @@ def babel_locale(locale: str | None) -> babel.Locale:
 
 
 def moment_in(
-    value: datetime, timezone: str, locale: str | None, *, date_only: bool = False
+    value: datetime,
+    timezone: str,
+    locale: str | None,
+    *,
+    date_only: bool = False,
+    time_only: bool = False,
 ) -> str:
     """An instant as the user reads it, in their time zone and locale: "Dec 1, 2026, 9:30
-    AM", "01.12.2026, 09:30"; with ``date_only`` the full date, "Tuesday, December 1, 2026"."""
+    AM", "01.12.2026, 09:30"; with ``date_only`` the full date, "Tuesday, December 1, 2026",
+    with ``time_only`` the time. CLDR's narrow no-break spaces become plain ones, which
+    every mail client shows alike."""
     where = babel_locale(locale)
     local = value.astimezone(ZoneInfo(timezone))
-    if date_only:
-        return babel.dates.format_date(local.date(), "full", locale=where)
-    day = babel.dates.format_date(local.date(), "medium", locale=where)
+    day = babel.dates.format_date(local.date(), "full" if date_only else "medium", locale=where)
     clock = babel.dates.format_time(local.time(), "short", locale=where)
-    return str(where.datetime_formats["medium"]).format(clock, day)
+    if date_only:
+        text = day
+    elif time_only:
+        text = clock
+    else:
+        text = str(where.datetime_formats["medium"]).format(clock, day)
+    return text.replace("\u202f", " ")
 
 
 def compose(kind: MessageKind, locale: str | None, **values: Any) -> Composed:

@@ -14,7 +14,6 @@ due today or overdue, every habit done) is not sent, yet the day counts as done.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -22,12 +21,10 @@ from zoneinfo import ZoneInfo
 
 from auth.tokens import InvalidToken
 from db import habits, reminders, users
-from db.habits import Habit, HabitFrequency
 from db.tasks import Task, TaskStatus
 from db.users import User
 from resolvers import ids, outbox
 from resolvers.messages import MessageKind, moment_in
-from resolvers.streaks import week_of
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -130,13 +127,16 @@ async def _write_digest(
     tasks = await reminders.open_tasks_due_before(session, user.id, end, limit=DIGEST_TASKS)
     rows = await habits.owned_all(session, user.id, include_archived=False)
     days = await habits.days_of(session, [row.id for row in rows])
-    undone = [row.name for row in rows if not done_on(row, days.get(row.id, []), day, settings)]
+    # Done today as the API's doneToday has it: checked in on the user's date.
+    undone = [row.name for row in rows if day not in days.get(row.id, [])]
     if not tasks and not undone:
         return None
 
     def listed(task: Task) -> dict[str, Any]:
         assert task.due_at is not None
-        return {"title": task.title, "due": moment_in(task.due_at, zone.key, settings.locale)}
+        due_today = task.due_at >= start
+        due = moment_in(task.due_at, zone.key, settings.locale, time_only=due_today)
+        return {"title": task.title, "due": due}
 
     link = unsubscribe_link(services, user.id)
     return await outbox.write(
@@ -152,17 +152,6 @@ async def _write_digest(
         app_link=services.settings.app_link_base,
         unsubscribe_link=link,
     )
-
-
-def done_on(habit: Habit, days: Sequence[date], day: date, settings: users.UserSettings) -> bool:
-    """Whether a habit needs nothing more on ``day``: a daily one is checked in that day; a
-    weekly one is too, or has reached its target for the week (in the user's calendar)."""
-    if day in days:
-        return True
-    if habit.frequency is HabitFrequency.DAILY:
-        return False
-    week = week_of(day, settings.week_start)
-    return sum(1 for d in days if week <= d <= day) >= habit.target_per_week
 
 
 async def unsubscribe(services: Services, token: str) -> bool:
