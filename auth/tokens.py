@@ -12,6 +12,7 @@ import jwt
 
 ALGORITHM = "HS256"
 ACCESS_TYPE = "access"
+UNSUBSCRIBE_TYPE = "unsubscribe"
 REQUIRED_CLAIMS = ["sub", "iat", "exp", "iss", "aud", "jti", "typ", "sid"]
 
 
@@ -73,6 +74,36 @@ class TokenService:
             )
         except jwt.ExpiredSignatureError as error:
             raise InvalidToken("token expired") from error
+        except (jwt.PyJWTError, ValueError, TypeError) as error:
+            raise InvalidToken("invalid token") from error
+
+    def issue_unsubscribe(self, user_id: uuid.UUID) -> str:
+        """A token for the one-click unsubscribe link of notification emails: it names the
+        user and does nothing else. It does not expire, as mail lies in inboxes for years;
+        it stops working when the secret key changes."""
+        claims = {
+            "sub": str(user_id),
+            "iss": self._issuer,
+            "aud": self._audience,
+            "typ": UNSUBSCRIBE_TYPE,
+        }
+        return jwt.encode(claims, self._secret, ALGORITHM)
+
+    def decode_unsubscribe(self, token: str) -> uuid.UUID:
+        """The user an unsubscribe token names; InvalidToken for anything else (an access
+        token included)."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["sub", "iss", "aud", "typ"]},
+            )
+            if claims["typ"] != UNSUBSCRIBE_TYPE:
+                raise InvalidToken("not an unsubscribe token")
+            return uuid.UUID(claims["sub"])
         except (jwt.PyJWTError, ValueError, TypeError) as error:
             raise InvalidToken("invalid token") from error
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import text as sql
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -68,6 +69,10 @@ class OutgoingMail(Base):
     subject: Mapped[str] = mapped_column(String(300))
     text: Mapped[str] = mapped_column(Text)
     html: Mapped[str] = mapped_column(Text)
+    headers: Mapped[dict[str, str]] = mapped_column(
+        JSONB, default=dict, server_default=sql("'{}'::jsonb")
+    )
+    """Headers beside the usual ones, such as ``List-Unsubscribe``."""
     created_at: Mapped[datetime] = created_at()
     sent_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0, server_default=sql("0"))
@@ -146,6 +151,7 @@ async def add_mail(
     text: str,
     html: str,
     created_at: datetime,
+    headers: dict[str, str] | None = None,
 ) -> uuid.UUID:
     mail = OutgoingMail(
         id=uuid.uuid4(),
@@ -154,6 +160,7 @@ async def add_mail(
         subject=subject,
         text=text,
         html=html,
+        headers=headers or {},
         created_at=created_at,
     )
     session.add(mail)

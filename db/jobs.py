@@ -37,6 +37,8 @@ class Task(enum.StrEnum):
     SEND_MAIL = "send_mail"
     PASSWORD_RESET = "password_reset"
     DELIVER_WEBHOOKS = "deliver_webhooks"
+    SEND_REMINDERS = "send_reminders"
+    SEND_DIGESTS = "send_digests"
 
     @property
     def qualified_name(self) -> str:

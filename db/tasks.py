@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Computed, Enum, ForeignKey, Index, String, Text, delete, func, select
+from sqlalchemy import Computed, Enum, ForeignKey, Index, String, Text, delete, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -38,6 +38,11 @@ class Task(Base):
         Index("ix_tasks_user_due", "user_id", "due_key", "created_at", "id"),
         Index("ix_tasks_tags", "tags", postgresql_using="gin"),
         Index("ix_tasks_search", "search_vector", postgresql_using="gin"),
+        Index(
+            "ix_tasks_reminder_due",
+            "remind_at",
+            postgresql_where=text("remind_at IS NOT NULL AND reminded_at IS NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -51,6 +56,10 @@ class Task(Base):
         Computed("coalesce(due_at, '9999-12-31 00:00:00+00'::timestamptz)", persisted=True)
     )
     completed_at: Mapped[datetime | None]
+    remind_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    """When the reminder for this ``remind_at`` was dealt with (mailed, or dropped because
+    the task was done or the user takes no email); moving ``remind_at`` clears it."""
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(50)), default=list)
     version: Mapped[int] = mapped_column(default=1)
     search_vector: Mapped[Any] = mapped_column(

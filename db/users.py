@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -91,6 +91,8 @@ class UserSettings(Base):
     )
     daily_digest_hour: Mapped[int | None] = mapped_column(SmallInteger)
     """The local hour of the daily digest email; None sends none."""
+    last_digest_on: Mapped[date | None]
+    """The local date of the last daily digest dealt with (sent, or nothing to list)."""
 
 
 class UserIdentity(Base):

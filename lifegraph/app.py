@@ -45,6 +45,7 @@ from lifegraph.metrics import metrics_endpoint, record_operation
 from lifegraph.services import build_services, opened
 from lifegraph.settings import Settings
 from lifegraph.tracing import Tracing, start_tracing
+from lifegraph.unsubscribe_page import unsubscribe_routes
 from lifegraph.websockets import OPEN_WEBSOCKETS, TextFrames, TransportWSHandler, on_connect
 from lifegraph.worker import run_worker
 from lifegraph.ws_protocol import WebSocketProtocol
@@ -294,6 +295,7 @@ def create_app(
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         *dashboard_routes,
+        *unsubscribe_routes,
     ]
     if services.settings.metrics_served:
         routes.append(Route("/metrics", metrics_endpoint))

@@ -97,7 +97,8 @@ TASKS = f"""query ExportTasks($after: String) {{
   tasks(first: {PAGE}, after: $after) {{
     {PAGE_INFO}
     edges {{ node {{
-      id title description status priority dueAt completedAt tags createdAt updatedAt version
+      id title description status priority dueAt remindAt completedAt tags createdAt updatedAt
+      version
     }} }}
   }}
 }}"""
@@ -149,6 +150,7 @@ TASK_COLUMNS = (
     "description",
     "created_at",
     "updated_at",
+    "remind_at",
 )
 EXTENSIONS = {
     "image/jpeg": "jpg",
@@ -395,6 +397,7 @@ async def _tasks(reader: Reader, archive: zipfile.ZipFile) -> None:
                         node["description"],
                         node["createdAt"],
                         node["updatedAt"],
+                        node["remindAt"],
                     ]
                 )
         rows.copy_into(archive, "tasks.csv")

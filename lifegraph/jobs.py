@@ -1,5 +1,6 @@
 """What the job queue runs: OCR of receipts, deletion of stored objects, email, data
-exports, webhook deliveries, and the periodic maintenance that picks up whatever a lost
+exports, webhook deliveries, the periodic search for due task reminders (every minute)
+and daily digests (every five minutes), and the periodic maintenance that picks up whatever a lost
 job left behind (a receipt or an export still PENDING, an object still listed for
 deletion, a message still unsent, a webhook delivery whose time has come, a job held by a
 worker that died) and deletes the exports past their time.
@@ -27,7 +28,7 @@ from db import accounts, objects, sessions, uploads
 from db.jobs import RETRY, Task
 from lifegraph import data_export
 from resolvers import accounts as account_rules
-from resolvers import exports, outbox, receipts, webhook_delivery
+from resolvers import exports, outbox, receipts, reminders, webhook_delivery
 from resolvers.context import Services
 
 logger = logging.getLogger("lifegraph.jobs")
@@ -157,6 +158,16 @@ async def deliver_webhooks(context: procrastinate.JobContext, webhook_id: str) -
         await services.jobs.retry_webhook(uuid.UUID(webhook_id), again)
 
 
+@timed(Task.SEND_REMINDERS)
+async def send_reminders(context: procrastinate.JobContext, timestamp: int) -> None:
+    await reminders.send_due_reminders(_services(context))
+
+
+@timed(Task.SEND_DIGESTS)
+async def send_digests(context: procrastinate.JobContext, timestamp: int) -> None:
+    await reminders.send_due_digests(_services(context))
+
+
 @timed(Task.MAINTENANCE)
 async def maintenance(context: procrastinate.JobContext, timestamp: int) -> None:
     await recover(_services(context))
@@ -219,6 +230,24 @@ def blueprint() -> procrastinate.Blueprint:
     )
     tasks.task(name=Task.DELIVER_WEBHOOKS.value, queue="webhooks", pass_context=True, retry=RETRY)(
         traced(deliver_webhooks)
+    )
+    # Periodic jobs look for what is due by the clock, so a run missed while no worker was
+    # up loses nothing: the next one finds it. Their queueing locks keep one waiting at most.
+    tasks.periodic(cron="* * * * *", periodic_id="reminders")(
+        tasks.task(
+            name=Task.SEND_REMINDERS.value,
+            queue="mail",
+            pass_context=True,
+            queueing_lock="reminders",
+        )(traced(send_reminders))
+    )
+    tasks.periodic(cron="*/5 * * * *", periodic_id="digests")(
+        tasks.task(
+            name=Task.SEND_DIGESTS.value,
+            queue="mail",
+            pass_context=True,
+            queueing_lock="digests",
+        )(traced(send_digests))
     )
     tasks.periodic(cron="*/5 * * * *", periodic_id="maintenance")(
         tasks.task(

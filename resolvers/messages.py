@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import babel
 import babel.dates
@@ -26,6 +28,8 @@ class MessageKind(enum.StrEnum):
     PASSWORD_RESET_EXTERNAL = "password_reset_external"
     """To an account that signs in only through the OpenID issuer: it has no password here."""
     VERIFY_EMAIL = "verify_email"
+    REMINDER = "reminder"
+    DAILY_DIGEST = "daily_digest"
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,40 @@ def duration(value: timedelta, language: str) -> str:
     return babel.dates.format_timedelta(value, threshold=2, locale=language)
 
 
-def compose(kind: MessageKind, locale: str | None, **values: str) -> Composed:
+def babel_locale(locale: str | None) -> babel.Locale:
+    """The user's BCP 47 locale (``en-US``) for formatting; English when unknown."""
+    try:
+        return babel.Locale.parse((locale or "").replace("-", "_"))
+    except (ValueError, TypeError, babel.UnknownLocaleError):
+        return babel.Locale.parse(DEFAULT_LANGUAGE)
+
+
+def moment_in(
+    value: datetime,
+    timezone: str,
+    locale: str | None,
+    *,
+    date_only: bool = False,
+    time_only: bool = False,
+) -> str:
+    """An instant as the user reads it, in their time zone and locale: "Dec 1, 2026, 9:30
+    AM", "01.12.2026, 09:30"; with ``date_only`` the full date, "Tuesday, December 1, 2026",
+    with ``time_only`` the time. CLDR's narrow no-break spaces become plain ones, which
+    every mail client shows alike."""
+    where = babel_locale(locale)
+    local = value.astimezone(ZoneInfo(timezone))
+    day = babel.dates.format_date(local.date(), "full" if date_only else "medium", locale=where)
+    clock = babel.dates.format_time(local.time(), "short", locale=where)
+    if date_only:
+        text = day
+    elif time_only:
+        text = clock
+    else:
+        text = str(where.datetime_formats["medium"]).format(clock, day)
+    return text.replace("\u202f", " ")
+
+
+def compose(kind: MessageKind, locale: str | None, **values: Any) -> Composed:
     language = language_of(locale)
     environment = _environment()
     text = environment.get_template(f"{language}/{kind.value}.txt")
@@ -73,5 +110,5 @@ def compose(kind: MessageKind, locale: str | None, **values: str) -> Composed:
     )
 
 
-def _block(template: Template, name: str, values: dict[str, str]) -> str:
+def _block(template: Template, name: str, values: dict[str, Any]) -> str:
     return "".join(template.blocks[name](template.new_context(values)))

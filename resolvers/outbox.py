@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from auth.account_tokens import new_account_token
 from db import accounts
@@ -35,7 +35,13 @@ class MailNotSent(Exception):
 
 
 async def write(
-    services: Services, session: AsyncSession, user: User, kind: MessageKind, **values: str
+    services: Services,
+    session: AsyncSession,
+    user: User,
+    kind: MessageKind,
+    *,
+    headers: dict[str, str] | None = None,
+    **values: Any,
 ) -> uuid.UUID:
     """Composes a message to ``user`` in their language and puts it in the outbox; queue
     :meth:`JobQueue.send_mail` with the id once the transaction commits."""
@@ -50,6 +56,7 @@ async def write(
         text=composed.text,
         html=composed.html,
         created_at=services.clock(),
+        headers=headers,
     )
 
 
@@ -100,6 +107,7 @@ async def send(services: Services, mail_id: uuid.UUID) -> None:
                 text=mail.text,
                 html=mail.html,
                 date=mail.created_at,
+                headers=mail.headers,
             ),
             services.settings.mail_from,
         )

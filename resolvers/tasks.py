@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from schema.tasks import CreateTaskInput, TaskFilterInput, UpdateTaskInput
 
 KIND = "task"
-FIELDS = frozenset({"title", "description", "status", "priority", "dueAt", "tags"})
+FIELDS = frozenset({"title", "description", "status", "priority", "dueAt", "remindAt", "tags"})
 NOT_FOUND = "No such task."
 
 
@@ -49,6 +49,10 @@ def clean(
         cleaned["priority"] = records.choice(given, "priority", TaskPriority, problems, path)
     if "dueAt" in values:
         cleaned["due_at"] = records.moment(values, "dueAt", problems, path)
+    if "remindAt" in values:
+        # A time already past is taken: the reminder goes with the next run of the job
+        # (an offline client may push it late).
+        cleaned["remind_at"] = records.moment(values, "remindAt", problems, path)
     if creating or "tags" in values:
         cleaned["tags"] = records.tags(values, "tags", problems, path)
     return cleaned
@@ -72,7 +76,8 @@ async def create_row(
 
 
 async def update_row(session: AsyncSession, row: Task, cleaned: dict[str, Any]) -> Task:
-    """Applies the changes; ``completedAt`` follows the status into and out of DONE. A
+    """Applies the changes; ``completedAt`` follows the status into and out of DONE, and a
+    moved ``remindAt`` re-arms the reminder. A
     change that makes the task DONE is its completion (TASK_COMPLETED, not TASK_UPDATED),
     whichever way it comes (a mutation or a sync push)."""
     status = cleaned.get("status", row.status)
@@ -81,6 +86,8 @@ async def update_row(session: AsyncSession, row: Task, cleaned: dict[str, Any]) 
         cleaned["completed_at"] = datetime.now(UTC)
     elif status is not TaskStatus.DONE:
         cleaned["completed_at"] = None
+    if "remind_at" in cleaned and cleaned["remind_at"] != row.remind_at:
+        cleaned["reminded_at"] = None  # moved: the reminder goes again, at the new time
     row = await tasks.save(session, row, **cleaned)
     kind = ActivityKind.TASK_COMPLETED if completed else ActivityKind.TASK_UPDATED
     await records.changed(session, Collection.TASKS, row, kind)
@@ -100,6 +107,7 @@ def fields_of(row: Task) -> dict[str, Any]:
         "status": row.status.value,
         "priority": row.priority.value,
         "dueAt": format_instant(row.due_at) if row.due_at else None,
+        "remindAt": format_instant(row.remind_at) if row.remind_at else None,
         "tags": list(row.tags),
     }
 

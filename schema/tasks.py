@@ -31,6 +31,9 @@ class Task(Node):
     status: TaskStatus
     priority: TaskPriority
     due_at: datetime | None
+    remind_at: datetime | None = strawberry.field(
+        description="When a reminder email goes out (again whenever it is moved)."
+    )
     completed_at: datetime | None = strawberry.field(description="Set while the task is DONE.")
     tags: list[str]
     created_at: datetime
@@ -46,6 +49,7 @@ class Task(Node):
             status=row.status,
             priority=row.priority,
             due_at=row.due_at,
+            remind_at=row.remind_at,
             completed_at=row.completed_at,
             tags=list(row.tags),
             created_at=row.created_at,
@@ -62,6 +66,9 @@ class CreateTaskInput:
     priority: TaskPriority | None = strawberry.UNSET
     due_at: datetime | None = strawberry.UNSET
     tags: list[str] | None = strawberry.UNSET
+    remind_at: datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="A time past is taken: the reminder goes at once."
+    )
     id: strawberry.ID | None = strawberry.field(
         default=strawberry.UNSET, description="An ID minted offline: task_<uuid>."
     )
@@ -75,6 +82,9 @@ class UpdateTaskInput:
     priority: TaskPriority | None = strawberry.UNSET
     due_at: datetime | None = strawberry.UNSET
     tags: list[str] | None = strawberry.UNSET
+    remind_at: datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="A time past is taken: the reminder goes at once."
+    )
 
 
 @strawberry.input(name="TaskFilter")

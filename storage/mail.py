@@ -11,7 +11,8 @@ import asyncio
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -41,6 +42,8 @@ class Letter:
     text: str
     html: str
     date: datetime
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """More headers, such as ``List-Unsubscribe``, beside those :func:`build_message` sets."""
 
 
 def build_message(letter: Letter, sender: str) -> EmailMessage:
@@ -52,6 +55,8 @@ def build_message(letter: Letter, sender: str) -> EmailMessage:
     message["Date"] = format_datetime(letter.date)
     message["Message-ID"] = f"<{letter.message_id}@{sender_domain(sender)}>"
     message["Auto-Submitted"] = "auto-generated"
+    for name, value in letter.headers.items():
+        message[name] = value
     message.set_content(letter.text)
     message.add_alternative(letter.html, subtype="html")
     return message

@@ -275,6 +275,7 @@ async def test_pull_pages_through_every_change_500_at_a_time(api: Api, services:
         "status": "TODO",
         "priority": "MEDIUM",
         "dueAt": None,
+        "remindAt": None,
         "tags": [],
     }
     again = await pull(api, token, cursor)
@@ -510,6 +511,7 @@ async def test_two_offline_devices_converge_with_one_conflict_and_no_lost_edit(
                 "status": "TODO",
                 "priority": "HIGH",
                 "dueAt": None,
+                "remindAt": None,
                 "tags": ["errands"],
             },
         ),
