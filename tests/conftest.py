@@ -14,6 +14,8 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
+from aiosmtpd.controller import Controller
 from moto.server import ThreadedMotoServer
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
@@ -320,3 +323,58 @@ async def server(services: Services, access_ttl: timedelta | None) -> AsyncItera
         yield address
     assert services.settings.database_url is not None
     await reset(services.settings.database_url)
+
+
+# --- a real SMTP server on loopback (aiosmtpd) that keeps what it receives -------------
+
+
+class Inbox:
+    """An aiosmtpd handler keeping what it received; ``refuse`` makes it answer 451, and
+    ``delay`` holds each message that long before accepting it."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.refuse = False
+        self.delay = 0.0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refuse:
+            return "451 4.3.0 Try again later"
+        await asyncio.sleep(self.delay)
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 OK"
+
+    def take(self) -> list[EmailMessage]:
+        taken, self.messages = self.messages, []
+        return taken
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    from test_cli import free_port
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def inbox(smtp: tuple[Inbox, int]) -> Inbox:
+    return smtp[0]
+
+
+@pytest.fixture
+def mail_settings(database_url: str, tmp_path: Path, smtp: tuple[Inbox, int]) -> Settings:
+    """Settings sending the app's mail to ``smtp``: a test module's ``settings`` may be these."""
+    return make_settings(
+        database_url,
+        data_dir=tmp_path / "data",
+        smtp_url=f"smtp://127.0.0.1:{smtp[1]}",
+        mail_from="lifegraph <no-reply@lifegraph.test>",
+        app_url="https://app.lifegraph.test/",
+    )

@@ -12,20 +12,15 @@ import asyncio
 import dataclasses
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
-from aiosmtpd.controller import Controller
-from conftest import Api, make_settings, run_jobs
+from conftest import Api, Inbox, run_jobs
 from sqlalchemy import text
-from test_cli import free_port
 from test_sync import applied, change, mint, push, push_raw
 
 from db.jobs import Task
@@ -52,47 +47,9 @@ PROFILE = (
 )
 
 
-class Inbox:
-    """An aiosmtpd handler keeping what it received."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        self.messages.append(message)
-        return "250 OK"
-
-    def take(self) -> list[EmailMessage]:
-        taken, self.messages = self.messages, []
-        return taken
-
-
 @pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
-
-
-@pytest.fixture
-def inbox(smtp: tuple[Inbox, int]) -> Inbox:
-    return smtp[0]
-
-
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path, smtp: tuple[Inbox, int]) -> Settings:
-    return make_settings(
-        database_url,
-        data_dir=tmp_path / "data",
-        smtp_url=f"smtp://127.0.0.1:{smtp[1]}",
-        mail_from="lifegraph <no-reply@lifegraph.test>",
-        app_url="https://app.lifegraph.test/",
-    )
+def settings(mail_settings: Settings) -> Settings:
+    return mail_settings
 
 
 @pytest.fixture
