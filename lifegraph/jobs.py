@@ -233,28 +233,25 @@ def blueprint() -> procrastinate.Blueprint:
     )
     # Periodic jobs look for what is due by the clock, so a run missed while no worker was
     # up loses nothing: the next one finds it. Their queueing locks keep one waiting at most.
-    tasks.periodic(cron="* * * * *", periodic_id="reminders")(
-        tasks.task(
-            name=Task.SEND_REMINDERS.value,
-            queue="mail",
-            pass_context=True,
-            queueing_lock="reminders",
-        )(traced(send_reminders))
-    )
-    tasks.periodic(cron="*/5 * * * *", periodic_id="digests")(
-        tasks.task(
-            name=Task.SEND_DIGESTS.value,
-            queue="mail",
-            pass_context=True,
-            queueing_lock="digests",
-        )(traced(send_digests))
-    )
-    tasks.periodic(cron="*/5 * * * *", periodic_id="maintenance")(
-        tasks.task(
-            name=Task.MAINTENANCE.value,
-            queue="maintenance",
-            pass_context=True,
-            queueing_lock="maintenance",
-        )(traced(maintenance))
-    )
+    _periodic(tasks, Task.SEND_REMINDERS, "* * * * *", "mail", send_reminders)
+    _periodic(tasks, Task.SEND_DIGESTS, "*/5 * * * *", "mail", send_digests)
+    _periodic(tasks, Task.MAINTENANCE, "*/5 * * * *", "maintenance", maintenance)
     return tasks
+
+
+def _periodic(
+    tasks: procrastinate.Blueprint,
+    task: Task,
+    cron: str,
+    queue: str,
+    body: Callable[[procrastinate.JobContext, int], Coroutine[Any, Any, None]],
+) -> None:
+    """``body`` as ``task``, run by the clock (``cron``), one waiting at most."""
+    periodic_id = {Task.SEND_REMINDERS: "reminders", Task.SEND_DIGESTS: "digests"}.get(
+        task, task.value
+    )
+    tasks.periodic(cron=cron, periodic_id=periodic_id)(
+        tasks.task(name=task.value, queue=queue, pass_context=True, queueing_lock=periodic_id)(
+            traced(body)
+        )
+    )

@@ -378,3 +378,15 @@ def mail_settings(database_url: str, tmp_path: Path, smtp: tuple[Inbox, int]) ->
         mail_from="lifegraph <no-reply@lifegraph.test>",
         app_url="https://app.lifegraph.test/",
     )
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def html_of(message: EmailMessage) -> str:
+    part = message.get_body(("html",))
+    assert part is not None
+    return str(part.get_content())

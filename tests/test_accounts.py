@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from conftest import MEMBER_PASSWORD, Api, Inbox, run_jobs
+from conftest import MEMBER_PASSWORD, Api, Inbox, html_of, run_jobs, text_of
 from sqlalchemy import text
 from test_cli import free_port
 
@@ -50,18 +50,6 @@ def now() -> list[datetime]:
 @pytest.fixture
 def services(settings: Settings, local_ocr: OcrEngine, now: list[datetime]) -> Services:
     return dataclasses.replace(build_services(settings), ocr=local_ocr, clock=lambda: now[0])
-
-
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(("plain",))
-    assert part is not None
-    return str(part.get_content())
-
-
-def html_of(message: EmailMessage) -> str:
-    part = message.get_body(("html",))
-    assert part is not None
-    return str(part.get_content())
 
 
 def token_in(message: EmailMessage) -> str:

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
-from conftest import Api, Inbox, run_jobs
+from conftest import Api, Inbox, html_of, run_jobs, text_of
 from sqlalchemy import text
 from test_sync import applied, change, mint, push, push_raw
 
@@ -61,18 +61,6 @@ def now() -> list[datetime]:
 @pytest.fixture
 def services(settings: Settings, local_ocr: OcrEngine, now: list[datetime]) -> Services:
     return dataclasses.replace(build_services(settings), ocr=local_ocr, clock=lambda: now[0])
-
-
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(("plain",))
-    assert part is not None
-    return str(part.get_content())
-
-
-def html_of(message: EmailMessage) -> str:
-    part = message.get_body(("html",))
-    assert part is not None
-    return str(part.get_content())
 
 
 async def member(
