@@ -7,10 +7,11 @@ nothing can later appear behind a cursor. A transaction still running holds back
 rows and those of every younger transaction until it ends; then they are pulled in order.
 
 Transaction ids are the whole server's, so the snapshot's own ``xmin`` would let a long
-transaction in another database of the server hold every pull back. The horizon leaves
-out the transactions known to run in another database (``pg_stat_activity``), which can
-write no row here; one that ended meanwhile, or that the role may not see, still counts,
-so the horizon only errs on the safe side.
+transaction in another database of the server, or an autovacuum worker analysing a table
+here (ANALYZE takes a transaction id), hold every pull back. The horizon leaves out the
+transactions known to be such (``pg_stat_activity``), which write no row of the log; one
+that ended meanwhile, or that the role may not see, still counts, so the horizon only
+errs on the safe side.
 """
 
 from __future__ import annotations
@@ -46,9 +47,12 @@ SYNC_HORIZON = text(
             SELECT min((running::text)::bigint)
             FROM pg_snapshot_xip(snapshot.taken) AS running
             WHERE NOT EXISTS (
-                SELECT FROM pg_stat_activity AS elsewhere
-                WHERE elsewhere.datname <> current_database()
-                AND (elsewhere.backend_xid::text)::bigint = (running::text)::bigint % 4294967296
+                SELECT FROM pg_stat_activity AS unrelated
+                WHERE (
+                    unrelated.datname <> current_database()
+                    OR unrelated.backend_type = 'autovacuum worker'
+                )
+                AND (unrelated.backend_xid::text)::bigint = (running::text)::bigint % 4294967296
             )
         ),
         (pg_snapshot_xmax(snapshot.taken)::text)::bigint
