@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -247,3 +248,50 @@ async def test_projects_have_their_own_activity(api: Api, database_url: str) -> 
         ("PROJECT_UPDATED", entity),
         ("PROJECT_DELETED", entity),
     ]
+
+
+async def pulled_tasks(api: Api, token: str, wanted: str) -> dict[str, Any]:
+    """The pulled tasks' fields by ID, once ``wanted`` is among them (a pull holds back
+    commits after a transaction of the database still running, a job's maybe)."""
+    for _ in range(100):
+        pulled = await api.op("SyncPull", {"collections": ["TASKS"]}, token)
+        records = {c["id"]: c["fields"] for c in pulled["data"]["syncPull"]["changes"]}
+        if wanted in records:
+            return records
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{wanted} was never pulled")
+
+
+async def test_sync_carries_project_parent_and_recurrence(api: Api) -> None:
+    token = (await api.register("sync-plan@example.com"))["accessToken"]
+    other = (await api.register("sync-other@example.com"))["accessToken"]
+    home = await project(api, token, "Home")
+    theirs = await project(api, other, "Theirs")
+    parent = await task(api, token, "Parent", projectId=home["id"])
+    minted = f"task_{uuid.uuid4()}"
+    fields = {
+        "title": "Offline",
+        "dueAt": "2026-05-04T09:00:00Z",
+        "projectId": home["id"],
+        "parentId": parent["id"],
+        "recurrence": "FREQ=WEEKLY",
+    }
+    change = {"collection": "TASKS", "id": minted, "fields": fields}
+    pushed = await api.op(
+        "SyncPush", {"input": {"clientId": "laptop", "mutationId": 1, "changes": [change]}}, token
+    )
+    assert pushed["data"]["syncPush"]["userErrors"] == [], pushed
+    records = await pulled_tasks(api, token, minted)
+    assert {name: records[minted][name] for name in fields} == {
+        **fields,
+        "recurrence": "FREQ=WEEKLY",
+    }
+    assert records[parent["id"]]["projectId"] == home["id"]
+
+    foreign = {"collection": "TASKS", "id": f"task_{uuid.uuid4()}"}
+    foreign["fields"] = {"title": "x", "projectId": theirs["id"]}  # type: ignore[assignment]
+    refused = await api.op(
+        "SyncPush", {"input": {"clientId": "laptop", "mutationId": 2, "changes": [foreign]}}, token
+    )
+    [error] = refused["data"]["syncPush"]["userErrors"]
+    assert (error["field"][-2:], error["code"]) == (["fields", "projectId"], "NOT_FOUND")
