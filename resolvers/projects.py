@@ -59,10 +59,6 @@ async def listed(ctx: Context, include_archived: bool) -> list[Listed]:
     return [Listed(row, count) for row, count in found]
 
 
-async def project(ctx: Context, global_id: str) -> Project | None:
-    return await records.read(ctx, global_id, KIND, projects.owned)
-
-
 async def create(ctx: Context, data: CreateProjectInput) -> Listed:
     """A new project goes last."""
     principal = await ctx.principal()
