@@ -16,17 +16,40 @@ MAX_LENGTH = 500
 _REFUSED = ("DTSTART", "RDATE", "EXDATE", "EXRULE", "BEGIN", ":")
 
 
+_FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+_NARROWING = {
+    "BYWEEKNO": ("YEARLY",),
+    "BYYEARDAY": ("YEARLY",),
+    "BYMONTHDAY": ("MONTHLY", "YEARLY"),
+    "BYSETPOS": ("MONTHLY", "YEARLY"),
+}
+"""Where RFC 5545 allows these parts, narrowed (BYMONTHDAY, BYSETPOS) to the rules that
+look for a match at most once a month: a daily rule for February 30th would try every
+day up to the year 9999."""
+_MALFORMED = (ValueError, TypeError, KeyError, IndexError, OverflowError)
+"""What dateutil raises for a rule it cannot read or follow."""
+UNREADABLE = 'Use an RFC 5545 RRULE without DTSTART, like "FREQ=WEEKLY;BYDAY=MO".'
+
+
 def problem_of(rule: str) -> str | None:
-    """What is wrong with ``rule`` as a recurrence, if anything."""
+    """What is wrong with ``rule`` as a recurrence, if anything. Tasks recur daily at
+    most often (no HOURLY, MINUTELY or SECONDLY)."""
     if len(rule) > MAX_LENGTH:
         return f"Use at most {MAX_LENGTH} characters."
-    upper = rule.upper()
-    if "FREQ=" not in upper or any(word in upper for word in _REFUSED):
-        return 'Use an RFC 5545 RRULE without DTSTART, like "FREQ=WEEKLY;BYDAY=MO".'
+    parts = dict(part.partition("=")[::2] for part in normal(rule).split(";"))
+    if any(word in normal(rule) for word in _REFUSED):
+        return UNREADABLE
+    frequency = parts.get("FREQ")
+    if frequency not in _FREQUENCIES:
+        return "Use FREQ=DAILY, WEEKLY, MONTHLY or YEARLY."
+    for part, allowed in _NARROWING.items():
+        if part in parts and frequency not in allowed:
+            return f"{part} goes with FREQ={' or '.join(allowed)}."
+    start = datetime(2000, 1, 1)
     try:
-        _rule(rule, datetime(2000, 1, 1), ZoneInfo("UTC"))
-    except (ValueError, TypeError):
-        return 'Use an RFC 5545 RRULE without DTSTART, like "FREQ=WEEKLY;BYDAY=MO".'
+        _rule(rule, start, ZoneInfo("UTC")).after(start)
+    except _MALFORMED:
+        return UNREADABLE
     return None
 
 
@@ -42,7 +65,10 @@ def next_occurrence(
     zone = ZoneInfo(timezone)
     start = series_start.astimezone(zone).replace(tzinfo=None)
     local_after = after.astimezone(zone).replace(tzinfo=None)
-    found = _rule(rule, start, zone).after(local_after, inc=False)
+    try:
+        found = _rule(rule, start, zone).after(local_after, inc=False)
+    except _MALFORMED:  # past the calendar's end (a huge INTERVAL): no next occurrence
+        return None
     if found is None:
         return None
     return found.replace(tzinfo=zone).astimezone(UTC)

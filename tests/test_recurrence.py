@@ -137,6 +137,11 @@ async def test_an_overdue_occurrence_moves_to_the_next_after_now(api: Api, now: 
             {"dueAt": "2026-01-05T09:00:00Z", "recurrence": "DTSTART:20260101T000000Z"},
             "recurrence",
         ),
+        ({"dueAt": "2026-01-05T09:00:00Z", "recurrence": "FREQ=HOURLY"}, "recurrence"),
+        (  # February 30th, looked for every day
+            {"dueAt": "2026-01-05T09:00:00Z", "recurrence": "FREQ=DAILY;BYMONTHDAY=30"},
+            "recurrence",
+        ),
         ({"recurrence": "FREQ=DAILY"}, "recurrence"),
     ],
 )
