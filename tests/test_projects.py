@@ -295,3 +295,16 @@ async def test_sync_carries_project_parent_and_recurrence(api: Api) -> None:
     )
     [error] = refused["data"]["syncPush"]["userErrors"]
     assert (error["field"][-2:], error["code"]) == (["fields", "projectId"], "NOT_FOUND")
+
+
+async def test_minted_ids_are_kept_and_never_reused_and_positions_are_checked(api: Api) -> None:
+    token = (await api.register("minted-projects@example.com"))["accessToken"]
+    other = (await api.register("minted-other@example.com"))["accessToken"]
+    minted = f"project_{uuid.uuid4()}"
+    created = await project(api, token, "Offline", id=minted)
+    assert created["id"] == minted
+    for who in (token, other):
+        again = await run(api, who, "CreateProject", input={"name": "x", "id": minted})
+        assert problems(again) == [(["input", "id"], "CONFLICT")]
+    moved = await run(api, token, "UpdateProject", id=minted, input={"position": -1})
+    assert problems(moved) == [(["input", "position"], "INVALID")]
