@@ -7,6 +7,7 @@ from db import (  # noqa: F401
     habits,
     notes,
     objects,
+    projects,
     purchases,
     receipts,
     roles,

@@ -9,7 +9,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Computed, Enum, ForeignKey, Index, String, Text, delete, func, select, text
+from sqlalchemy import (
+    Computed,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    delete,
+    func,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -17,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from db.base import Base, created_at
 from db.pagination import Page, paginate
 from db.search import CONFIG, matches, prefix_query
+from db.users import UserSettings
 
 
 class TaskStatus(enum.StrEnum):
@@ -61,6 +74,16 @@ class Task(Base):
     """When the reminder for this ``remind_at`` was dealt with (mailed, or dropped because
     the task was done or the user takes no email); moving ``remind_at`` clears it."""
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(50)), default=list)
+    project_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), index=True
+    )
+    recurrence: Mapped[str | None] = mapped_column(String(500))
+    """An RFC 5545 RRULE (no DTSTART): ``due_at`` is its current occurrence."""
+    recurrence_start: Mapped[datetime | None]
+    """The series' first occurrence, which the rule counts from (``COUNT``, ``INTERVAL``)."""
     version: Mapped[int] = mapped_column(default=1)
     search_vector: Mapped[Any] = mapped_column(
         TSVECTOR,
@@ -73,6 +96,19 @@ class Task(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 
+class TaskCompletion(Base):
+    """One completed occurrence of a task (of a recurring task, one per occurrence)."""
+
+    __tablename__ = "task_completions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    task_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), index=True
+    )
+    due_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime]
+
+
 @dataclass(frozen=True)
 class TaskFilter:
     statuses: Sequence[TaskStatus] | None = None
@@ -81,6 +117,8 @@ class TaskFilter:
     due_before: datetime | None = None
     due_after: datetime | None = None
     search: str | None = None
+    project_id: uuid.UUID | None = None
+    top_level: bool | None = None
 
 
 async def owned(
@@ -113,8 +151,70 @@ async def save(session: AsyncSession, task: Task, **values: Any) -> Task:
     return task
 
 
-async def remove(session: AsyncSession, task: Task) -> None:
+async def remove(session: AsyncSession, task: Task) -> list[Task]:
+    """Deletes the task and its subtasks (the foreign key cascades); the subtasks deleted."""
+    below = await descendants(session, [task.id])
     await session.execute(delete(Task).where(Task.id == task.id))
+    return below
+
+
+async def descendants(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Task]:
+    """The subtasks, at any depth, of the tasks ``ids``: one recursive statement."""
+    tree = select(Task.id).where(Task.parent_id.in_(ids)).cte("tree", recursive=True)
+    tree = tree.union_all(select(Task.id).where(Task.parent_id == tree.c.id))
+    return list(await session.scalars(select(Task).where(Task.id.in_(select(tree.c.id)))))
+
+
+async def ancestors(session: AsyncSession, task_id: uuid.UUID) -> list[uuid.UUID]:
+    """The task itself and its parents, up to the top: one recursive statement."""
+    up = select(Task.id, Task.parent_id).where(Task.id == task_id).cte("up", recursive=True)
+    up = up.union_all(select(Task.id, Task.parent_id).where(Task.id == up.c.parent_id))
+    return list(await session.scalars(select(up.c.id)))
+
+
+async def depth_below(session: AsyncSession, task_id: uuid.UUID) -> int:
+    """How many levels of subtasks the task has (0 for none): one recursive statement."""
+    down = (
+        select(Task.id, literal(1).label("level"))
+        .where(Task.parent_id == task_id)
+        .cte("down", recursive=True)
+    )
+    down = down.union_all(
+        select(Task.id, (down.c.level + 1).label("level")).where(Task.parent_id == down.c.id)
+    )
+    return int(await session.scalar(select(func.coalesce(func.max(down.c.level), 0))) or 0)
+
+
+async def subtasks_of(
+    session: AsyncSession, parent_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Task]]:
+    found: dict[uuid.UUID, list[Task]] = {}
+    statement = (
+        select(Task).where(Task.parent_id.in_(parent_ids)).order_by(Task.created_at, Task.id)
+    )
+    for row in await session.scalars(statement):
+        found.setdefault(row.parent_id, []).append(row)  # type: ignore[arg-type]
+    return found
+
+
+async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Task]:
+    return {row.id: row for row in await session.scalars(select(Task).where(Task.id.in_(ids)))}
+
+
+async def timezone_of(session: AsyncSession, user_id: uuid.UUID) -> str:
+    zone = await session.scalar(
+        select(UserSettings.timezone).where(UserSettings.user_id == user_id)
+    )
+    return zone or "UTC"
+
+
+async def record_completion(
+    session: AsyncSession, task: Task, due_at: datetime | None, completed_at: datetime
+) -> TaskCompletion:
+    completion = TaskCompletion(task_id=task.id, due_at=due_at, completed_at=completed_at)
+    session.add(completion)
+    await session.flush()
+    return completion
 
 
 async def page(
@@ -132,6 +232,12 @@ async def page(
         statement = statement.where(Task.due_at < where.due_before)
     if where.due_after is not None:
         statement = statement.where(Task.due_at >= where.due_after)
+    if where.project_id is not None:
+        statement = statement.where(Task.project_id == where.project_id)
+    if where.top_level is True:
+        statement = statement.where(Task.parent_id.is_(None))
+    elif where.top_level is False:
+        statement = statement.where(Task.parent_id.is_not(None))
     if where.search and (query := prefix_query(where.search)):
         statement = statement.where(matches(Task.search_vector, query))
     return await paginate(

@@ -13,13 +13,15 @@ from prometheus_client import Histogram
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from db import habits, notes, purchases, receipts, roles
+from db import habits, notes, projects, purchases, receipts, roles, tasks
 from db.engine import SessionFactory
 from db.notes import NoteImage
 from db.pagination import Page
+from db.projects import Project
 from db.purchases import ItemLine, Purchase
 from db.receipts import OcrRow, ReceiptRow
 from db.roles import Role
+from db.tasks import Task
 from db.webhooks import Delivery
 from resolvers import webhooks
 
@@ -44,6 +46,12 @@ class Loaders:
     note_images: DataLoader[uuid.UUID, list[NoteImage]]
     check_ins: DataLoader[uuid.UUID, list[date]]
     webhook_deliveries: DataLoader[tuple[uuid.UUID, int, str | None], Page[Delivery]]
+    project: DataLoader[uuid.UUID, Project | None]
+    """By ID, for tasks (whose project is always their owner's)."""
+    task: DataLoader[uuid.UUID, Task | None]
+    """By ID, for subtasks' parents (always their owner's)."""
+    subtasks: DataLoader[uuid.UUID, list[Task]]
+    open_tasks: DataLoader[uuid.UUID, int]
 
 
 def build_loaders(sessionmaker: SessionFactory) -> Loaders:
@@ -76,4 +84,8 @@ def build_loaders(sessionmaker: SessionFactory) -> Loaders:
         webhook_deliveries=batch(
             "webhook_deliveries", webhooks.deliveries_of, lambda: Page([], [], False, 0)
         ),
+        project=batch("project", projects.by_ids, lambda: None),  # type: ignore[arg-type]
+        task=batch("task", tasks.by_ids, lambda: None),  # type: ignore[arg-type]
+        subtasks=batch("subtasks", tasks.subtasks_of, list),
+        open_tasks=batch("open_tasks", projects.open_tasks_of, int),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Self
+from typing import TYPE_CHECKING, Annotated, Self
 
 import strawberry
 
@@ -17,6 +17,9 @@ from schema.errors import DeletePayload, Payload, UserError
 from schema.node import Node, fetches_node
 from schema.pagination import Connection
 from schema.permissions import Allowed, requires
+
+if TYPE_CHECKING:
+    from schema.projects import Project
 
 strawberry.enum(TaskStatus)
 
@@ -39,6 +42,41 @@ class Task(Node):
     created_at: datetime
     updated_at: datetime
     version: int = strawberry.field(description="Grows by one with every change.")
+    recurrence: str | None = strawberry.field(
+        description=(
+            "An RFC 5545 RRULE read in the user's time zone from dueAt, the current "
+            "occurrence; completing the task moves it to the next one."
+        )
+    )
+    row: strawberry.Private[rows.Task]
+
+    @strawberry.field
+    async def project(
+        self, info: Info
+    ) -> Annotated[Project, strawberry.lazy("schema.projects")] | None:
+        from schema.projects import Project
+
+        if self.row.project_id is None:
+            return None
+        found = await info.context.loaders.project.load(self.row.project_id)
+        return Project.from_row(found) if found else None
+
+    @strawberry.field
+    async def parent(self, info: Info) -> Task | None:
+        if self.row.parent_id is None:
+            return None
+        found = await info.context.loaders.task.load(self.row.parent_id)
+        return Task.from_row(found) if found else None
+
+    @strawberry.field(
+        description=(
+            "Oldest first. Completing a task leaves its open subtasks open: each is "
+            "completed on its own."
+        )
+    )
+    async def subtasks(self, info: Info) -> list[Task]:
+        found = await info.context.loaders.subtasks.load(self.row.id)
+        return [Task.from_row(row) for row in found]
 
     @classmethod
     def from_row(cls, row: rows.Task) -> Self:
@@ -55,6 +93,8 @@ class Task(Node):
             created_at=row.created_at,
             updated_at=row.updated_at,
             version=row.version,
+            recurrence=row.recurrence,
+            row=row,
         )
 
 
@@ -72,6 +112,23 @@ class CreateTaskInput:
     id: strawberry.ID | None = strawberry.field(
         default=strawberry.UNSET, description="An ID minted offline: task_<uuid>."
     )
+    project_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="The project (null: none)."
+    )
+    parent_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "The parent task (null: none): the user's, in the same project (a subtask "
+            "without projectId takes its parent's), at most 3 levels deep, no cycle."
+        ),
+    )
+    recurrence: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            'An RFC 5545 RRULE without DTSTART ("FREQ=WEEKLY;BYDAY=MO"), read in the '
+            "user's time zone from dueAt, which it needs. null: no recurrence."
+        ),
+    )
 
 
 @strawberry.input
@@ -85,6 +142,23 @@ class UpdateTaskInput:
     remind_at: datetime | None = strawberry.field(
         default=strawberry.UNSET, description="A time past is taken: the reminder goes at once."
     )
+    project_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="The project (null: none)."
+    )
+    parent_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "The parent task (null: none): the user's, in the same project (a subtask "
+            "without projectId takes its parent's), at most 3 levels deep, no cycle."
+        ),
+    )
+    recurrence: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            'An RFC 5545 RRULE without DTSTART ("FREQ=WEEKLY;BYDAY=MO"), read in the '
+            "user's time zone from dueAt, which it needs. null: no recurrence."
+        ),
+    )
 
 
 @strawberry.input(name="TaskFilter")
@@ -97,6 +171,12 @@ class TaskFilterInput:
     search: str | None = strawberry.field(
         default=None, description="Words or word prefixes of the title or description."
     )
+    project_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The tasks of this project, at every level."
+    )
+    top_level: bool | None = strawberry.field(
+        default=None, description="true: only tasks without a parent; false: only subtasks."
+    )
 
 
 @strawberry.type
@@ -107,6 +187,31 @@ class TaskPayload(Payload):
     @classmethod
     def of(cls, result: rows.Task) -> Self:
         return cls(task=Task.from_row(result))
+
+
+@strawberry.type
+class TaskCompletion:
+    """A completed occurrence: its due time then, and when it was completed."""
+
+    due_at: datetime | None
+    completed_at: datetime
+
+
+@strawberry.type
+class CompleteTaskPayload(Payload):
+    task: Task | None = None
+    completion: TaskCompletion | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, result: tuple[rows.Task, rows.TaskCompletion]) -> Self:
+        row, completion = result
+        return cls(
+            task=Task.from_row(row),
+            completion=TaskCompletion(
+                due_at=completion.due_at, completed_at=completion.completed_at
+            ),
+        )
 
 
 @fetches_node("task")
@@ -148,6 +253,21 @@ class Mutation:
     ) -> TaskPayload:
         return await TaskPayload.run(resolvers.update(info.context, id, input))
 
-    @strawberry.mutation(extensions=requires(Allowed(Permission.TASKS)))
+    @strawberry.mutation(
+        extensions=requires(Allowed(Permission.TASKS)),
+        description=(
+            "Records the occurrence completed. A recurring task moves to its next occurrence "
+            "after both that one and now (missed occurrences are skipped), remindAt moved "
+            "as much; any other task, or one whose rule has ended, becomes DONE. Open "
+            "subtasks stay open."
+        ),
+    )
+    async def complete_task(self, info: Info, id: strawberry.ID) -> CompleteTaskPayload:
+        return await CompleteTaskPayload.run(resolvers.complete(info.context, id))
+
+    @strawberry.mutation(
+        extensions=requires(Allowed(Permission.TASKS)),
+        description="Deletes its subtasks with it.",
+    )
     async def delete_task(self, info: Info, id: strawberry.ID) -> DeletePayload:
         return await DeletePayload.run(resolvers.delete(info.context, id))

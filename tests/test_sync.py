@@ -277,6 +277,9 @@ async def test_pull_pages_through_every_change_500_at_a_time(api: Api, services:
         "dueAt": None,
         "remindAt": None,
         "tags": [],
+        "projectId": None,
+        "parentId": None,
+        "recurrence": None,
     }
     again = await pull(api, token, cursor)
     assert (again["changes"], again["hasMore"], again["cursor"]) == ([], False, cursor)
@@ -513,6 +516,9 @@ async def test_two_offline_devices_converge_with_one_conflict_and_no_lost_edit(
                 "dueAt": None,
                 "remindAt": None,
                 "tags": ["errands"],
+                "projectId": None,
+                "parentId": None,
+                "recurrence": None,
             },
         ),
     }
