@@ -7,7 +7,8 @@ archived notes (``ArchiveNote``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,8 +16,12 @@ from conftest import Api, StatementCounter
 from test_habits import Clock, backdate, create, listed, member, one, problems, send
 from test_habits import now as now
 from test_habits import services as services
+from test_plans import Paths, both
+from test_plans import paths as paths
 
+from db.habits import Day, Habit, HabitFrequency
 from resolvers.context import Services
+from resolvers.habits import due_undone
 
 DETAILS = """
 query HabitDetails($id: ID!, $from: Date!, $to: Date!) {
@@ -400,3 +405,60 @@ async def test_archived_notes_leave_the_default_list_and_search(api: Api) -> Non
     result = await api.query(ARCHIVE_NOTE, {"id": old, "archived": False}, token)
     assert result["data"]["updateNote"]["note"]["archived"] is False
     assert await titles() == ["Garden last year", "Garden plans"]
+
+
+# The dashboard, the daily digest and planned execution -----------------------------------
+
+
+async def test_the_dashboard_counts_habits_done_as_done_today_has_it(api: Api) -> None:
+    token = await member(api, "board@example.com")
+    water = await create(api, token, "Water", target="8", unit="glasses")
+    read = await create(api, token, "Read")
+    await create(api, token, "Walk")
+    await logged(api, token, water["id"], "2026-03-28", value="5")
+    await skip(api, token, read["id"], "2026-03-28")
+
+    async def done_today() -> int:
+        result = await api.op("Dashboard", {}, token)
+        assert "errors" not in result, result
+        count: int = result["data"]["dashboard"]["habitsDoneToday"]
+        return count
+
+    assert await done_today() == 0  # 5 of 8 glasses, and a skip
+    await logged(api, token, water["id"], "2026-03-28", value="3")
+    assert await done_today() == 1
+    await logged(api, token, read["id"], "2026-03-28")
+    assert await done_today() == 2
+
+
+def test_the_digest_lists_habits_due_and_not_done() -> None:
+    saturday = date(2026, 3, 28)
+    gym = Habit(frequency=HabitFrequency.DAILY, days_of_week=[1, 3, 5], target=None)
+    read = Habit(frequency=HabitFrequency.DAILY, days_of_week=None, target=None)
+    water = Habit(frequency=HabitFrequency.DAILY, days_of_week=None, target=Decimal(8))
+    assert not due_undone(gym, [], saturday)  # not due on Saturdays
+    assert due_undone(read, [], saturday)
+    assert not due_undone(read, [Day(saturday, None, True)], saturday)  # skipped
+    assert not due_undone(read, [Day(saturday, None, False)], saturday)
+    assert due_undone(water, [Day(saturday, Decimal(5), False)], saturday)
+    assert not due_undone(water, [Day(saturday, Decimal(8), False)], saturday)
+
+
+async def test_habit_details_answer_the_same_from_a_plan(api: Api, paths: Paths) -> None:
+    token = await member(api, "plan@example.com")
+    water = await create(api, token, "Water", target="8", unit="glasses", daysOfWeek=[3, 6])
+    await logged(api, token, water["id"], "2026-03-25", "2026-03-28", value="8")
+    await skip(api, token, water["id"], "2026-03-21")
+    variables = {"id": water["id"], "from": "2026-03-01", "to": "2026-03-31"}
+    for _ in range(2):  # the first sight plans the document; the second runs the plan
+        standard, compiled = await both(paths, DETAILS, variables, token, "HabitDetails")
+        assert "errors" not in standard, standard
+        assert compiled == standard
+    assert paths.plans.stats.hits == 1
+    habit = standard["data"]["habit"]
+    assert habit["checkIns"] == [
+        {"date": "2026-03-21", "value": None, "skipped": True},
+        {"date": "2026-03-25", "value": "8.00", "skipped": False},
+        {"date": "2026-03-28", "value": "8.00", "skipped": False},
+    ]
+    assert (habit["daysOfWeek"], habit["target"], habit["unit"]) == ([3, 6], "8.00", "glasses")
