@@ -66,7 +66,7 @@ def _figures_statement() -> Select[Any]:
     today_start = bindparam("today_start", type_=DateTime(timezone=True))
     today_end = bindparam("today_end", type_=DateTime(timezone=True))
     # Done as the API's doneToday has it: not a skip, and the target reached if measurable.
-    reached = or_(Habit.target.is_(None), CheckIn.value >= Habit.target)
+    reached = or_(Habit.target.is_(None), CheckIn.value.is_(None), CheckIn.value >= Habit.target)
     done_today = _count(
         CheckIn,
         active,

@@ -47,11 +47,6 @@ def _streaks(done: list[date], current_period: date, step: timedelta) -> tuple[i
     return current, longest
 
 
-def daily_streaks(days: Iterable[date], today: date) -> tuple[int, int]:
-    """(current, longest) runs of checked-in days."""
-    return _streaks(sorted({d for d in days if d <= today}), today, DAY)
-
-
 def weekly_streaks(
     days: Iterable[date], today: date, week_start: int, target: int
 ) -> tuple[int, int]:
@@ -113,11 +108,12 @@ class Schedule:
         )
 
     def amount(self, entry: Day) -> float:
-        """How much of the day's target was reached, 0 to 1; a plain check-in is 1."""
+        """How much of the day's target was reached, 0 to 1. A check-in without a value (a
+        plain habit's, or one made before the habit had a target) is a done day."""
         if entry.skipped:
             return 0.0
         if self.target is None or entry.value is None:
-            return 1.0 if self.target is None else 0.0
+            return 1.0
         return float(min(Decimal(1), entry.value / self.target))
 
     def done_days(self, entries: Iterable[Day]) -> list[date]:

@@ -11,11 +11,15 @@ from resolvers.streaks import (
     Schedule,
     chosen_day_streaks,
     completion_rate,
-    daily_streaks,
     score,
     week_of,
     weekly_streaks,
 )
+
+
+def daily_streaks(found: list[date], today: date) -> tuple[int, int]:
+    """The streaks of a plain habit due every day."""
+    return chosen_day_streaks(EVERY_DAY, entries(*found), today)
 
 
 def days(first: date, count: int, step: int = 1) -> list[date]:
@@ -137,6 +141,8 @@ def test_measurable_days_are_done_when_the_target_is_reached() -> None:
     assert chosen_day_streaks(water, history, date(2026, 3, 3)) == (2, 2)
     assert chosen_day_streaks(water, history, date(2026, 3, 4)) == (0, 2)
     assert water.amount(history[2]) == 0.625
+    # Checked in before the habit had a target: still a done day.
+    assert water.amount(Day(date(2026, 2, 1), None, False)) == 1
 
 
 def test_frequency_of_each_kind_of_habit() -> None:
