@@ -19,6 +19,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
+    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,9 +65,15 @@ def _figures_statement() -> Select[Any]:
     now = bindparam("now", type_=DateTime(timezone=True))
     today_start = bindparam("today_start", type_=DateTime(timezone=True))
     today_end = bindparam("today_end", type_=DateTime(timezone=True))
-    done_today = _count(CheckIn, active, CheckIn.day == bindparam("today", type_=Date)).join(
-        Habit, Habit.id == CheckIn.habit_id
-    )
+    # Done as the API's doneToday has it: not a skip, and the target reached if measurable.
+    reached = or_(Habit.target.is_(None), CheckIn.value.is_(None), CheckIn.value >= Habit.target)
+    done_today = _count(
+        CheckIn,
+        active,
+        CheckIn.day == bindparam("today", type_=Date),
+        CheckIn.skipped.is_(False),
+        reached,
+    ).join(Habit, Habit.id == CheckIn.habit_id)
     return select(
         *spending.c,
         _count(Task, open_task).scalar_subquery(),
@@ -76,7 +83,7 @@ def _figures_statement() -> Select[Any]:
         ).scalar_subquery(),
         done_today.scalar_subquery(),
         _count(Habit, active).scalar_subquery(),
-        _count(Note, Note.user_id == user_id).scalar_subquery(),
+        _count(Note, Note.user_id == user_id, Note.archived.is_(False)).scalar_subquery(),
         _count(Receipt, Receipt.user_id == user_id, pending).scalar_subquery(),
     )
 

@@ -1,4 +1,5 @@
-"""Habits and their check-ins (one per calendar day in the user's time zone)."""
+"""Habits and their check-ins: one row per calendar day in the user's time zone, whose
+value is the sum of that day's entries (measurable habits), or marks the day skipped."""
 
 from __future__ import annotations
 
@@ -6,21 +7,26 @@ import enum
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     Enum,
     ForeignKey,
     Index,
+    Numeric,
+    SmallInteger,
     String,
     delete,
+    false,
     func,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -52,6 +58,9 @@ class Habit(Base):
     color: Mapped[str | None] = mapped_column(String(7))
     frequency: Mapped[HabitFrequency] = mapped_column(Enum(HabitFrequency, name="habit_frequency"))
     target_per_week: Mapped[int] = mapped_column(default=7)
+    days_of_week: Mapped[list[int] | None] = mapped_column(ARRAY(SmallInteger))
+    target: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    unit: Mapped[str | None] = mapped_column(String(30))
     archived: Mapped[bool] = mapped_column(default=False)
     position: Mapped[int] = mapped_column(default=0)
     version: Mapped[int] = mapped_column(default=1)
@@ -66,6 +75,8 @@ class CheckIn(Base):
         ForeignKey("habits.id", ondelete="CASCADE"), primary_key=True
     )
     day: Mapped[date] = mapped_column(primary_key=True)
+    value: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    skipped: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = created_at()
 
 
@@ -148,15 +159,49 @@ async def remove(session: AsyncSession, habit: Habit) -> None:
     await session.execute(delete(Habit).where(Habit.id == habit.id))
 
 
-async def check_in(session: AsyncSession, habit_id: uuid.UUID, day: date) -> bool:
-    """True when the day was not checked in yet."""
-    added = await session.scalar(
+@dataclass(frozen=True)
+class Day:
+    """One day of a habit: its summed value (None for a plain check-in), or skipped."""
+
+    day: date
+    value: Decimal | None
+    skipped: bool
+
+
+async def check_in(
+    session: AsyncSession, habit_id: uuid.UUID, day: date, value: Decimal | None
+) -> bool:
+    """Adds the value to the day's sum (a skip of that day is undone); True when the day
+    changed."""
+    statement = insert(CheckIn).values(habit_id=habit_id, day=day, value=value, skipped=False)
+    changed = await session.scalar(
+        statement.on_conflict_do_update(
+            index_elements=[CheckIn.habit_id, CheckIn.day],
+            set_={
+                "value": func.coalesce(CheckIn.value, 0) + statement.excluded.value
+                if value is not None
+                else None,
+                "skipped": False,
+            },
+            where=(CheckIn.skipped.is_(True)) if value is None else None,
+        ).returning(CheckIn.day)
+    )
+    return changed is not None
+
+
+async def skip(session: AsyncSession, habit_id: uuid.UUID, day: date) -> bool:
+    """Marks the day skipped, dropping what was checked in on it; True when it changed."""
+    changed = await session.scalar(
         insert(CheckIn)
-        .values(habit_id=habit_id, day=day)
-        .on_conflict_do_nothing()
+        .values(habit_id=habit_id, day=day, value=None, skipped=True)
+        .on_conflict_do_update(
+            index_elements=[CheckIn.habit_id, CheckIn.day],
+            set_={"value": None, "skipped": True},
+            where=CheckIn.skipped.is_(False),
+        )
         .returning(CheckIn.day)
     )
-    return added is not None
+    return changed is not None
 
 
 async def undo_check_in(session: AsyncSession, habit_id: uuid.UUID, day: date) -> bool:
@@ -170,14 +215,14 @@ async def undo_check_in(session: AsyncSession, habit_id: uuid.UUID, day: date) -
 
 async def days_of(
     session: AsyncSession, habit_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[date]]:
-    """Every check-in day of these habits, oldest first, in one statement."""
+) -> dict[uuid.UUID, list[Day]]:
+    """Every day of these habits with a check-in or a skip, oldest first, in one statement."""
     rows = await session.execute(
-        select(CheckIn.habit_id, CheckIn.day)
+        select(CheckIn.habit_id, CheckIn.day, CheckIn.value, CheckIn.skipped)
         .where(CheckIn.habit_id.in_(habit_ids))
         .order_by(CheckIn.habit_id, CheckIn.day)
     )
-    grouped: dict[uuid.UUID, list[date]] = defaultdict(list)
-    for habit_id, day in rows:
-        grouped[habit_id].append(day)
+    grouped: dict[uuid.UUID, list[Day]] = defaultdict(list)
+    for habit_id, day, value, skipped in rows:
+        grouped[habit_id].append(Day(day, value, skipped))
     return grouped

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     delete,
+    false,
     func,
     select,
 )
@@ -44,6 +45,7 @@ class Note(Base):
     content: Mapped[str] = mapped_column(Text, default="")
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(50)), default=list)
     pinned: Mapped[bool] = mapped_column(default=False)
+    archived: Mapped[bool] = mapped_column(default=False, server_default=false())
     version: Mapped[int] = mapped_column(default=1)
     search_vector: Mapped[Any] = mapped_column(
         TSVECTOR,
@@ -77,6 +79,7 @@ class NoteFilter:
     tag: str | None = None
     pinned: bool | None = None
     search: str | None = None
+    archived: bool = False
 
 
 async def get(session: AsyncSession, note_id: uuid.UUID, *, lock: bool = False) -> Note | None:
@@ -127,7 +130,7 @@ async def page(
     session: AsyncSession, user_id: uuid.UUID, where: NoteFilter, *, first: int, after: str | None
 ) -> Page[Note]:
     """Most recently updated first; with a search, the best matches first."""
-    statement = select(Note).where(Note.user_id == user_id)
+    statement = select(Note).where(Note.user_id == user_id, Note.archived.is_(where.archived))
     if where.tag:
         statement = statement.where(Note.tags.contains([where.tag]))
     if where.pinned is not None:

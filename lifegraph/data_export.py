@@ -89,8 +89,8 @@ RECEIPTS = f"""query ExportReceipts($after: String) {{
 }}"""
 HABITS = """query ExportHabits {
   habits(includeArchived: true) {
-    id name description color frequency targetPerWeek archived position
-    checkIns(from: "0001-01-01", to: "9999-12-31") { date }
+    id name description color frequency targetPerWeek daysOfWeek target unit archived position
+    checkIns(from: "0001-01-01", to: "9999-12-31") { date value skipped }
   }
 }"""
 TASKS = f"""query ExportTasks($after: String) {{
@@ -102,11 +102,11 @@ TASKS = f"""query ExportTasks($after: String) {{
     }} }}
   }}
 }}"""
-NOTES = f"""query ExportNotes($after: String) {{
-  notes(first: {PAGE}, after: $after) {{
+NOTES = f"""query ExportNotes($after: String, $archived: Boolean) {{
+  notes(first: {PAGE}, after: $after, filter: {{ archived: $archived }}) {{
     {PAGE_INFO}
     edges {{ node {{
-      id title content tags pinned createdAt updatedAt version
+      id title content tags pinned archived createdAt updatedAt version
       images {{ id contentType size createdAt }}
     }} }}
   }}
@@ -138,7 +138,7 @@ PURCHASE_COLUMNS = (
 )
 ITEM_COLUMNS = ("purchase_id", "line", "description", "quantity", "unit_price", "amount")
 SPENDING_COLUMNS = ("currency", "month", "category", "total", "count")
-CHECK_IN_COLUMNS = ("habit_id", "habit", "date")
+CHECK_IN_COLUMNS = ("habit_id", "habit", "date", "value", "skipped")
 TASK_COLUMNS = (
     "id",
     "title",
@@ -203,11 +203,13 @@ class Reader:
         assert result.data is not None
         return result.data
 
-    async def nodes(self, document: str, field: str) -> AsyncIterator[dict[str, Any]]:
+    async def nodes(
+        self, document: str, field: str, variables: dict[str, Any] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         """Every node of a connection, a page at a time."""
         after: str | None = None
         while True:
-            connection = (await self.read(document, {"after": after}))[field]
+            connection = (await self.read(document, {**(variables or {}), "after": after}))[field]
             for edge in connection["edges"]:
                 yield edge["node"]
             if not connection["pageInfo"]["hasNextPage"]:
@@ -287,8 +289,9 @@ async def write(services: Services, claimed: exports.Claimed, file: IO[bytes]) -
         await _habits(reader, archive)
         await _tasks(reader, archive)
         with json_list(archive, "notes.json") as notes:
-            async for node in reader.nodes(NOTES, "notes"):
-                notes.add(node)
+            for archived in (False, True):  # the default list leaves archived notes out
+                async for node in reader.nodes(NOTES, "notes", {"archived": archived}):
+                    notes.add(node)
         await _images(services, claimed, archive)
 
 
@@ -377,7 +380,15 @@ async def _habits(reader: Reader, archive: zipfile.ZipFile) -> None:
         writer.writerow(CHECK_IN_COLUMNS)
         for habit in habits:
             for check_in in habit["checkIns"]:
-                writer.writerow([habit["id"], habit["name"], check_in["date"]])
+                writer.writerow(
+                    [
+                        habit["id"],
+                        habit["name"],
+                        check_in["date"],
+                        check_in["value"] or "",
+                        "yes" if check_in["skipped"] else "",
+                    ]
+                )
 
 
 async def _tasks(reader: Reader, archive: zipfile.ZipFile) -> None:

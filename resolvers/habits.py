@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from db import events, habits
 from db.events import ActivityKind, Signal
-from db.habits import Habit, HabitFrequency
+from db.habits import Day, Habit, HabitFrequency
 from db.sync import Collection
 from resolvers import ids, records, streaks
 from resolvers.errors import ErrorCode, Problems, UserErrors
@@ -27,7 +28,9 @@ if TYPE_CHECKING:
     from schema.habits import CreateHabitInput, UpdateHabitInput
 
 KIND = "habit"
-FIELDS = frozenset({"name", "description", "color", "frequency", "targetPerWeek"})
+FIELDS = frozenset(
+    {"name", "description", "color", "frequency", "targetPerWeek", "daysOfWeek", "target", "unit"}
+)
 # Pulled with the record so offline clients can show them; changed only by their mutations.
 READ_ONLY = frozenset({"archived", "position"})
 NOT_FOUND = "No such habit."
@@ -37,32 +40,75 @@ _COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
 
 @dataclass(frozen=True)
 class HabitState:
-    """A habit with every check-in day and the user's calendar, to compute its figures."""
+    """A habit with every checked-in or skipped day and the user's calendar, to compute
+    its figures."""
 
     row: Habit
-    days: Sequence[date]
+    entries: Sequence[Day]
     today: date
     week_start: int
     timezone: str
 
     @property
+    def schedule(self) -> streaks.Schedule:
+        return schedule_of(self.row)
+
+    @property
+    def days(self) -> list[date]:
+        """The days done: checked in (reaching the target, for a measurable habit)."""
+        return self.schedule.done_days(self.entries)
+
+    @property
+    def started(self) -> date:
+        return self.row.created_at.astimezone(ZoneInfo(self.timezone)).date()
+
+    @property
+    def done_today(self) -> bool:
+        return self.today in self.days
+
+    @property
     def streaks(self) -> tuple[int, int]:
         if self.row.frequency is HabitFrequency.DAILY:
-            return streaks.daily_streaks(self.days, self.today)
+            return streaks.chosen_day_streaks(self.schedule, self.entries, self.today)
         return streaks.weekly_streaks(
             self.days, self.today, self.week_start, self.row.target_per_week
         )
 
+    @property
+    def score(self) -> float:
+        return streaks.score(self.schedule, self.entries, self.today)
+
     def completion_rate(self, window: int) -> float:
         weekly = self.row.frequency is HabitFrequency.WEEKLY
-        started = self.row.created_at.astimezone(ZoneInfo(self.timezone)).date()
+        schedule = self.schedule
+        skipped = {e.day for e in self.entries if e.skipped}
         return streaks.completion_rate(
-            self.days,
+            [d for d in self.days if schedule.scheduled(d)],
             self.today,
             window,
             weekly_target=self.row.target_per_week if weekly else None,
-            started=min([started, *self.days[:1]]),
+            started=min([self.started, *(e.day for e in self.entries[:1])]),
+            counted=lambda day: schedule.scheduled(day) and day not in skipped,
         )
+
+
+def due_undone(row: Habit, entries: Sequence[Day], day: date) -> bool:
+    """Due on the day and not done yet, as the API's doneToday has it: the daily digest
+    lists these; an unscheduled or skipped day is not due."""
+    schedule = schedule_of(row)
+    entry = next((e for e in entries if e.day == day), None)
+    if not schedule.scheduled(day) or (entry is not None and entry.skipped):
+        return False
+    return day not in schedule.done_days(entries)
+
+
+def schedule_of(row: Habit) -> streaks.Schedule:
+    weekly = row.frequency is HabitFrequency.WEEKLY
+    return streaks.Schedule(
+        weekly_target=row.target_per_week if weekly else None,
+        days_of_week=frozenset(row.days_of_week) if row.days_of_week else None,
+        target=row.target,
+    )
 
 
 def clean(
@@ -90,7 +136,66 @@ def clean(
         )
     elif cleaned.get("frequency") is HabitFrequency.DAILY or creating:
         cleaned["target_per_week"] = 7
+    if "daysOfWeek" in values:
+        cleaned["days_of_week"] = _weekdays(values["daysOfWeek"], problems, (*path, "daysOfWeek"))
+    if "target" in values:
+        cleaned["target"] = _amount(values["target"], problems, (*path, "target"), nullable=True)
+    if "unit" in values:
+        cleaned["unit"] = records.text(values, "unit", problems, path, limit=30, nullable=True)
     return cleaned
+
+
+def _weekdays(given: object, problems: Problems, path: records.Path) -> list[int] | None:
+    if given is None:
+        return None
+    if not isinstance(given, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) for d in given
+    ):
+        problems.add(path, "Give ISO weekdays, 1 = Monday to 7 = Sunday.")
+        return None
+    if not given:
+        problems.add(path, "Choose at least one day.")
+    elif any(not 1 <= d <= 7 for d in given):
+        problems.add(path, "Weekdays go from 1 = Monday to 7 = Sunday.")
+    elif len(set(given)) != len(given):
+        problems.add(path, "Give each weekday once.")
+    return sorted(given)
+
+
+def _amount(
+    given: object, problems: Problems, path: records.Path, *, nullable: bool = False
+) -> Decimal | None:
+    """A positive amount with at most two decimals (JSON numbers and strings too)."""
+    if given is None and nullable:
+        return None
+    try:
+        amount = Decimal(str(given)) if isinstance(given, int | float | str | Decimal) else None
+    except InvalidOperation:
+        amount = None
+    if isinstance(given, bool) or amount is None or not amount.is_finite():
+        problems.add(path, "Give a number.")
+        return None
+    if amount <= 0 or amount >= Decimal("1e10") or amount != round(amount, 2):
+        problems.add(path, "Give an amount above 0 with at most two decimals.")
+        return None
+    return amount
+
+
+def _consistent(
+    frequency: HabitFrequency,
+    days_of_week: list[int] | None,
+    target: Decimal | None,
+    unit: str | None,
+) -> None:
+    """The rules between fields, on the habit as it would be after the change."""
+    problems = Problems()
+    if days_of_week and frequency is HabitFrequency.WEEKLY:
+        problems.add(("input", "daysOfWeek"), "Chosen weekdays go with a DAILY habit.")
+    if target is not None and not unit:
+        problems.add(("input", "unit"), "A target needs a unit, like 'glasses'.")
+    if unit and target is None:
+        problems.add(("input", "target"), "A unit needs a target.")
+    problems.raise_if_any()
 
 
 async def create_row(
@@ -100,6 +205,12 @@ async def create_row(
     if await habits.name_taken(session, user_id, cleaned["name"]):
         raise UserErrors.one(("input", "name"), NAME_TAKEN, ErrorCode.CONFLICT)
     _daily_means_every_day(cleaned, cleaned["frequency"])
+    _consistent(
+        cleaned["frequency"],
+        cleaned.get("days_of_week"),
+        cleaned.get("target"),
+        cleaned.get("unit"),
+    )
     position = await habits.next_position(session, user_id)
     row = await habits.add(
         session, Habit(id=record_id, user_id=user_id, position=position, **cleaned)
@@ -110,6 +221,12 @@ async def create_row(
 
 async def update_row(session: AsyncSession, row: Habit, cleaned: dict[str, Any]) -> Habit:
     _daily_means_every_day(cleaned, cleaned.get("frequency", row.frequency))
+    _consistent(
+        cleaned.get("frequency", row.frequency),
+        cleaned.get("days_of_week", row.days_of_week),
+        cleaned.get("target", row.target),
+        cleaned.get("unit", row.unit),
+    )
     name = cleaned.get("name")
     if name:
         await habits.lock_names(session, row.user_id)
@@ -146,6 +263,9 @@ def fields_of(row: Habit) -> dict[str, Any]:
         "color": row.color,
         "frequency": row.frequency.value,
         "targetPerWeek": row.target_per_week,
+        "daysOfWeek": list(row.days_of_week) if row.days_of_week else None,
+        "target": str(row.target) if row.target is not None else None,
+        "unit": row.unit,
         "archived": row.archived,
         "position": row.position,
     }
@@ -230,17 +350,46 @@ async def reorder(ctx: Context, global_ids: Sequence[str]) -> list[HabitState]:
     return await habit_list(ctx, include_archived=True)
 
 
-async def check_in(ctx: Context, global_id: str, day: date | None) -> HabitState:
-    """Marks a day done (today in the user's time zone by default); doing it twice is fine."""
+async def check_in(
+    ctx: Context, global_id: str, day: date | None, value: Decimal | None = None
+) -> HabitState:
+    """Marks a day done (today in the user's time zone by default); doing it twice is fine.
+    For a measurable habit the day's values add up (1 when none is given); a plain habit
+    takes no value."""
     principal = await ctx.principal()
     today = ctx.today(principal.timezone)
     day = day or today
+    problems = Problems()
     if day > today:
-        raise UserErrors.one(("date",), "A check-in cannot be in the future.", ErrorCode.INVALID)
+        problems.add(("date",), "A check-in cannot be in the future.")
+    if value is not None:
+        value = _amount(value, problems, ("value",))
+    problems.raise_if_any()
     async with ctx.sessionmaker.begin() as session:
         row = await _locked(session, principal.user_id, global_id)
-        if await habits.check_in(session, row.id, day):
+        if row.target is None and value is not None:
+            raise UserErrors.one(
+                ("value",), "This habit has no target: check in without a value.", ErrorCode.INVALID
+            )
+        amount = (value or Decimal(1)) if row.target is not None else None
+        if await habits.check_in(session, row.id, day, amount):
             await events.publish(session, row.user_id, ActivityKind.HABIT_CHECKED_IN, row.id)
+        days = await habits.days_of(session, [row.id])
+    return await _state(ctx, row, days.get(row.id, []))
+
+
+async def skip_day(ctx: Context, global_id: str, day: date) -> HabitState:
+    """Skips a scheduled day: it neither breaks nor extends a streak; what was checked in
+    on it is dropped. Undone with undoCheckIn."""
+    principal = await ctx.principal()
+    async with ctx.sessionmaker.begin() as session:
+        row = await _locked(session, principal.user_id, global_id)
+        if not schedule_of(row).scheduled(day):
+            raise UserErrors.one(
+                ("date",), "This habit is not scheduled on that day.", ErrorCode.INVALID
+            )
+        if await habits.skip(session, row.id, day):
+            await events.publish(session, row.user_id, Signal.HABIT_CHANGED, row.id)
         days = await habits.days_of(session, [row.id])
     return await _state(ctx, row, days.get(row.id, []))
 
@@ -262,11 +411,11 @@ async def delete(ctx: Context, global_id: str) -> str:
     return global_id
 
 
-async def _state(ctx: Context, row: Habit, days: Sequence[date]) -> HabitState:
+async def _state(ctx: Context, row: Habit, entries: Sequence[Day]) -> HabitState:
     principal = await ctx.principal()
     return HabitState(
         row=row,
-        days=list(days),
+        entries=list(entries),
         today=ctx.today(principal.timezone),
         week_start=principal.week_start,
         timezone=principal.timezone,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import TypeVar
 
 from prometheus_client import Histogram
@@ -15,6 +14,7 @@ from strawberry.dataloader import DataLoader
 
 from db import habits, notes, projects, purchases, receipts, roles, tasks
 from db.engine import SessionFactory
+from db.habits import Day
 from db.notes import NoteImage
 from db.pagination import Page
 from db.projects import Project
@@ -44,7 +44,7 @@ class Loaders:
     purchase_items: DataLoader[uuid.UUID, list[ItemLine]]
     receipt: DataLoader[uuid.UUID, ReceiptRow | None]
     note_images: DataLoader[uuid.UUID, list[NoteImage]]
-    check_ins: DataLoader[uuid.UUID, list[date]]
+    check_ins: DataLoader[uuid.UUID, list[Day]]
     webhook_deliveries: DataLoader[tuple[uuid.UUID, int, str | None], Page[Delivery]]
     project: DataLoader[uuid.UUID, Project | None]
     """By ID, for tasks (whose project is always their owner's)."""

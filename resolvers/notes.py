@@ -29,7 +29,7 @@ IMAGE_KIND = "noteimage"
 PURPOSE = "notes"
 MAX_IMAGES = 5
 MAX_CONTENT = 100_000
-FIELDS = frozenset({"title", "content", "tags", "pinned"})
+FIELDS = frozenset({"title", "content", "tags", "pinned", "archived"})
 NOT_FOUND = "No such note."
 
 
@@ -50,6 +50,10 @@ def clean(
         cleaned["pinned"] = records.flag(values, "pinned", problems, path)
     elif creating:
         cleaned["pinned"] = False
+    if "archived" in values and values["archived"] is not None:
+        cleaned["archived"] = records.flag(values, "archived", problems, path)
+    elif creating:
+        cleaned["archived"] = False
     return cleaned
 
 
@@ -81,6 +85,7 @@ def fields_of(row: Note) -> dict[str, Any]:
         "content": row.content,
         "tags": list(row.tags),
         "pinned": row.pinned,
+        "archived": row.archived,
     }
 
 
@@ -110,6 +115,7 @@ async def note_page(
             tag=records.tag_filter(where.tag),
             pinned=where.pinned,
             search=search_text(where.search),
+            archived=bool(where.archived),
         )
     async with ctx.sessionmaker() as session:
         with cursor_checked():

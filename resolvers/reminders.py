@@ -24,6 +24,7 @@ from db import habits, reminders, users
 from db.tasks import Task, TaskStatus
 from db.users import User
 from resolvers import ids, outbox
+from resolvers.habits import due_undone
 from resolvers.messages import MessageKind, moment_in
 
 if TYPE_CHECKING:
@@ -127,8 +128,7 @@ async def _write_digest(
     tasks = await reminders.open_tasks_due_before(session, user.id, end, limit=DIGEST_TASKS)
     rows = await habits.owned_all(session, user.id, include_archived=False)
     days = await habits.days_of(session, [row.id for row in rows])
-    # Done today as the API's doneToday has it: checked in on the user's date.
-    undone = [row.name for row in rows if day not in days.get(row.id, [])]
+    undone = [row.name for row in rows if due_undone(row, days.get(row.id, []), day)]
     if not tasks and not undone:
         return None
 

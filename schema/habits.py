@@ -1,8 +1,10 @@
-"""Habits: daily or weekly, ordered, archived, checked in; streaks in the user's calendar."""
+"""Habits: daily, on chosen weekdays or weekly, plain or measurable; ordered, archived,
+checked in or skipped; streaks and score in the user's calendar."""
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Self
 
 import strawberry
@@ -23,6 +25,10 @@ strawberry.enum(HabitFrequency)
 @strawberry.type
 class CheckIn:
     date: date
+    value: Decimal | None = strawberry.field(
+        description="The day's entries added up, for a measurable habit."
+    )
+    skipped: bool
 
 
 @strawberry.type
@@ -33,13 +39,28 @@ class Habit(Node):
     color: str | None
     frequency: HabitFrequency
     target_per_week: int
+    days_of_week: list[int] | None = strawberry.field(
+        description="ISO weekdays (1 = Monday ... 7 = Sunday) a daily habit is due on; "
+        "null for every day."
+    )
+    target: Decimal | None = strawberry.field(
+        description="For a measurable habit: the amount a day that makes it done."
+    )
+    unit: str | None
     archived: bool
     position: int
     current_streak: int = strawberry.field(
-        description="Days in a row (weeks reaching the target, for weekly habits) up to now."
+        description="Scheduled days in a row (weeks reaching the target, for weekly habits) "
+        "up to now; skipped days neither break nor extend it."
     )
     longest_streak: int
-    done_today: bool = strawberry.field(description="Today in your time zone.")
+    done_today: bool = strawberry.field(
+        description="Today in your time zone, the target reached for a measurable habit."
+    )
+    score: float = strawberry.field(
+        description="The habit's strength, 0 to 1, smoothed over its history as Loop Habit "
+        "Tracker does: one missed day after a long run lowers it a little."
+    )
     state: strawberry.Private[HabitState]
 
     @strawberry.field(description="Share of what was due in the last `days` days, 0 to 1.")
@@ -50,7 +71,11 @@ class Habit(Node):
     def check_ins(
         self, from_: Annotated[date, strawberry.argument(name="from")], to: date
     ) -> list[CheckIn]:
-        return [CheckIn(date=day) for day in self.state.days if from_ <= day <= to]
+        return [
+            CheckIn(date=entry.day, value=entry.value, skipped=entry.skipped)
+            for entry in self.state.entries
+            if from_ <= entry.day <= to
+        ]
 
     @classmethod
     def of(cls, state: HabitState) -> Self:
@@ -63,11 +88,15 @@ class Habit(Node):
             color=row.color,
             frequency=row.frequency,
             target_per_week=row.target_per_week,
+            days_of_week=list(row.days_of_week) if row.days_of_week else None,
+            target=row.target,
+            unit=row.unit,
             archived=row.archived,
             position=row.position,
             current_streak=current,
             longest_streak=longest,
-            done_today=state.today in state.days,
+            done_today=state.done_today,
+            score=state.score,
             state=state,
         )
 
@@ -79,6 +108,9 @@ class CreateHabitInput:
     color: str | None = strawberry.UNSET
     frequency: HabitFrequency | None = strawberry.UNSET
     target_per_week: int | None = strawberry.UNSET
+    days_of_week: list[int] | None = strawberry.UNSET
+    target: Decimal | None = strawberry.UNSET
+    unit: str | None = strawberry.UNSET
     id: strawberry.ID | None = strawberry.field(
         default=strawberry.UNSET, description="An ID minted offline: habit_<uuid>."
     )
@@ -91,6 +123,9 @@ class UpdateHabitInput:
     color: str | None = strawberry.UNSET
     frequency: HabitFrequency | None = strawberry.UNSET
     target_per_week: int | None = strawberry.UNSET
+    days_of_week: list[int] | None = strawberry.UNSET
+    target: Decimal | None = strawberry.UNSET
+    unit: str | None = strawberry.UNSET
 
 
 @strawberry.type
@@ -157,12 +192,20 @@ class Mutation:
 
     @strawberry.mutation(
         extensions=requires(Allowed(Permission.HABITS)),
-        description="`date` defaults to your today.",
+        description="`date` defaults to your today. `value`: how much, for a measurable "
+        "habit (the day's entries add up; 1 if left out); a plain habit takes none.",
     )
     async def check_in_habit(
-        self, info: Info, id: strawberry.ID, date: date | None = None
+        self, info: Info, id: strawberry.ID, date: date | None = None, value: Decimal | None = None
     ) -> HabitPayload:
-        return await HabitPayload.run(resolvers.check_in(info.context, id, date))
+        return await HabitPayload.run(resolvers.check_in(info.context, id, date, value))
+
+    @strawberry.mutation(
+        extensions=requires(Allowed(Permission.HABITS)),
+        description="A skipped day neither breaks nor extends a streak; undoCheckIn undoes it.",
+    )
+    async def skip_habit_day(self, info: Info, id: strawberry.ID, date: date) -> HabitPayload:
+        return await HabitPayload.run(resolvers.skip_day(info.context, id, date))
 
     @strawberry.mutation(extensions=requires(Allowed(Permission.HABITS)))
     async def undo_check_in(self, info: Info, id: strawberry.ID, date: date) -> HabitPayload:

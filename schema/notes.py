@@ -60,6 +60,7 @@ class Note(Node):
     content: str = strawberry.field(description="Markdown.")
     tags: list[str]
     pinned: bool
+    archived: bool = strawberry.field(description="Left out of the default list and search.")
     created_at: datetime
     updated_at: datetime
     version: int = strawberry.field(description="Grows by one with every change.")
@@ -74,6 +75,7 @@ class Note(Node):
             content=row.content,
             tags=list(row.tags),
             pinned=row.pinned,
+            archived=row.archived,
             created_at=row.created_at,
             updated_at=row.updated_at,
             version=row.version,
@@ -118,6 +120,7 @@ class UpdateNoteInput:
     content: str | None = strawberry.UNSET
     tags: list[str] | None = strawberry.UNSET
     pinned: bool | None = strawberry.UNSET
+    archived: bool | None = strawberry.UNSET
 
 
 @strawberry.input(name="NoteFilter")
@@ -128,6 +131,9 @@ class NoteFilterInput:
         description="Words of the title or content; the last may be a prefix. Best first.",
     )
     pinned: bool | None = None
+    archived: bool | None = strawberry.field(
+        default=None, description="True: only archived notes; otherwise only the others."
+    )
 
 
 @strawberry.type

@@ -226,8 +226,8 @@ async def test_an_export_holds_every_record_as_the_api_returns_it(
     check_ins = csv_rows(archive, "habit_check_ins.csv")
     assert check_ins == [
         list(data_export.CHECK_IN_COLUMNS),
-        [made["habit"]["id"], "Read", "2026-11-20"],
-        [made["habit"]["id"], "Read", "2026-11-21"],
+        [made["habit"]["id"], "Read", "2026-11-20", "", ""],
+        [made["habit"]["id"], "Read", "2026-11-21", "", ""],
     ]
     assert csv_rows(archive, "spending.csv") == [
         list(data_export.SPENDING_COLUMNS),
@@ -386,3 +386,33 @@ async def test_an_export_in_s3_downloads_by_its_signed_link(api: Api, services: 
     archive = zipfile.ZipFile(io.BytesIO(download.content))
     assert archive.read(f"images/notes/{note['id']}/{image['id']}.png") == PNG
     assert [n["title"] for n in json.loads(archive.read("notes.json"))] == ["With a photo"]
+
+
+async def test_an_export_holds_archived_notes_and_skipped_days(
+    api: Api, services: Services
+) -> None:
+    token = (await api.register("archived-export@example.com"))["accessToken"]
+    await create_note(api, token, title="Kept")
+    old = await create_note(api, token, title="Archived")
+    updated = await api.op("UpdateNote", {"id": old["id"], "input": {"archived": True}}, token)
+    assert updated["data"]["updateNote"]["userErrors"] == [], updated
+    habit = (await api.op("CreateHabit", {"input": {"name": "Read"}}, token))["data"]
+    habit_id = habit["createHabit"]["habit"]["id"]
+    skipped = await api.query(
+        'mutation($id: ID!) { skipHabitDay(id: $id, date: "2026-11-20") { userErrors { code } } }',
+        {"id": habit_id},
+        token,
+    )
+    assert skipped["data"]["skipHabitDay"]["userErrors"] == [], skipped
+    export = await start_export(api, token)
+    await run_jobs(services)
+    ready = await read_export(api, token, export["id"])
+    assert ready is not None
+    assert ready["status"] == "READY"
+    download = await api.client.get(ready["downloadUrl"])
+    archive = zipfile.ZipFile(io.BytesIO(download.content))
+    notes = {n["title"]: n["archived"] for n in json.loads(archive.read("notes.json"))}
+    assert notes == {"Kept": False, "Archived": True}
+    assert csv_rows(archive, "habit_check_ins.csv")[1:] == [
+        [habit_id, "Read", "2026-11-20", "", "yes"]
+    ]

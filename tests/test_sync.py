@@ -483,6 +483,7 @@ async def test_two_offline_devices_converge_with_one_conflict_and_no_lost_edit(
                 "content": "x",
                 "tags": [],
                 "pinned": False,
+                "archived": False,
             },
             "reason": "STALE",
         }
@@ -503,9 +504,13 @@ async def test_two_offline_devices_converge_with_one_conflict_and_no_lost_edit(
                 "content": "x, expanded on the laptop",
                 "tags": [],
                 "pinned": False,
+                "archived": False,
             },
         ),
-        note_y: (2, {"title": "Y", "content": "", "tags": ["y"], "pinned": True}),
+        note_y: (
+            2,
+            {"title": "Y", "content": "", "tags": ["y"], "pinned": True, "archived": False},
+        ),
         task_t: (
             1,
             {
@@ -801,7 +806,7 @@ async def test_mutations_appear_in_pulls(api: Api) -> None:
     assert set(changes) == {note_id, task_id, kept, dropped}
     assert (changes[note_id]["version"], changes[note_id]["fields"]) == (
         2,
-        {"title": "Note", "content": "", "tags": ["a"], "pinned": True},
+        {"title": "Note", "content": "", "tags": ["a"], "pinned": True, "archived": False},
     )
     assert changes[task_id]["version"] == 2
     assert changes[task_id]["fields"]["status"] == "DONE"
@@ -814,6 +819,9 @@ async def test_mutations_appear_in_pulls(api: Api) -> None:
             "color": "#3FA34D",
             "frequency": "DAILY",
             "targetPerWeek": 7,
+            "daysOfWeek": None,
+            "target": None,
+            "unit": None,
             "archived": True,
             "position": 1,
         },
