@@ -2,7 +2,7 @@
 and archived notes.
 
 Revision ID: c5f1a9d3e7b2
-Revises: b4e8c2d6f0a1
+Revises: c5f2a8d1e3b7
 Create Date: 2026-12-01 16:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "c5f1a9d3e7b2"
-down_revision: str | None = "b4e8c2d6f0a1"
+down_revision: str | None = "c5f2a8d1e3b7"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
