@@ -69,6 +69,7 @@ class Signal(enum.StrEnum):
 
     RECEIPT_STATUS = "RECEIPT_STATUS"
     HABIT_CHANGED = "HABIT_CHANGED"
+    BUDGET_CHANGED = "BUDGET_CHANGED"
 
 
 EventKind: TypeAlias = ActivityKind | Signal

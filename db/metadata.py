@@ -2,6 +2,7 @@
 
 from db import (  # noqa: F401
     accounts,
+    budgets,
     documents,
     exports,
     habits,

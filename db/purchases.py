@@ -325,3 +325,58 @@ async def spending_by(
     if key is None:
         return [Bucket(None, Decimal(rows[0][0]), rows[0][1])]
     return [Bucket(row[0], Decimal(row[1]), row[2]) for row in rows]
+
+
+@dataclass(frozen=True)
+class CurrencyBucket:
+    key: str
+    currency: str
+    total: Decimal
+    count: int
+
+
+_BY_CURRENCY = (
+    select(Purchase.currency, func.sum(Purchase.amount), func.count())
+    .where(
+        Purchase.user_id == bindparam("user_id"),
+        Purchase.purchased_at >= bindparam("start"),
+        Purchase.purchased_at < bindparam("end"),
+    )
+    .group_by(Purchase.currency)
+    .order_by(Purchase.currency)
+)
+
+
+async def spending_by_currency(
+    session: AsyncSession, user_id: uuid.UUID, start: datetime, end: datetime
+) -> list[Bucket]:
+    """Sums of the purchases in [start, end), one per currency (never converted)."""
+    rows = await core_rows(session, _BY_CURRENCY, {"user_id": user_id, "start": start, "end": end})
+    return [Bucket(row[0], Decimal(row[1]), row[2]) for row in rows]
+
+
+_CATEGORIES = (
+    select(Purchase.category, Purchase.currency, func.sum(Purchase.amount), func.count())
+    .where(Purchase.user_id == bindparam("user_id"), Purchase.category.is_not(None))
+    .group_by(Purchase.category, Purchase.currency)
+    .order_by(Purchase.category, Purchase.currency)
+)
+
+
+async def categories(session: AsyncSession, user_id: uuid.UUID) -> list[CurrencyBucket]:
+    """Every category the user's purchases use, one per category and currency."""
+    rows = await core_rows(session, _CATEGORIES, {"user_id": user_id})
+    return [CurrencyBucket(row[0], row[1], Decimal(row[2]), row[3]) for row in rows]
+
+
+async def replace_items(
+    session: AsyncSession, purchase: Purchase, items: Sequence[PurchaseItem]
+) -> None:
+    """The purchase's line items become ``items``, in their order."""
+    await session.execute(delete(PurchaseItem).where(PurchaseItem.purchase_id == purchase.id))
+    for position, item in enumerate(items):
+        item.purchase_id = purchase.id
+        item.position = position
+        session.add(item)
+    purchase.items_text = " ".join(item.description for item in items)
+    await session.flush()

@@ -19,13 +19,14 @@ from zoneinfo import ZoneInfo
 from prometheus_client import Gauge
 
 from auth.permissions import Permission
-from db import dashboard, receipts
+from db import budgets, dashboard, purchases, receipts
 from db.dashboard import Figures
 from db.engine import SessionFactory
 from db.events import ActivityKind, Inbox, Signal
-from db.purchases import PurchaseRow
+from db.purchases import Bucket, PurchaseRow
 from db.receipts import Receipt
 from resolvers import ids
+from resolvers.budgets import BudgetOfMonth, Month, month_of
 from resolvers.dates import start_of
 from resolvers.errors import BadUserInput, Forbidden, RateLimited, Unauthenticated
 
@@ -50,6 +51,7 @@ class Dashboard:
     figures: Figures
     currency: str
     user_id: uuid.UUID
+    month: Month
 
 
 async def dashboard_of(ctx: Context) -> Dashboard:
@@ -64,27 +66,45 @@ async def figures_of(
     tz = principal.timezone
     now = services.clock()
     today = now.astimezone(ZoneInfo(tz)).date()
-    month = today.replace(day=1)
-    next_month = (month + timedelta(days=32)).replace(day=1)
+    month = month_of(today.replace(day=1), tz)
     async with (sessions or services.sessionmaker)() as session:
         figures = await dashboard.figures(
             session,
             principal.user_id,
             currency=principal.currency,
-            month_start=start_of(month, tz),
-            month_end=start_of(next_month, tz),
+            month_start=month.start,
+            month_end=month.end,
             now=now,
             today=today,
             today_start=start_of(today, tz),
             today_end=start_of(today + timedelta(days=1), tz),
         )
-    return Dashboard(figures, principal.currency, principal.user_id)
+    return Dashboard(figures, principal.currency, principal.user_id, month)
+
+
+def _purchases_allowed(principal: Principal) -> None:
+    if Permission.PURCHASES not in principal.permissions:
+        raise Forbidden()
+
+
+async def spending_by_currency(ctx: Context, board: Dashboard) -> list[Bucket]:
+    """This month's purchases per currency: one in another currency is shown, not left out."""
+    _purchases_allowed(await ctx.principal())
+    async with ctx.sessionmaker() as session:
+        return await purchases.spending_by_currency(
+            session, board.user_id, board.month.start, board.month.end
+        )
+
+
+async def budgets_of(ctx: Context, board: Dashboard) -> list[BudgetOfMonth]:
+    _purchases_allowed(await ctx.principal())
+    async with ctx.sessionmaker() as session:
+        found = await budgets.with_spent(session, board.user_id, board.month.start, board.month.end)
+    return [BudgetOfMonth(row, board.month.name) for row in found]
 
 
 async def recent_purchases(ctx: Context, board: Dashboard, limit: int) -> list[PurchaseRow]:
-    principal = await ctx.principal()
-    if Permission.PURCHASES not in principal.permissions:
-        raise Forbidden()
+    _purchases_allowed(await ctx.principal())
     if not 1 <= limit <= MAX_RECENT:
         raise BadUserInput(f"'limit' must be between 1 and {MAX_RECENT}.")
     async with ctx.sessionmaker() as session:

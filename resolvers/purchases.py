@@ -14,7 +14,7 @@ from strawberry import UNSET
 from db import events, purchases, receipts
 from db.events import ActivityKind
 from db.pagination import Page
-from db.purchases import Bucket, Purchase, PurchaseFilter, PurchaseItem, PurchaseRow
+from db.purchases import Bucket, CurrencyBucket, Purchase, PurchaseFilter, PurchaseItem, PurchaseRow
 from db.receipts import ReceiptStatus
 from resolvers import ids
 from resolvers.dates import end_of, noon_of, start_of
@@ -185,7 +185,18 @@ async def update(ctx: Context, global_id: str, data: UpdatePurchaseInput) -> Pur
             if data.purchased_at is None:
                 problems.add(("input", "purchasedAt"), "A purchase needs a date.")
             changes["purchased_at"] = data.purchased_at
+        items = None
+        if data.items is not UNSET:
+            items = _items(data.items, currency, problems)
+            amount = changes.get("amount", row.amount)
+            if items and not problems.items and sum(i.amount for i in items) != amount:
+                problems.add(
+                    ("input", "items"),
+                    f"The items add up to {sum(i.amount for i in items)}, not {amount}.",
+                )
         problems.raise_if_any()
+        if items is not None:
+            await purchases.replace_items(session, row, items)
         row = await purchases.save(session, row, **changes)
         await events.publish(session, row.user_id, ActivityKind.PURCHASE_UPDATED, row.id)
         return row
@@ -239,6 +250,24 @@ async def spending(ctx: Context, first: date, last: date, currency: str | None) 
         (start, end),
         principal.user_id,
     )
+
+
+async def spending_by_currency(ctx: Context, first: date, last: date) -> list[Bucket]:
+    """Per currency, the purchases between two days of the user's calendar, inclusive."""
+    principal = await ctx.principal()
+    if last < first:
+        raise BadUserInput("'to' must not be before 'from'.")
+    tz = principal.timezone
+    async with ctx.sessionmaker() as session:
+        return await purchases.spending_by_currency(
+            session, principal.user_id, start_of(first, tz), end_of(last, tz)
+        )
+
+
+async def categories(ctx: Context) -> list[CurrencyBucket]:
+    principal = await ctx.principal()
+    async with ctx.sessionmaker() as session:
+        return await purchases.categories(session, principal.user_id)
 
 
 async def top_merchants(ctx: Context, summary: Spending, limit: int) -> list[Bucket]:

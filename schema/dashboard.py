@@ -14,8 +14,9 @@ from db.events import ActivityKind
 from resolvers import dashboard as resolvers
 from resolvers.context import Info
 from resolvers.money import quantize
+from schema.budgets import Budget
 from schema.permissions import Allowed, SignedIn, requires
-from schema.purchases import Purchase, purchases_of
+from schema.purchases import CurrencySpending, Purchase, purchases_of
 from schema.receipts import Receipt, receipts_of
 from schema.selection import selection_of
 
@@ -43,6 +44,15 @@ class Dashboard:
     async def recent_purchases(self, info: Info, limit: int = 5) -> list[Purchase]:
         found = await resolvers.recent_purchases(info.context, self.board, limit)
         return await purchases_of(info, found, selection_of(info))
+
+    @strawberry.field(description="This month's purchases per currency, never converted.")
+    async def spending_by_currency(self, info: Info) -> list[CurrencySpending]:
+        found = await resolvers.spending_by_currency(info.context, self.board)
+        return [CurrencySpending.of(bucket) for bucket in found]
+
+    @strawberry.field(description="Your budgets with this month's spending.")
+    async def budgets(self, info: Info) -> list[Budget]:
+        return [Budget.of(found) for found in await resolvers.budgets_of(info.context, self.board)]
 
     @classmethod
     def of(cls, board: resolvers.Dashboard) -> Self:

@@ -187,11 +187,37 @@ class UpdatePurchaseInput:
     category: str | None = strawberry.UNSET
     purchased_at: datetime | None = strawberry.UNSET
     note: str | None = strawberry.UNSET
+    items: list[PurchaseItemInput] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Replaces the line items; their amounts must add up to the purchase's.",
+    )
 
 
 @strawberry.type
 class CategorySpending:
     category: str | None
+    total: Decimal
+    count: int
+
+
+@strawberry.type
+class CurrencySpending:
+    currency: str
+    total: Decimal
+    count: int
+
+    @classmethod
+    def of(cls, bucket: rows.Bucket) -> Self:
+        currency = bucket.key or ""
+        return cls(currency=currency, total=quantize(bucket.total, currency), count=bucket.count)
+
+
+@strawberry.type(
+    description="A category in one currency: a category used in two currencies is two."
+)
+class Category:
+    name: str
+    currency: str
     total: Decimal
     count: int
 
@@ -301,6 +327,32 @@ class Query:
         currency: str | None = None,
     ) -> SpendingSummary:
         return SpendingSummary.of(await resolvers.spending(info.context, from_, to, currency))
+
+    @strawberry.field(
+        extensions=requires(Allowed(Permission.PURCHASES)),
+        description="Purchases between two days of your calendar, inclusive, per currency: "
+        "never converted.",
+    )
+    async def spending_by_currency(
+        self,
+        info: Info,
+        from_: Annotated[date, strawberry.argument(name="from")],
+        to: date,
+    ) -> list[CurrencySpending]:
+        found = await resolvers.spending_by_currency(info.context, from_, to)
+        return [CurrencySpending.of(bucket) for bucket in found]
+
+    @strawberry.field(
+        extensions=requires(Allowed(Permission.PURCHASES)),
+        description="The categories your purchases use, one per category and currency.",
+    )
+    async def categories(self, info: Info) -> list[Category]:
+        return [
+            Category(
+                name=b.key, currency=b.currency, total=quantize(b.total, b.currency), count=b.count
+            )
+            for b in await resolvers.categories(info.context)
+        ]
 
 
 @strawberry.type

@@ -17,6 +17,7 @@ from strawberry.types import ExecutionContext
 from resolvers.context import Info
 from schema import (
     accounts,
+    budgets,
     dashboard,
     exports,
     habits,
@@ -60,6 +61,7 @@ DOMAINS = (
     roles,
     receipts,
     purchases,
+    budgets,
     habits,
     projects,
     tasks,

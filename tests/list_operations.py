@@ -39,6 +39,9 @@ UNFILTERED = [
     ListOperation("Dashboard", ("dashboard", "recentPurchases")),
     ListOperation("SyncPull", ("syncPull", "changes")),
     ListOperation("SpendingSummary", ("spendingSummary", "byCategory"), PERIOD),
+    ListOperation("Budgets", ("budgets",), {"month": "2026-11"}),
+    ListOperation("Categories", ("categories",)),
+    ListOperation("SpendingByCurrency", ("spendingByCurrency",), PERIOD),
 ]
 
 # The filters, orders and searches the contract's variables allow: each is other SQL.

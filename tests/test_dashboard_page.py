@@ -96,6 +96,7 @@ async def test_the_page_and_its_files_are_served_with_a_strict_policy(
         ("RefreshSession", "REFRESH_SESSION"),
         ("Logout", "LOGOUT"),
         ("DashboardUpdates", "DASHBOARD_UPDATES"),
+        ("DashboardBudgets", "DASHBOARD_BUDGETS"),
     ):
         found = re.search(rf"const {constant} = `([^`]*)`", script)
         assert found, constant
@@ -159,6 +160,31 @@ async def test_the_dashboard_signs_in_and_follows_changes_live(
         created = await http.op("CreateTask", {"input": {"title": "water the plants"}}, token)
         assert created["data"]["createTask"]["userErrors"] == [], created
         await page.wait_for(f"{figure('openTasks')} === '1'", within=5)
+
+        # A purchase in another currency is shown on its own, and a budget as it is set.
+        abroad = {
+            **bought,
+            "merchant": "Abroad",
+            "amount": "3",
+            "currency": "EUR",
+            "category": "travel",
+        }
+        created = await http.op("CreatePurchase", {"input": abroad}, token)
+        assert created["data"]["createPurchase"]["userErrors"] == [], created
+        currencies = "[data-figure=spendingByCurrency] li"
+        await page.wait_for(f"document.querySelectorAll('{currencies}').length === 2", within=5)
+        listed = await page.evaluate(
+            f"[...document.querySelectorAll('{currencies}')].map((item) => item.textContent)"
+        )
+        assert listed == ["3.00 EUR · 1 purchase", "12.50 USD · 1 purchase"]
+        budget = {"category": "travel", "amount": "2", "currency": "EUR"}
+        set_budget = await http.op("SetBudget", {"input": budget}, token)
+        assert set_budget["data"]["setBudget"]["userErrors"] == [], set_budget
+        remaining = "[data-figure=budgets] td[data-field=remaining]"
+        await page.wait_for(f"document.querySelector('{remaining}') !== null", within=5)
+        assert await page.evaluate(f"document.querySelector('{remaining}').textContent") == (
+            "-1.00 EUR"
+        )
 
         screenshot = Path(os.environ.get("DASHBOARD_SCREENSHOT", tmp_path / "dashboard.png"))
         assert (await page.screenshot(screenshot)).startswith(b"\x89PNG")

@@ -189,6 +189,13 @@ async def seed(api: Api, services: Services) -> Seeded:
             member,
         )
         purchases.append(created["data"]["createPurchase"]["purchase"])
+    for category, amount, currency in (("food", "30", None), ("books", "5", "USD")):
+        budget = await api.op(
+            "SetBudget",
+            {"input": {"category": category, "amount": amount, "currency": currency}},
+            member,
+        )
+        assert budget["data"]["setBudget"]["userErrors"] == []
 
     webhook = await api.op(
         "CreateWebhook",
@@ -292,6 +299,17 @@ def cases(seeded: Seeded, pages: dict[str, str]) -> list[Case]:
         ("DataExport", {"id": missing["DataExport"]}, m),
         ("DataExport", {"id": seeded.nodes["DataExport"]}, None),
         ("Dashboard", {}, None),
+        ("DashboardBudgets", {}, m),
+        ("DashboardBudgets", {}, None),
+        ("Budgets", {}, m),
+        ("Budgets", {"month": "2026-10"}, m),
+        ("Budgets", {"month": "2026-13"}, m),
+        ("Budgets", {}, None),
+        ("SpendingByCurrency", window, m),
+        ("SpendingByCurrency", {"from": window["to"], "to": window["from"]}, m),
+        ("SpendingByCurrency", window, None),
+        ("Categories", {}, m),
+        ("Categories", {}, None),
         ("Habits", {"from": window["from"], "to": window["to"]}, m),
         ("Habits", {"includeArchived": True, **window}, m),
         ("Habits", {"includeArchived": True, **window}, None),

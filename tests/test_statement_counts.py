@@ -42,6 +42,12 @@ EXPECTED = {
     "SyncPull": 5,
     # principal, total, by category, by month, top merchants
     "SpendingSummary": 5,
+    # principal, budgets with their spending
+    "Budgets": 2,
+    # principal, categories
+    "Categories": 2,
+    # principal, totals
+    "SpendingByCurrency": 2,
 }
 
 

@@ -59,6 +59,11 @@ PER_USER = [
            CASE WHEN n % 7 = 0 THEN 'note ' || n END, 'bread milk'
     FROM generate_series(1, :rows) AS n
     """,
+    f"""
+    INSERT INTO budgets (id, user_id, category, currency, amount)
+    SELECT gen_random_uuid(), :user, ({CATEGORIES})[n], 'EUR', n * 100
+    FROM generate_series(1, LEAST(:rows, 4)) AS n
+    """,
     """
     INSERT INTO purchase_items (id, purchase_id, position, description, quantity,
                                 unit_price, amount)

@@ -5,8 +5,9 @@
 "use strict";
 
 (() => {
-  // The documents below are copied from contract/operations/ (auth.graphql and
-  // dashboard.graphql); tests/test_dashboard_page.py checks that they still match.
+  // The documents below are copied from contract/operations/ (auth.graphql,
+  // dashboard.graphql and money.graphql); tests/test_dashboard_page.py checks that they
+  // still match.
   const LOGIN = `
 mutation Login($input: LoginInput!) {
   login(input: $input) { session { ...SessionFields } userErrors { field message code } }
@@ -53,6 +54,15 @@ fragment DashboardFields on Dashboard {
   recentPurchases(limit: 5) { id merchant amount currency purchasedAt }
 }`;
 
+  const DASHBOARD_BUDGETS = `
+query DashboardBudgets {
+  dashboard {
+    spendingThisMonth { total currency count }
+    spendingByCurrency { currency total count }
+    budgets { category amount spent remaining currency }
+  }
+}`;
+
   const PROTOCOL = "graphql-transport-ws";
   const SUBSCRIPTION_ID = "dashboard";
   const UNAUTHORIZED = 4401;
@@ -69,6 +79,7 @@ fragment DashboardFields on Dashboard {
     "notesCount",
     "receiptsPending",
   ];
+  const LISTS = ["recentPurchases", "spendingByCurrency", "budgets"];
   const DATE = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
   const TIME = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
 
@@ -85,13 +96,16 @@ fragment DashboardFields on Dashboard {
   let failures = 0;
   let retryTimer = null;
   let ackTimer = null;
+  let moneyAsked = 0;
 
   // ---- GraphQL over HTTP ----------------------------------------------------------
 
-  async function graphql(query, operationName, variables) {
+  async function graphql(query, operationName, variables, accessToken) {
+    const headers = { "Content-Type": "application/json", Accept: "application/json" };
+    if (accessToken) headers.Authorization = `Bearer ${accessToken}`;
     const response = await fetch("/graphql", {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      headers,
       body: JSON.stringify({ query, operationName, variables }),
       credentials: "omit",
       cache: "no-store",
@@ -257,6 +271,7 @@ fragment DashboardFields on Dashboard {
           failures = 0;
           refreshedForAuth = false;
           render(result.dashboardUpdated);
+          loadMoney();
         }
         break;
       }
@@ -332,6 +347,51 @@ fragment DashboardFields on Dashboard {
     byId("cards").setAttribute("aria-busy", "false");
   }
 
+  // Spending in every currency and the budgets, read over HTTP after each update of the
+  // live figures; an answer older than one already asked for is dropped.
+  async function loadMoney() {
+    if (!session.current) return;
+    moneyAsked += 1;
+    const asked = moneyAsked;
+    let result;
+    try {
+      result = await graphql(DASHBOARD_BUDGETS, "DashboardBudgets", {}, session.current.accessToken);
+    } catch {
+      return; // The next update asks again.
+    }
+    const board = result.data && result.data.dashboard;
+    if (asked === moneyAsked && board && session.current) renderMoney(board);
+  }
+
+  function renderMoney(board) {
+    const currencies = board.spendingByCurrency.map((spent) => {
+      const item = document.createElement("li");
+      item.dataset.currency = spent.currency;
+      const count = `${spent.count} ${spent.count === 1 ? "purchase" : "purchases"}`;
+      item.textContent = `${spent.total} ${spent.currency} · ${count}`;
+      return item;
+    });
+    figure("spendingByCurrency").replaceChildren(...currencies);
+    byId("no-currencies").hidden = currencies.length > 0;
+    const rows = board.budgets.map((budget) => {
+      const row = document.createElement("tr");
+      row.dataset.category = budget.category;
+      row.dataset.currency = budget.currency;
+      const remaining = cell("remaining", `${budget.remaining} ${budget.currency}`);
+      remaining.classList.toggle("over", budget.remaining.startsWith("-"));
+      row.append(
+        cell("category", budget.category),
+        cell("spent", `${budget.spent} ${budget.currency}`),
+        cell("amount", `${budget.amount} ${budget.currency}`),
+        remaining,
+      );
+      return row;
+    });
+    figure("budgets").replaceChildren(...rows);
+    byId("budgets-table").hidden = rows.length === 0;
+    byId("no-budgets").hidden = rows.length > 0;
+  }
+
   function renderPurchases(purchases) {
     const rows = purchases.map((purchase) => {
       const row = document.createElement("tr");
@@ -354,7 +414,7 @@ fragment DashboardFields on Dashboard {
   function cell(field, content) {
     const td = document.createElement("td");
     td.dataset.field = field;
-    if (field === "amount") td.className = "amount";
+    if (["amount", "spent", "remaining"].includes(field)) td.className = "amount";
     if (typeof content === "string") td.textContent = content;
     else td.append(content);
     return td;
@@ -362,9 +422,10 @@ fragment DashboardFields on Dashboard {
 
   function resetFigures() {
     for (const element of document.querySelectorAll("[data-figure]")) {
-      if (element.dataset.figure !== "recentPurchases") element.textContent = "–";
+      if (!LISTS.includes(element.dataset.figure)) element.textContent = "–";
     }
-    figure("recentPurchases").replaceChildren();
+    for (const name of LISTS) figure(name).replaceChildren();
+    moneyAsked += 1;
     byId("updated-at").textContent = "not yet";
     byId("cards").setAttribute("aria-busy", "true");
   }
