@@ -239,11 +239,34 @@ async def seed(api: Api, services: Services) -> Seeded:
         )
         notes.append(created["data"]["createNote"]["note"])
 
+    home = await api.op("CreateProject", {"input": {"name": "Home", "color": "#336699"}}, member)
+    project_id = home["data"]["createProject"]["project"]["id"]
+    for title, parent in (("Paint", None), ("Buy paint", "Paint")):
+        parent_id = next((t["id"] for t in tasks if t["title"] == parent), None)
+        planned = await api.op(
+            "CreatePlannedTask",
+            {
+                "input": {
+                    "title": title,
+                    "projectId": project_id,
+                    "parentId": parent_id,
+                    "dueAt": NOW.isoformat(),
+                    "recurrence": "FREQ=WEEKLY" if parent is None else None,
+                }
+            },
+            member,
+        )
+        assert planned["data"]["createTask"]["userErrors"] == [], planned
+        tasks.append(planned["data"]["createTask"]["task"] | {"title": title})
+
     habits = []
-    for name in ("Read", "Walk"):
-        created = await api.op("CreateHabit", {"input": {"name": name}}, member)
+    for name, extra in (("Read", {}), ("Walk", {}), ("Water", {"target": "8", "unit": "glass"})):
+        created = await api.op("CreateHabit", {"input": {"name": name, **extra}}, member)
         habits.append(created["data"]["createHabit"]["habit"])
     await api.op("CheckInHabit", {"id": habits[0]["id"], "date": TODAY.isoformat()}, member)
+    await api.op("LogHabit", {"id": habits[2]["id"], "value": "3"}, member)
+    yesterday = (TODAY - timedelta(days=1)).isoformat()
+    await api.op("SkipHabitDay", {"id": habits[0]["id"], "date": yesterday}, member)
     await api.op("ArchiveHabit", {"id": habits[1]["id"], "archived": True}, member)
     export = await api.op("ExportMyData", {}, member)
     await run_jobs(dataclasses.replace(services, ocr=Reads(OCR)))
@@ -258,6 +281,7 @@ async def seed(api: Api, services: Services) -> Seeded:
             "Task": tasks[0]["id"],
             "Note": notes[1]["id"],
             "Habit": habits[0]["id"],
+            "MeasuredHabit": habits[2]["id"],
             "User": member_id,
             "DataExport": export["data"]["exportMyData"]["export"]["id"],
         },
@@ -311,6 +335,16 @@ def cases(seeded: Seeded, pages: dict[str, str]) -> list[Case]:
         ("Categories", {}, m),
         ("Categories", {}, None),
         ("Habits", {"from": window["from"], "to": window["to"]}, m),
+        ("HabitDetails", {"id": seeded.nodes["Habit"], **window}, m),
+        ("HabitDetails", {"id": seeded.nodes["MeasuredHabit"], **window}, m),
+        ("HabitDetails", {"id": missing["Habit"], **window}, m),
+        ("HabitDetails", {"id": seeded.nodes["Habit"], **window}, None),
+        ("Projects", {}, m),
+        ("Projects", {"includeArchived": True}, m),
+        ("Projects", {}, None),
+        ("PlannedTasks", {"first": 2}, m),
+        ("PlannedTasks", {"first": 10, "filter": {"topLevel": True}}, m),
+        ("PlannedTasks", {"first": 10}, a),
         ("Habits", {"includeArchived": True, **window}, m),
         ("Habits", {"includeArchived": True, **window}, None),
         *(("Node", {"id": global_id}, m) for global_id in seeded.nodes.values()),

@@ -1,7 +1,7 @@
 """Monthly budgets: one per user, category and currency.
 
 Revision ID: c5a7e9b1d3f2
-Revises: b4e8c2d6f0a1
+Revises: c5f1a9d3e7b2
 Create Date: 2026-12-01 16:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "c5a7e9b1d3f2"
-down_revision: str | None = "b4e8c2d6f0a1"
+down_revision: str | None = "c5f1a9d3e7b2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
