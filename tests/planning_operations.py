@@ -1,61 +1,11 @@
-"""The operations of projects, subtasks and recurring tasks, as the next contract has
-them (``planning.graphql``; its habit and note operations are tested with those parts)."""
+"""The contract's operations of projects, subtasks and recurring tasks
+(``planning.graphql``), sent as the apps send them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from conftest import Api
-
-DOCUMENT = """
-fragment ProjectFields on Project { id name color archived position openTasks createdAt updatedAt version }
-
-query Projects($includeArchived: Boolean) {
-  projects(includeArchived: $includeArchived) { ...ProjectFields }
-}
-
-mutation CreateProject($input: CreateProjectInput!) {
-  createProject(input: $input) { project { ...ProjectFields } userErrors { field message code } }
-}
-
-mutation UpdateProject($id: ID!, $input: UpdateProjectInput!) {
-  updateProject(id: $id, input: $input) { project { ...ProjectFields } userErrors { field message code } }
-}
-
-mutation DeleteProject($id: ID!) {
-  deleteProject(id: $id) { deletedId userErrors { field message code } }
-}
-
-query PlannedTasks($first: Int, $after: String, $filter: TaskFilter) {
-  tasks(first: $first, after: $after, filter: $filter) {
-    totalCount
-    pageInfo { hasNextPage endCursor }
-    edges {
-      node {
-        id title status priority dueAt completedAt recurrence remindAt version
-        project { id name }
-        parent { id title }
-        subtasks { id title status }
-      }
-    }
-  }
-}
-
-mutation CreatePlannedTask($input: CreateTaskInput!) {
-  createTask(input: $input) {
-    task { id title dueAt recurrence remindAt project { id } parent { id } }
-    userErrors { field message code }
-  }
-}
-
-mutation CompleteTask($id: ID!) {
-  completeTask(id: $id) {
-    task { id status dueAt completedAt recurrence }
-    completion { dueAt completedAt }
-    userErrors { field message code }
-  }
-}
-"""  # noqa: E501
 
 
 def field_of(operation: str) -> str:
@@ -64,7 +14,7 @@ def field_of(operation: str) -> str:
 
 async def run(api: Api, token: str, operation: str, **variables: Any) -> Any:
     """The operation's data field (a list for ``Projects``), with no top-level errors."""
-    result = await api.query(DOCUMENT, variables, token, operation)
+    result = await api.op(operation, variables, token)
     assert "errors" not in result, result
     name = {"CreatePlannedTask": "createTask", "PlannedTasks": "tasks"}.get(
         operation, field_of(operation)
