@@ -98,6 +98,18 @@ class Task(Node):
         )
 
 
+REMIND_AT = "A time past is taken: the reminder goes at once."
+PROJECT_ID = "The project (null: none)."
+PARENT_ID = (
+    "The parent task (null: none): the user's, in the same project (a subtask without "
+    "projectId takes its parent's), at most 3 levels deep, no cycle."
+)
+RECURRENCE = (
+    'An RFC 5545 RRULE without DTSTART ("FREQ=WEEKLY;BYDAY=MO"), read in the user\'s time '
+    "zone from dueAt, which it needs. null: no recurrence."
+)
+
+
 @strawberry.input
 class CreateTaskInput:
     title: str
@@ -106,29 +118,17 @@ class CreateTaskInput:
     priority: TaskPriority | None = strawberry.UNSET
     due_at: datetime | None = strawberry.UNSET
     tags: list[str] | None = strawberry.UNSET
-    remind_at: datetime | None = strawberry.field(
-        default=strawberry.UNSET, description="A time past is taken: the reminder goes at once."
-    )
+    remind_at: datetime | None = strawberry.field(default=strawberry.UNSET, description=REMIND_AT)
     id: strawberry.ID | None = strawberry.field(
         default=strawberry.UNSET, description="An ID minted offline: task_<uuid>."
     )
     project_id: strawberry.ID | None = strawberry.field(
-        default=strawberry.UNSET, description="The project (null: none)."
+        default=strawberry.UNSET, description=PROJECT_ID
     )
     parent_id: strawberry.ID | None = strawberry.field(
-        default=strawberry.UNSET,
-        description=(
-            "The parent task (null: none): the user's, in the same project (a subtask "
-            "without projectId takes its parent's), at most 3 levels deep, no cycle."
-        ),
+        default=strawberry.UNSET, description=PARENT_ID
     )
-    recurrence: str | None = strawberry.field(
-        default=strawberry.UNSET,
-        description=(
-            'An RFC 5545 RRULE without DTSTART ("FREQ=WEEKLY;BYDAY=MO"), read in the '
-            "user's time zone from dueAt, which it needs. null: no recurrence."
-        ),
-    )
+    recurrence: str | None = strawberry.field(default=strawberry.UNSET, description=RECURRENCE)
 
 
 @strawberry.input
@@ -139,26 +139,14 @@ class UpdateTaskInput:
     priority: TaskPriority | None = strawberry.UNSET
     due_at: datetime | None = strawberry.UNSET
     tags: list[str] | None = strawberry.UNSET
-    remind_at: datetime | None = strawberry.field(
-        default=strawberry.UNSET, description="A time past is taken: the reminder goes at once."
-    )
+    remind_at: datetime | None = strawberry.field(default=strawberry.UNSET, description=REMIND_AT)
     project_id: strawberry.ID | None = strawberry.field(
-        default=strawberry.UNSET, description="The project (null: none)."
+        default=strawberry.UNSET, description=PROJECT_ID
     )
     parent_id: strawberry.ID | None = strawberry.field(
-        default=strawberry.UNSET,
-        description=(
-            "The parent task (null: none): the user's, in the same project (a subtask "
-            "without projectId takes its parent's), at most 3 levels deep, no cycle."
-        ),
+        default=strawberry.UNSET, description=PARENT_ID
     )
-    recurrence: str | None = strawberry.field(
-        default=strawberry.UNSET,
-        description=(
-            'An RFC 5545 RRULE without DTSTART ("FREQ=WEEKLY;BYDAY=MO"), read in the '
-            "user's time zone from dueAt, which it needs. null: no recurrence."
-        ),
-    )
+    recurrence: str | None = strawberry.field(default=strawberry.UNSET, description=RECURRENCE)
 
 
 @strawberry.input(name="TaskFilter")
