@@ -233,23 +233,22 @@ def blueprint() -> procrastinate.Blueprint:
     )
     # Periodic jobs look for what is due by the clock, so a run missed while no worker was
     # up loses nothing: the next one finds it. Their queueing locks keep one waiting at most.
-    _periodic(tasks, Task.SEND_REMINDERS, "* * * * *", "mail", send_reminders)
-    _periodic(tasks, Task.SEND_DIGESTS, "*/5 * * * *", "mail", send_digests)
-    _periodic(tasks, Task.MAINTENANCE, "*/5 * * * *", "maintenance", maintenance)
+    _periodic(tasks, Task.SEND_REMINDERS, "reminders", "* * * * *", "mail", send_reminders)
+    _periodic(tasks, Task.SEND_DIGESTS, "digests", "*/5 * * * *", "mail", send_digests)
+    _periodic(tasks, Task.MAINTENANCE, "maintenance", "*/5 * * * *", "maintenance", maintenance)
     return tasks
 
 
 def _periodic(
     tasks: procrastinate.Blueprint,
     task: Task,
+    periodic_id: str,
     cron: str,
     queue: str,
     body: Callable[[procrastinate.JobContext, int], Coroutine[Any, Any, None]],
 ) -> None:
-    """``body`` as ``task``, run by the clock (``cron``), one waiting at most."""
-    periodic_id = {Task.SEND_REMINDERS: "reminders", Task.SEND_DIGESTS: "digests"}.get(
-        task, task.value
-    )
+    """``body`` as ``task``, run by the clock (``cron``), one waiting at most;
+    ``periodic_id`` names its schedule (and its queueing lock) in the queue's tables."""
     tasks.periodic(cron=cron, periodic_id=periodic_id)(
         tasks.task(name=task.value, queue=queue, pass_context=True, queueing_lock=periodic_id)(
             traced(body)
