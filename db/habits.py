@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Numeric,
+    Select,
     SmallInteger,
     String,
     delete,
@@ -75,8 +76,12 @@ class CheckIn(Base):
         ForeignKey("habits.id", ondelete="CASCADE"), primary_key=True
     )
     day: Mapped[date] = mapped_column(primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4, unique=True)
+    """The day's record in offline sync (``checkin_<uuid>``), minted by the server or a
+    client."""
     value: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     skipped: Mapped[bool] = mapped_column(default=False, server_default=false())
+    version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = created_at()
 
 
@@ -155,8 +160,26 @@ async def set_positions(session: AsyncSession, order: Sequence[uuid.UUID]) -> No
         )
 
 
-async def remove(session: AsyncSession, habit: Habit) -> None:
+async def get(session: AsyncSession, habit_id: uuid.UUID) -> Habit | None:
+    return await session.get(Habit, habit_id)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A day's check-in as the sync log notes it."""
+
+    id: uuid.UUID
+    version: int
+
+
+async def remove(session: AsyncSession, habit: Habit) -> list[Entry]:
+    """Deletes the habit with its days; the days deleted."""
+    removed = await session.execute(
+        delete(CheckIn).where(CheckIn.habit_id == habit.id).returning(CheckIn.id, CheckIn.version)
+    )
+    entries = [Entry(entry_id, version) for entry_id, version in removed]
     await session.execute(delete(Habit).where(Habit.id == habit.id))
+    return entries
 
 
 @dataclass(frozen=True)
@@ -170,11 +193,11 @@ class Day:
 
 async def check_in(
     session: AsyncSession, habit_id: uuid.UUID, day: date, value: Decimal | None
-) -> bool:
-    """Adds the value to the day's sum (a skip of that day is undone); True when the day
-    changed."""
+) -> Entry | None:
+    """Adds the value to the day's sum (a skip of that day is undone); the day's entry
+    when it changed."""
     statement = insert(CheckIn).values(habit_id=habit_id, day=day, value=value, skipped=False)
-    changed = await session.scalar(
+    changed = await session.execute(
         statement.on_conflict_do_update(
             index_elements=[CheckIn.habit_id, CheckIn.day],
             set_={
@@ -182,35 +205,84 @@ async def check_in(
                 if value is not None
                 else None,
                 "skipped": False,
+                "version": CheckIn.version + 1,
             },
             where=(CheckIn.skipped.is_(True)) if value is None else None,
-        ).returning(CheckIn.day)
+        ).returning(CheckIn.id, CheckIn.version)
     )
-    return changed is not None
+    return _entry(changed.first())
 
 
-async def skip(session: AsyncSession, habit_id: uuid.UUID, day: date) -> bool:
-    """Marks the day skipped, dropping what was checked in on it; True when it changed."""
-    changed = await session.scalar(
+async def skip(session: AsyncSession, habit_id: uuid.UUID, day: date) -> Entry | None:
+    """Marks the day skipped, dropping what was checked in on it; its entry when it
+    changed."""
+    changed = await session.execute(
         insert(CheckIn)
         .values(habit_id=habit_id, day=day, value=None, skipped=True)
         .on_conflict_do_update(
             index_elements=[CheckIn.habit_id, CheckIn.day],
-            set_={"value": None, "skipped": True},
+            set_={"value": None, "skipped": True, "version": CheckIn.version + 1},
             where=CheckIn.skipped.is_(False),
         )
-        .returning(CheckIn.day)
+        .returning(CheckIn.id, CheckIn.version)
     )
-    return changed is not None
+    return _entry(changed.first())
 
 
-async def undo_check_in(session: AsyncSession, habit_id: uuid.UUID, day: date) -> bool:
-    removed = await session.scalar(
+async def undo_check_in(session: AsyncSession, habit_id: uuid.UUID, day: date) -> Entry | None:
+    removed = await session.execute(
         delete(CheckIn)
         .where(CheckIn.habit_id == habit_id, CheckIn.day == day)
-        .returning(CheckIn.day)
+        .returning(CheckIn.id, CheckIn.version)
     )
-    return removed is not None
+    return _entry(removed.first())
+
+
+def _entry(row: Any) -> Entry | None:
+    return Entry(row[0], row[1]) if row is not None else None
+
+
+def _owned_check_ins(user_id: uuid.UUID) -> Select[CheckIn]:
+    return select(CheckIn).join(Habit, Habit.id == CheckIn.habit_id).where(Habit.user_id == user_id)
+
+
+async def owned_check_in(
+    session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID, *, lock: bool = False
+) -> CheckIn | None:
+    """The user's check-in of this ID; locked with its habit, as check-in mutations lock."""
+    statement = _owned_check_ins(user_id).where(CheckIn.id == record_id)
+    return await session.scalar(statement.with_for_update() if lock else statement)
+
+
+async def owned_check_ins(
+    session: AsyncSession, user_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, CheckIn]:
+    rows = await session.scalars(_owned_check_ins(user_id).where(CheckIn.id.in_(ids)))
+    return {row.id: row for row in rows}
+
+
+async def check_in_on(session: AsyncSession, habit_id: uuid.UUID, day: date) -> CheckIn | None:
+    statement = select(CheckIn).where(CheckIn.habit_id == habit_id, CheckIn.day == day)
+    return await session.scalar(statement.with_for_update())
+
+
+async def add_check_in(session: AsyncSession, entry: CheckIn) -> CheckIn:
+    session.add(entry)
+    await session.flush()
+    await session.refresh(entry)
+    return entry
+
+
+async def save_check_in(session: AsyncSession, entry: CheckIn, **values: Any) -> CheckIn:
+    for name, value in values.items():
+        setattr(entry, name, value)
+    entry.version += 1
+    await session.flush()
+    return entry
+
+
+async def remove_check_in(session: AsyncSession, entry: CheckIn) -> None:
+    await session.execute(delete(CheckIn).where(CheckIn.id == entry.id))
 
 
 async def days_of(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, delete, func, select, update
@@ -33,8 +34,21 @@ class Project(Base):
 async def owned(
     session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID, *, lock: bool = False
 ) -> Project | None:
+    """The user's project; with ``lock``, all the user's projects are locked first (a
+    change of one moves the positions of others), in the order :func:`lock_all` takes."""
+    if lock:
+        await lock_all(session, user_id)
     statement = select(Project).where(Project.id == record_id, Project.user_id == user_id)
     return await session.scalar(statement.with_for_update() if lock else statement)
+
+
+async def owned_many(
+    session: AsyncSession, user_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Project]:
+    rows = await session.scalars(
+        select(Project).where(Project.id.in_(ids), Project.user_id == user_id)
+    )
+    return {row.id: row for row in rows}
 
 
 async def listed(
@@ -73,7 +87,7 @@ async def open_tasks_of(
 async def lock_all(session: AsyncSession, user_id: uuid.UUID) -> int:
     """Locks the user's projects (so positions change one writer at a time); their count."""
     rows = await session.scalars(
-        select(Project.id).where(Project.user_id == user_id).with_for_update()
+        select(Project.id).where(Project.user_id == user_id).order_by(Project.id).with_for_update()
     )
     return len(rows.all())
 
@@ -85,14 +99,26 @@ async def add(session: AsyncSession, project: Project) -> Project:
     return project
 
 
-async def shift(session: AsyncSession, user_id: uuid.UUID, start: int, end: int, by: int) -> None:
-    """Moves the positions in ``start..end`` (inclusive) by ``by``."""
-    await session.execute(
+@dataclass(frozen=True)
+class Moved:
+    """A project whose position changed, at its new version."""
+
+    id: uuid.UUID
+    version: int
+
+
+async def shift(
+    session: AsyncSession, user_id: uuid.UUID, start: int, end: int, by: int
+) -> list[Moved]:
+    """Moves the positions in ``start..end`` (inclusive) by ``by``; the projects moved."""
+    moved = await session.execute(
         update(Project)
         .where(Project.user_id == user_id, Project.position.between(start, end))
         .values(position=Project.position + by, version=Project.version + 1)
+        .returning(Project.id, Project.version)
         .execution_options(synchronize_session=False)
     )
+    return [Moved(project_id, version) for project_id, version in moved]
 
 
 async def save(session: AsyncSession, project: Project, **values: object) -> Project:
@@ -104,18 +130,19 @@ async def save(session: AsyncSession, project: Project, **values: object) -> Pro
     return project
 
 
-async def remove(session: AsyncSession, project: Project) -> Sequence[Task]:
+async def remove(session: AsyncSession, project: Project) -> tuple[Sequence[Task], list[Moved]]:
     """Deletes the project with its tasks (a subtask is in its parent's project, so all of
-    them) and closes the gap in the positions; the tasks deleted."""
+    them) and closes the gap in the positions; the tasks deleted and the projects moved."""
     removed = list(await session.scalars(select(Task).where(Task.project_id == project.id)))
     await session.execute(delete(Project).where(Project.id == project.id))
-    await session.execute(
+    moved = await session.execute(
         update(Project)
         .where(Project.user_id == project.user_id, Project.position > project.position)
         .values(position=Project.position - 1, version=Project.version + 1)
+        .returning(Project.id, Project.version)
         .execution_options(synchronize_session=False)
     )
-    return removed
+    return removed, [Moved(project_id, version) for project_id, version in moved]
 
 
 async def exists(session: AsyncSession, record_id: uuid.UUID) -> bool:

@@ -57,6 +57,7 @@ class Purchase(Base):
     purchased_at: Mapped[datetime]
     note: Mapped[str | None] = mapped_column(Text)
     items_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    version: Mapped[int] = mapped_column(default=1)
     search_vector: Mapped[Any] = mapped_column(
         TSVECTOR,
         Computed(
@@ -179,6 +180,7 @@ async def items_of(
 async def save(session: AsyncSession, purchase: Purchase, **values: Any) -> Purchase:
     for name, value in values.items():
         setattr(purchase, name, value)
+    purchase.version += 1
     await session.flush()
     await session.refresh(purchase)
     return purchase

@@ -65,9 +65,14 @@ half of the 64-bit ones)."""
 
 
 class Collection(enum.StrEnum):
+    """Ordered as the database's enum, which orders pulls: new values go last."""
+
     NOTES = "NOTES"
     TASKS = "TASKS"
     HABITS = "HABITS"
+    PROJECTS = "PROJECTS"
+    CHECK_INS = "CHECK_INS"
+    PURCHASES = "PURCHASES"
 
 
 class SyncChange(Base):

@@ -123,6 +123,9 @@ class Problems:
     ) -> None:
         self.items.append(Problem(field, message, code))
 
+    def has(self, field: tuple[str, ...]) -> bool:
+        return any(problem.field == field for problem in self.items)
+
     def raise_if_any(self) -> None:
         if self.items:
             raise UserErrors(self.items)

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
-from db import events, habits
-from db.events import ActivityKind, Signal
-from db.habits import Day, Habit, HabitFrequency
+from db import events, habits, sync
+from db.events import ActivityKind, EventKind, Signal
+from db.habits import Day, Entry, Habit, HabitFrequency
 from db.sync import Collection
 from resolvers import ids, records, streaks
 from resolvers.errors import ErrorCode, Problems, UserErrors
@@ -139,7 +139,9 @@ def clean(
     if "daysOfWeek" in values:
         cleaned["days_of_week"] = _weekdays(values["daysOfWeek"], problems, (*path, "daysOfWeek"))
     if "target" in values:
-        cleaned["target"] = _amount(values["target"], problems, (*path, "target"), nullable=True)
+        cleaned["target"] = positive_amount(
+            values["target"], problems, (*path, "target"), nullable=True
+        )
     if "unit" in values:
         cleaned["unit"] = records.text(values, "unit", problems, path, limit=30, nullable=True)
     return cleaned
@@ -162,7 +164,7 @@ def _weekdays(given: object, problems: Problems, path: records.Path) -> list[int
     return sorted(given)
 
 
-def _amount(
+def positive_amount(
     given: object, problems: Problems, path: records.Path, *, nullable: bool = False
 ) -> Decimal | None:
     """A positive amount with at most two decimals (JSON numbers and strings too)."""
@@ -248,8 +250,32 @@ def _daily_means_every_day(cleaned: dict[str, Any], frequency: HabitFrequency) -
 
 
 async def delete_row(session: AsyncSession, row: Habit) -> None:
-    await habits.remove(session, row)
+    """Deletes the habit with its days, each day leaving its sync tombstone."""
+    for entry in await habits.remove(session, row):
+        await day_changed(session, row, entry, None, deleted=True)
     await records.changed(session, Collection.HABITS, row, Signal.HABIT_CHANGED, deleted=True)
+
+
+async def day_changed(
+    session: AsyncSession,
+    habit: Habit,
+    entry: Entry,
+    kind: EventKind | None,
+    *,
+    deleted: bool = False,
+) -> None:
+    """Notes a change of one of the habit's days for pulls (``CHECK_INS``) and, unless
+    ``kind`` is None, for live dashboards."""
+    await sync.record(
+        session,
+        collection=Collection.CHECK_INS,
+        record_id=entry.id,
+        user_id=habit.user_id,
+        version=entry.version + 1 if deleted else entry.version,
+        deleted=deleted,
+    )
+    if kind is not None:
+        await events.publish(session, habit.user_id, kind, habit.id)
 
 
 async def _log(session: AsyncSession, row: Habit) -> None:
@@ -363,7 +389,7 @@ async def check_in(
     if day > today:
         problems.add(("date",), "A check-in cannot be in the future.")
     if value is not None:
-        value = _amount(value, problems, ("value",))
+        value = positive_amount(value, problems, ("value",))
     problems.raise_if_any()
     async with ctx.sessionmaker.begin() as session:
         row = await _locked(session, principal.user_id, global_id)
@@ -372,8 +398,8 @@ async def check_in(
                 ("value",), "This habit has no target: check in without a value.", ErrorCode.INVALID
             )
         amount = (value or Decimal(1)) if row.target is not None else None
-        if await habits.check_in(session, row.id, day, amount):
-            await events.publish(session, row.user_id, ActivityKind.HABIT_CHECKED_IN, row.id)
+        if entry := await habits.check_in(session, row.id, day, amount):
+            await day_changed(session, row, entry, ActivityKind.HABIT_CHECKED_IN)
         days = await habits.days_of(session, [row.id])
     return await _state(ctx, row, days.get(row.id, []))
 
@@ -388,8 +414,8 @@ async def skip_day(ctx: Context, global_id: str, day: date) -> HabitState:
             raise UserErrors.one(
                 ("date",), "This habit is not scheduled on that day.", ErrorCode.INVALID
             )
-        if await habits.skip(session, row.id, day):
-            await events.publish(session, row.user_id, Signal.HABIT_CHANGED, row.id)
+        if entry := await habits.skip(session, row.id, day):
+            await day_changed(session, row, entry, Signal.HABIT_CHANGED)
         days = await habits.days_of(session, [row.id])
     return await _state(ctx, row, days.get(row.id, []))
 
@@ -398,8 +424,8 @@ async def undo_check_in(ctx: Context, global_id: str, day: date) -> HabitState:
     principal = await ctx.principal()
     async with ctx.sessionmaker.begin() as session:
         row = await _locked(session, principal.user_id, global_id)
-        if await habits.undo_check_in(session, row.id, day):
-            await events.publish(session, row.user_id, Signal.HABIT_CHANGED, row.id)
+        if entry := await habits.undo_check_in(session, row.id, day):
+            await day_changed(session, row, entry, Signal.HABIT_CHANGED, deleted=True)
         days = await habits.days_of(session, [row.id])
     return await _state(ctx, row, days.get(row.id, []))
 

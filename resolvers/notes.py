@@ -30,13 +30,15 @@ PURPOSE = "notes"
 MAX_IMAGES = 5
 MAX_CONTENT = 100_000
 FIELDS = frozenset({"title", "content", "tags", "pinned", "archived"})
+READ_ONLY = frozenset({"images"})
+"""Pulled with the note; changed only by the image mutations (a push may echo it back)."""
 NOT_FOUND = "No such note."
 
 
 def clean(
     values: Mapping[str, Any], problems: Problems, path: records.Path, *, creating: bool
 ) -> dict[str, Any]:
-    records.unknown_fields(values, FIELDS | {"id"}, problems, path)
+    records.unknown_fields(values, FIELDS | READ_ONLY | {"id"}, problems, path)
     cleaned: dict[str, Any] = {}
     if creating or "title" in values:
         cleaned["title"] = records.text(values, "title", problems, path, limit=200)
@@ -79,14 +81,31 @@ async def delete_row(session: AsyncSession, row: Note) -> list[str]:
     return keys
 
 
-def fields_of(row: Note) -> dict[str, Any]:
+def fields_of(row: Note, images: Sequence[NoteImage]) -> dict[str, Any]:
+    """The note as a sync pull sends it, with its images (their links come from queries:
+    they expire)."""
     return {
         "title": row.title,
         "content": row.content,
         "tags": list(row.tags),
         "pinned": row.pinned,
         "archived": row.archived,
+        "images": [
+            {
+                "id": ids.encode(IMAGE_KIND, image.id),
+                "contentType": image.content_type,
+                "size": image.size,
+            }
+            for image in images
+        ],
     }
+
+
+async def fields_of_many(
+    session: AsyncSession, rows: Sequence[Note]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    images = await notes.images_of(session, [row.id for row in rows]) if rows else {}
+    return {row.id: fields_of(row, images.get(row.id, [])) for row in rows}
 
 
 async def note(ctx: Context, global_id: str) -> Note | None:

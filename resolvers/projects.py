@@ -8,12 +8,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from db import events, projects
+from db import projects, sync
 from db.events import ActivityKind
 from db.projects import Project
+from db.sync import Collection
 from resolvers import records
 from resolvers import tasks as task_resolvers
-from resolvers.errors import ErrorCode, Problems, UserErrors
+from resolvers.errors import Problems
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,52 +60,97 @@ async def listed(ctx: Context, include_archived: bool) -> list[Listed]:
     return [Listed(row, count) for row, count in found]
 
 
+async def create_row(
+    session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID, cleaned: dict[str, Any]
+) -> Project:
+    """A new project goes last, or to the ``position`` given."""
+    count = await projects.lock_all(session, user_id)
+    target = cleaned.pop("position", None)
+    row = await projects.add(
+        session, Project(id=record_id, user_id=user_id, position=count, **cleaned)
+    )
+    if target is not None and target < count:
+        await _shifted(
+            session, row.user_id, await projects.shift(session, user_id, target, count - 1, 1)
+        )
+        row = await projects.save(session, row, position=target)
+    await records.changed(session, Collection.PROJECTS, row, ActivityKind.PROJECT_CREATED)
+    return row
+
+
+async def update_row(session: AsyncSession, row: Project, cleaned: dict[str, Any]) -> Project:
+    """A new ``position`` moves the project there, the ones between shifting by one; past
+    the end it goes last."""
+    count = await projects.lock_all(session, row.user_id)
+    if "position" in cleaned:
+        target = min(cleaned["position"], count - 1)
+        cleaned["position"] = target
+        moved: list[projects.Moved] = []
+        if target < row.position:
+            moved = await projects.shift(session, row.user_id, target, row.position - 1, 1)
+        elif target > row.position:
+            moved = await projects.shift(session, row.user_id, row.position + 1, target, -1)
+        await _shifted(session, row.user_id, moved)
+    row = await projects.save(session, row, **cleaned)
+    await records.changed(session, Collection.PROJECTS, row, ActivityKind.PROJECT_UPDATED)
+    return row
+
+
+async def delete_row(session: AsyncSession, row: Project) -> None:
+    """Deletes the project with its tasks, each task leaving its sync tombstone."""
+    await projects.lock_all(session, row.user_id)
+    removed, moved = await projects.remove(session, row)
+    for task in removed:
+        await task_resolvers.deleted(session, task)
+    await _shifted(session, row.user_id, moved)
+    await records.changed(
+        session, Collection.PROJECTS, row, ActivityKind.PROJECT_DELETED, deleted=True
+    )
+
+
+async def _shifted(session: AsyncSession, user_id: uuid.UUID, moved: list[projects.Moved]) -> None:
+    """Projects whose position changed as another moved: pulled again, with no event."""
+    for project in moved:
+        await sync.record(
+            session,
+            collection=Collection.PROJECTS,
+            record_id=project.id,
+            user_id=user_id,
+            version=project.version,
+        )
+
+
+def fields_of(row: Project) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "color": row.color,
+        "archived": row.archived,
+        "position": row.position,
+    }
+
+
 async def create(ctx: Context, data: CreateProjectInput) -> Listed:
-    """A new project goes last."""
     principal = await ctx.principal()
     record_id, cleaned = records.creation(KIND, data, clean)
     async with ctx.sessionmaker.begin() as session:
-        if await projects.exists(session, record_id):
-            raise UserErrors.one(
-                ("input", "id"), "A project with this ID exists.", ErrorCode.CONFLICT
-            )
-        count = await projects.lock_all(session, principal.user_id)
-        row = await projects.add(
-            session, Project(id=record_id, user_id=principal.user_id, position=count, **cleaned)
-        )
-        await events.publish(session, row.user_id, ActivityKind.PROJECT_CREATED, row.id)
-        return Listed(row, 0)
+        await records.ensure_new(session, Collection.PROJECTS, record_id, "project")
+        return Listed(await create_row(session, principal.user_id, record_id, cleaned), 0)
 
 
 async def update(ctx: Context, global_id: str, data: UpdateProjectInput) -> Listed:
-    """A new ``position`` moves the project there, the ones between shifting by one; past
-    the end it goes last."""
     principal = await ctx.principal()
     cleaned = records.changes(data, clean)
     async with ctx.sessionmaker.begin() as session:
-        count = await projects.lock_all(session, principal.user_id)
-        row = await _locked(session, principal.user_id, global_id)
-        if "position" in cleaned:
-            target = min(cleaned["position"], count - 1)
-            cleaned["position"] = target
-            if target < row.position:
-                await projects.shift(session, row.user_id, target, row.position - 1, 1)
-            elif target > row.position:
-                await projects.shift(session, row.user_id, row.position + 1, target, -1)
-        row = await projects.save(session, row, **cleaned)
-        await events.publish(session, row.user_id, ActivityKind.PROJECT_UPDATED, row.id)
+        row = await update_row(
+            session, await _locked(session, principal.user_id, global_id), cleaned
+        )
         return Listed(row, await projects.open_tasks(session, row.id))
 
 
 async def delete(ctx: Context, global_id: str) -> str:
-    """Deletes the project with its tasks, each task leaving its sync tombstone."""
     principal = await ctx.principal()
     async with ctx.sessionmaker.begin() as session:
-        await projects.lock_all(session, principal.user_id)
-        row = await _locked(session, principal.user_id, global_id)
-        for task in await projects.remove(session, row):
-            await task_resolvers.deleted(session, task)
-        await events.publish(session, row.user_id, ActivityKind.PROJECT_DELETED, row.id)
+        await delete_row(session, await _locked(session, principal.user_id, global_id))
     return global_id
 
 

@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
-from strawberry import UNSET
 
-from db import events, purchases, receipts
+from db import purchases, receipts
 from db.events import ActivityKind
 from db.pagination import Page
 from db.purchases import Bucket, CurrencyBucket, Purchase, PurchaseFilter, PurchaseItem, PurchaseRow
 from db.receipts import ReceiptStatus
-from resolvers import ids
-from resolvers.dates import end_of, noon_of, start_of
+from db.sync import Collection
+from resolvers import ids, records
+from resolvers.dates import end_of, format_instant, noon_of, start_of
 from resolvers.errors import BadUserInput, ErrorCode, Problems, UserErrors
-from resolvers.money import MAX_AMOUNT, amount_problem, quantize, stored
+from resolvers.money import MAX_AMOUNT, amount_problem, plain, quantize, stored
 from resolvers.pagination import cursor_checked, page_size
 from resolvers.receipts import ocr_currency, ocr_items
-from resolvers.validation import checked_text, is_currency, search_text
+from resolvers.validation import is_currency, search_text
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,12 +33,17 @@ if TYPE_CHECKING:
     from schema.purchases import (
         CreatePurchaseInput,
         PurchaseFilterInput,
-        PurchaseItemInput,
         PurchaseOrder,
         UpdatePurchaseInput,
     )
 
+KIND = "purchase"
+FIELDS = frozenset(
+    {"merchant", "amount", "currency", "category", "purchasedAt", "note", "receiptId", "items"}
+)
+ITEM_FIELDS = frozenset({"description", "quantity", "unitPrice", "amount"})
 NOT_FOUND = "No such purchase."
+NO_RECEIPT = "No such receipt."
 MAX_ITEMS = 200
 
 
@@ -84,37 +91,158 @@ async def purchase_page(
             )
 
 
+def clean(
+    values: Mapping[str, Any],
+    problems: Problems,
+    path: records.Path,
+    *,
+    creating: bool,
+    currency: str,
+) -> dict[str, Any]:
+    """Checked column values of the fields present in ``values`` (all of them to create),
+    amounts in their currency: the one given, else ``currency`` (the user's, to create;
+    the purchase's, to change). ``items`` stays a list of :class:`PurchaseItem`."""
+    records.unknown_fields(values, FIELDS | {"id"}, problems, path)
+    cleaned: dict[str, Any] = {}
+    if creating or values.get("currency") is not None:
+        currency = _currency(values.get("currency"), currency, problems, path)
+        cleaned["currency"] = currency
+    if creating or "merchant" in values:
+        cleaned["merchant"] = _text(values, "merchant", problems, path, minimum=1, limit=200)
+    if creating or "amount" in values:
+        amount = records.decimal(values, "amount", problems, path)
+        cleaned["amount"] = _money(amount, currency, (*path, "amount"), problems)
+    if "category" in values:
+        cleaned["category"] = _text(values, "category", problems, path, limit=60) or None
+    if "note" in values:
+        cleaned["note"] = _text(values, "note", problems, path, limit=2000) or None
+    if creating or "purchasedAt" in values:
+        cleaned["purchased_at"] = records.moment(values, "purchasedAt", problems, path)
+        if cleaned["purchased_at"] is None and not problems.has((*path, "purchasedAt")):
+            problems.add((*path, "purchasedAt"), "A purchase needs a date.")
+    if values.get("receiptId") is not None:
+        receipt_id = ids.decode_as("receipt", str(values["receiptId"]))
+        if receipt_id is None:
+            problems.add((*path, "receiptId"), NO_RECEIPT, ErrorCode.NOT_FOUND)
+        cleaned["receipt_id"] = receipt_id
+    if values.get("items") is not None or creating:
+        cleaned["items"] = _items(values.get("items"), currency, problems, (*path, "items"))
+    return cleaned
+
+
+def _text(
+    values: Mapping[str, Any],
+    name: str,
+    problems: Problems,
+    path: records.Path,
+    *,
+    limit: int,
+    minimum: int = 0,
+) -> str:
+    return records.text(values, name, problems, path, limit=limit, minimum=minimum) or ""
+
+
+def _items_add_up(items: Sequence[PurchaseItem], amount: Decimal) -> None:
+    """New line items, when there are any, add up to the purchase's amount. A purchase is
+    created with the items it is given (a receipt's often leave out a tax or a discount),
+    but items that replace them are the user's own reckoning, so they are checked."""
+    total = sum((item.amount for item in items), Decimal(0))
+    if items and total != amount:
+        raise UserErrors.one(
+            ("input", "items"), f"The items add up to {total}, not {amount}.", ErrorCode.INVALID
+        )
+
+
+async def create_row(
+    session: AsyncSession, user_id: uuid.UUID, record_id: uuid.UUID, cleaned: dict[str, Any]
+) -> Purchase:
+    items = cleaned.pop("items", [])
+    receipt_id = cleaned.get("receipt_id")
+    if receipt_id is not None and not await receipts.owned(session, user_id, receipt_id):
+        raise UserErrors.one(("input", "receiptId"), NO_RECEIPT, ErrorCode.NOT_FOUND)
+    return await _add(session, Purchase(id=record_id, user_id=user_id, **cleaned), items)
+
+
+async def update_row(session: AsyncSession, row: Purchase, cleaned: dict[str, Any]) -> Purchase:
+    """Applies the changes; new items replace the old ones. The receipt stays."""
+    items = cleaned.pop("items", None)
+    problems = Problems()
+    if cleaned.pop("receipt_id", row.receipt_id) != row.receipt_id:
+        problems.add(("input", "receiptId"), "A purchase keeps its receipt.")
+    currency = cleaned.get("currency", row.currency)
+    if "amount" not in cleaned and (problem := amount_problem(row.amount, currency)):
+        problems.add(("input", "currency"), problem)
+    problems.raise_if_any()
+    if items is not None and not await _same_items(session, row, items):
+        _items_add_up(items, cleaned.get("amount", row.amount))
+        await purchases.replace_items(session, row, items)
+    row = await purchases.save(session, row, **cleaned)
+    await records.changed(session, Collection.PURCHASES, row, ActivityKind.PURCHASE_UPDATED)
+    return row
+
+
+async def _same_items(session: AsyncSession, row: Purchase, items: Sequence[PurchaseItem]) -> bool:
+    """Whether ``items`` are the purchase's own (a pushed record sends them back as pulled)."""
+    held = (await purchases.items_of(session, [row.id])).get(row.id, [])
+    return [_line(item) for item in held] == [_line(item) for item in items]
+
+
+def _line(item: purchases.ItemLine) -> tuple[object, ...]:
+    return (item.description, item.quantity, item.unit_price, item.amount)
+
+
+async def delete_row(session: AsyncSession, row: Purchase) -> None:
+    await purchases.remove(session, row)
+    await records.changed(
+        session, Collection.PURCHASES, row, ActivityKind.PURCHASE_DELETED, deleted=True
+    )
+
+
+def _money_text(amount: Decimal | None, currency: str) -> str | None:
+    return None if amount is None else str(quantize(amount, currency))
+
+
+def fields_of(row: Purchase, items: Sequence[purchases.ItemLine]) -> dict[str, Any]:
+    """The purchase as a sync pull sends it: the create input's fields, money as text."""
+    return {
+        "merchant": row.merchant,
+        "amount": str(quantize(row.amount, row.currency)),
+        "currency": row.currency,
+        "category": row.category,
+        "purchasedAt": format_instant(row.purchased_at),
+        "note": row.note,
+        "receiptId": ids.encode("receipt", row.receipt_id) if row.receipt_id else None,
+        "items": [
+            {
+                "description": item.description,
+                "quantity": None if item.quantity is None else str(plain(item.quantity)),
+                "unitPrice": (
+                    None
+                    if item.unit_price is None
+                    else str(quantize(item.unit_price, row.currency))
+                ),
+                "amount": str(quantize(item.amount, row.currency)),
+            }
+            for item in items
+        ],
+    }
+
+
+async def fields_of_many(
+    session: AsyncSession, rows: Sequence[Purchase]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    items = await purchases.items_of(session, [row.id for row in rows]) if rows else {}
+    return {row.id: fields_of(row, items.get(row.id, [])) for row in rows}
+
+
 async def create(ctx: Context, data: CreatePurchaseInput) -> Purchase:
     principal = await ctx.principal()
-    problems = Problems()
-    currency = _currency(data.currency, principal.currency, problems)
-    merchant = _merchant(data.merchant, problems)
-    amount = _money(data.amount, currency, ("input", "amount"), problems)
-    category = _category(data.category, problems)
-    note = _note(data.note, problems)
-    items = _items(data.items, currency, problems)
-    receipt_id = None
-    if data.receipt_id:
-        receipt_id = ids.decode_as("receipt", data.receipt_id)
-        if receipt_id is None:
-            problems.add(("input", "receiptId"), "No such receipt.", ErrorCode.NOT_FOUND)
-    problems.raise_if_any()
+    record_id, cleaned = records.creation(
+        KIND, data, functools.partial(clean, currency=principal.currency)
+    )
     async with ctx.sessionmaker.begin() as session:
-        if receipt_id is not None and not await receipts.owned(
-            session, principal.user_id, receipt_id
-        ):
-            raise UserErrors.one(("input", "receiptId"), "No such receipt.", ErrorCode.NOT_FOUND)
-        row = Purchase(
-            user_id=principal.user_id,
-            receipt_id=receipt_id,
-            merchant=merchant,
-            amount=amount,
-            currency=currency,
-            category=category,
-            purchased_at=data.purchased_at,
-            note=note,
-        )
-        return await _add(session, row, items)
+        await records.ensure_new(session, Collection.PURCHASES, record_id, "purchase")
+        return await create_row(session, principal.user_id, record_id, cleaned)
 
 
 async def create_from_receipt(ctx: Context, global_id: str) -> Purchase:
@@ -165,49 +293,14 @@ async def update(ctx: Context, global_id: str, data: UpdatePurchaseInput) -> Pur
     principal = await ctx.principal()
     async with ctx.sessionmaker.begin() as session:
         row = await _lock_owned(session, principal.user_id, global_id)
-        problems = Problems()
-        changes: dict[str, Any] = {}
-        currency = row.currency
-        if data.currency is not UNSET:
-            currency = _currency(data.currency, row.currency, problems)
-            changes["currency"] = currency
-        if data.merchant is not UNSET:
-            changes["merchant"] = _merchant(data.merchant, problems)
-        if data.amount is not UNSET:
-            changes["amount"] = _money(data.amount, currency, ("input", "amount"), problems)
-        elif "currency" in changes and (problem := amount_problem(row.amount, currency)):
-            problems.add(("input", "currency"), problem)
-        if data.category is not UNSET:
-            changes["category"] = _category(data.category, problems)
-        if data.note is not UNSET:
-            changes["note"] = _note(data.note, problems)
-        if data.purchased_at is not UNSET:
-            if data.purchased_at is None:
-                problems.add(("input", "purchasedAt"), "A purchase needs a date.")
-            changes["purchased_at"] = data.purchased_at
-        items = None
-        if data.items is not UNSET:
-            items = _items(data.items, currency, problems)
-            amount = changes.get("amount", row.amount)
-            if items and not problems.items and sum(i.amount for i in items) != amount:
-                problems.add(
-                    ("input", "items"),
-                    f"The items add up to {sum(i.amount for i in items)}, not {amount}.",
-                )
-        problems.raise_if_any()
-        if items is not None:
-            await purchases.replace_items(session, row, items)
-        row = await purchases.save(session, row, **changes)
-        await events.publish(session, row.user_id, ActivityKind.PURCHASE_UPDATED, row.id)
-        return row
+        cleaned = records.changes(data, functools.partial(clean, currency=row.currency))
+        return await update_row(session, row, cleaned)
 
 
 async def delete(ctx: Context, global_id: str) -> str:
     principal = await ctx.principal()
     async with ctx.sessionmaker.begin() as session:
-        row = await _lock_owned(session, principal.user_id, global_id)
-        await purchases.remove(session, row)
-        await events.publish(session, row.user_id, ActivityKind.PURCHASE_DELETED, row.id)
+        await delete_row(session, await _lock_owned(session, principal.user_id, global_id))
     return global_id
 
 
@@ -300,7 +393,7 @@ async def _add(session: AsyncSession, row: Purchase, items: list[PurchaseItem]) 
         raise UserErrors.one(
             ("input", "receiptId"), "This receipt already has a purchase.", ErrorCode.CONFLICT
         ) from error
-    await events.publish(session, row.user_id, ActivityKind.PURCHASE_CREATED, row.id)
+    await records.changed(session, Collection.PURCHASES, row, ActivityKind.PURCHASE_CREATED)
     return row
 
 
@@ -314,12 +407,12 @@ def _bound(value: Decimal | None, name: str, rounding: str) -> Decimal | None:
     return stored(value, rounding)
 
 
-def _currency(value: str | None, default: str, problems: Problems) -> str:
-    if value is None or value is UNSET:
+def _currency(value: object, default: str, problems: Problems, path: records.Path) -> str:
+    if value is None:
         return default
-    code = value.strip().upper()
+    code = value.strip().upper() if isinstance(value, str) else ""
     if not is_currency(code):
-        problems.add(("input", "currency"), "Use an ISO 4217 currency code such as 'EUR'.")
+        problems.add((*path, "currency"), "Use an ISO 4217 currency code such as 'EUR'.")
     return code
 
 
@@ -327,7 +420,8 @@ def _money(
     value: Decimal | None, currency: str, field: tuple[str, ...], problems: Problems
 ) -> Decimal:
     if value is None:
-        problems.add(field, "An amount is needed.")
+        if not problems.has(field):
+            problems.add(field, "An amount is needed.")
         return Decimal(0)
     if problem := amount_problem(value, currency):
         problems.add(field, problem)
@@ -335,48 +429,45 @@ def _money(
     return quantize(value, currency)  # 0E-1000 is 0.00, which PostgreSQL can be sent
 
 
-def _merchant(value: str | None, problems: Problems) -> str:
-    return checked_text(value, ("input", "merchant"), problems, min_length=1, max_length=200)
-
-
-def _category(value: str | None, problems: Problems) -> str | None:
-    return checked_text(value, ("input", "category"), problems, max_length=60) or None
-
-
-def _note(value: str | None, problems: Problems) -> str | None:
-    return checked_text(value, ("input", "note"), problems, max_length=2000) or None
-
-
 def _items(
-    values: list[PurchaseItemInput] | None, currency: str, problems: Problems
+    given: object, currency: str, problems: Problems, path: records.Path
 ) -> list[PurchaseItem]:
-    if not values:
+    """Line items from the GraphQL input or a pushed record's JSON."""
+    if not given:
         return []
-    if len(values) > MAX_ITEMS:
-        problems.add(("input", "items"), f"Use at most {MAX_ITEMS} items.")
+    if not isinstance(given, list):
+        problems.add(path, "Send the items as a list.")
+        return []
+    if len(given) > MAX_ITEMS:
+        problems.add(path, f"Use at most {MAX_ITEMS} items.")
         return []
     items = []
-    for index, value in enumerate(values):
-        path = ("input", "items", str(index))
-        description = checked_text(
-            value.description, (*path, "description"), problems, min_length=1, max_length=300
-        )
-        amount = _money(value.amount, currency, (*path, "amount"), problems)
+    for index, value in enumerate(given):
+        item_path = (*path, str(index))
+        values = value if isinstance(value, Mapping) else records.input_values(value)
+        records.unknown_fields(values, ITEM_FIELDS, problems, item_path)
+        description = _text(values, "description", problems, item_path, minimum=1, limit=300)
+        amount = records.decimal(values, "amount", problems, item_path)
         items.append(
             PurchaseItem(
                 description=description,
-                quantity=_quantity(value.quantity, (*path, "quantity"), problems),
-                unit_price=_quantity(value.unit_price, (*path, "unitPrice"), problems),
-                amount=amount,
+                quantity=_quantity(values, "quantity", problems, item_path),
+                unit_price=_quantity(values, "unitPrice", problems, item_path),
+                amount=_money(amount, currency, (*item_path, "amount"), problems),
             )
         )
     return items
 
 
-def _quantity(value: Decimal | None, field: tuple[str, ...], problems: Problems) -> Decimal | None:
+def _quantity(
+    values: Mapping[str, Any], name: str, problems: Problems, path: records.Path
+) -> Decimal | None:
+    if values.get(name) is None:
+        return None
+    value = records.decimal(values, name, problems, path)
     if value is None:
         return None
-    if not (value.is_finite() and 0 <= value < MAX_AMOUNT):
-        problems.add(field, "Use 0 or a positive number under 1,000,000,000,000.")
+    if not (0 <= value < MAX_AMOUNT):
+        problems.add((*path, name), "Use 0 or a positive number under 1,000,000,000,000.")
         return None
     return stored(value)

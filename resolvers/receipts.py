@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from db import events, objects, receipts
+from db import events, objects, purchases, receipts
 from db.events import ActivityKind, Signal
 from db.pagination import Page
 from db.receipts import OcrRow, Receipt, ReceiptRow, ReceiptStatus
-from resolvers import ids, uploads
+from db.sync import Collection
+from resolvers import ids, records, uploads
 from resolvers.dates import day_range
 from resolvers.errors import ErrorCode, UserErrors
 from resolvers.pagination import cursor_checked, page_size
@@ -140,6 +141,12 @@ async def delete(ctx: Context, global_id: str) -> str:
     principal = await ctx.principal()
     async with ctx.sessionmaker.begin() as session:
         row = await _lock_owned(session, principal.user_id, global_id)
+        linked = (await purchases.by_receipts(session, [row.id])).get(row.id)
+        if linked is not None:  # the purchase stays, without its receipt
+            linked = await purchases.save(session, linked, receipt_id=None)
+            await records.changed(
+                session, Collection.PURCHASES, linked, ActivityKind.PURCHASE_UPDATED
+            )
         await receipts.remove(session, row)
         await objects.schedule_deletion(session, [row.object_key])
         await events.publish(session, row.user_id, Signal.RECEIPT_STATUS, row.id)

@@ -8,7 +8,8 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -202,6 +203,37 @@ def moment(values: Mapping[str, Any], name: str, problems: Problems, path: Path)
     except ValueError:
         problems.add((*path, name), "Use an ISO 8601 date and time with an offset.")
         return None
+
+
+def day(values: Mapping[str, Any], name: str, problems: Problems, path: Path) -> date | None:
+    """A calendar day, ``YYYY-MM-DD``."""
+    value = values.get(name)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    try:
+        if not isinstance(value, str) or len(value) != 10:
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        problems.add((*path, name), "Use a date like '2026-12-01'.")
+        return None
+
+
+def decimal(values: Mapping[str, Any], name: str, problems: Problems, path: Path) -> Decimal | None:
+    """A number: a Decimal of a GraphQL input, or the string (or JSON number) of a push."""
+    value = values.get(name)
+    if value is None:
+        return None
+    try:
+        if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
+            raise InvalidOperation(value)
+        number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+        if not number.is_finite():
+            raise InvalidOperation(value)
+    except InvalidOperation:
+        problems.add((*path, name), "Use a number, like '12.30'.")
+        return None
+    return number
 
 
 def flag(values: Mapping[str, Any], name: str, problems: Problems, path: Path) -> bool:

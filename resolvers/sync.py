@@ -1,6 +1,10 @@
-"""Offline sync of notes, tasks and habits: pull every change after a cursor, push a
-batch of local changes atomically, once per (clientId, mutationId), with conflicts
-reported instead of overwriting newer server versions."""
+"""Offline sync of notes, tasks, habits, projects, check-ins and purchases: pull every
+change after a cursor, push a batch of local changes atomically, once per (clientId,
+mutationId), with conflicts reported instead of overwriting newer server versions.
+
+A push is applied in the client's order, except that a record is created before the
+changes that refer to it (a subtask pushed before its parent, a check-in before its
+habit): an offline client may have queued them in any order."""
 
 from __future__ import annotations
 
@@ -11,22 +15,24 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Self
 
 from db import habits as habit_rows
 from db import notes as note_rows
+from db import projects as project_rows
+from db import purchases as purchase_rows
 from db import sync
 from db import tasks as task_rows
 from db.sync import Collection
-from resolvers import habits, ids, notes, records, tasks
+from resolvers import check_ins, habits, ids, notes, projects, purchases, records, tasks
 from resolvers.errors import BadUserInput, ErrorCode, Problems, UserErrors
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from resolvers.context import Context
-    from schema.sync import SyncPushInput
+    from schema.sync import SyncChangeInput, SyncPushInput
 
 PULL_LIMIT = 500
 PUSH_LIMIT = 500
@@ -34,11 +40,29 @@ START = (0, Collection.NOTES.value, uuid.UUID(int=0))
 
 
 @dataclass(frozen=True)
+class Pusher:
+    """Who pushes, with what the checks of their records need."""
+
+    user_id: uuid.UUID
+    currency: str
+    today: date
+
+
+Clean = Callable[..., dict[str, Any]]
+FieldsOf = Callable[["AsyncSession", Sequence[Any]], Awaitable[dict[uuid.UUID, dict[str, Any]]]]
+
+
+@dataclass(frozen=True)
 class Domain:
-    """How sync reads and writes one collection, with the same rules as its mutations."""
+    """How sync reads and writes one collection, with the same rules as its mutations.
+
+    ``clean(values, problems, path, creating=, row=, pusher=)`` checks pushed fields;
+    ``fields_of`` gives the pulled fields of rows, reading what they hold (a note's
+    images, a purchase's items) in one statement; ``references`` names the fields that
+    hold the IDs of other synced records."""
 
     kind: str
-    clean: Callable[..., dict[str, Any]]
+    clean: Clean
     create_row: Callable[[AsyncSession, uuid.UUID, uuid.UUID, dict[str, Any]], Awaitable[Any]]
     update_row: Callable[[AsyncSession, Any, dict[str, Any]], Awaitable[Any]]
     delete_row: Callable[[AsyncSession, Any], Awaitable[Any]]
@@ -46,39 +70,123 @@ class Domain:
     owned_many: Callable[
         [AsyncSession, uuid.UUID, Sequence[uuid.UUID]], Awaitable[Mapping[uuid.UUID, Any]]
     ]
-    fields_of: Callable[[Any], dict[str, Any]]
+    fields_of: FieldsOf
+    references: tuple[str, ...] = ()
+
+
+def _plain(clean: Clean) -> Clean:
+    """A collection's ``clean`` that needs neither the stored row nor the pusher."""
+
+    def checked(
+        values: Mapping[str, Any],
+        problems: Problems,
+        path: records.Path,
+        *,
+        creating: bool,
+        row: Any,
+        pusher: Pusher,
+    ) -> dict[str, Any]:
+        return clean(values, problems, path, creating=creating)
+
+    return checked
+
+
+def _each(fields_of: Callable[[Any], dict[str, Any]]) -> FieldsOf:
+    """A collection's ``fields_of`` that reads nothing beyond the row."""
+
+    async def of(session: AsyncSession, rows: Sequence[Any]) -> dict[uuid.UUID, dict[str, Any]]:
+        return {row.id: fields_of(row) for row in rows}
+
+    return of
+
+
+def _purchase_clean(
+    values: Mapping[str, Any],
+    problems: Problems,
+    path: records.Path,
+    *,
+    creating: bool,
+    row: Any,
+    pusher: Pusher,
+) -> dict[str, Any]:
+    currency = row.currency if row is not None else pusher.currency
+    return purchases.clean(values, problems, path, creating=creating, currency=currency)
+
+
+def _check_in_clean(
+    values: Mapping[str, Any],
+    problems: Problems,
+    path: records.Path,
+    *,
+    creating: bool,
+    row: Any,
+    pusher: Pusher,
+) -> dict[str, Any]:
+    return check_ins.clean(values, problems, path, creating=creating, today=pusher.today)
 
 
 DOMAINS = {
     Collection.NOTES: Domain(
-        "note",
-        notes.clean,
-        notes.create_row,
-        notes.update_row,
-        notes.delete_row,
-        note_rows.owned,
-        note_rows.owned_many,
-        notes.fields_of,
+        kind=notes.KIND,
+        clean=_plain(notes.clean),
+        create_row=notes.create_row,
+        update_row=notes.update_row,
+        delete_row=notes.delete_row,
+        owned=note_rows.owned,
+        owned_many=note_rows.owned_many,
+        fields_of=notes.fields_of_many,
     ),
     Collection.TASKS: Domain(
-        "task",
-        tasks.clean,
-        tasks.create_row,
-        tasks.update_row,
-        tasks.delete_row,
-        task_rows.owned,
-        task_rows.owned_many,
-        tasks.fields_of,
+        kind=tasks.KIND,
+        clean=_plain(tasks.clean),
+        create_row=tasks.create_row,
+        update_row=tasks.update_row,
+        delete_row=tasks.delete_row,
+        owned=task_rows.owned,
+        owned_many=task_rows.owned_many,
+        fields_of=_each(tasks.fields_of),
+        references=("projectId", "parentId"),
     ),
     Collection.HABITS: Domain(
-        "habit",
-        habits.clean,
-        habits.create_row,
-        habits.update_row,
-        habits.delete_row,
-        habit_rows.owned,
-        habit_rows.owned_many,
-        habits.fields_of,
+        kind=habits.KIND,
+        clean=_plain(habits.clean),
+        create_row=habits.create_row,
+        update_row=habits.update_row,
+        delete_row=habits.delete_row,
+        owned=habit_rows.owned,
+        owned_many=habit_rows.owned_many,
+        fields_of=_each(habits.fields_of),
+    ),
+    Collection.PROJECTS: Domain(
+        kind=projects.KIND,
+        clean=_plain(projects.clean),
+        create_row=projects.create_row,
+        update_row=projects.update_row,
+        delete_row=projects.delete_row,
+        owned=project_rows.owned,
+        owned_many=project_rows.owned_many,
+        fields_of=_each(projects.fields_of),
+    ),
+    Collection.CHECK_INS: Domain(
+        kind=check_ins.KIND,
+        clean=_check_in_clean,
+        create_row=check_ins.create_row,
+        update_row=check_ins.update_row,
+        delete_row=check_ins.delete_row,
+        owned=habit_rows.owned_check_in,
+        owned_many=habit_rows.owned_check_ins,
+        fields_of=_each(check_ins.fields_of),
+        references=("habitId",),
+    ),
+    Collection.PURCHASES: Domain(
+        kind=purchases.KIND,
+        clean=_purchase_clean,
+        create_row=purchases.create_row,
+        update_row=purchases.update_row,
+        delete_row=purchases.delete_row,
+        owned=purchase_rows.owned,
+        owned_many=purchase_rows.owned_many,
+        fields_of=purchases.fields_of_many,
     ),
 }
 
@@ -202,24 +310,24 @@ async def pull(ctx: Context, since: str | None, collections: Sequence[str] | Non
         )
         has_more = len(found) > PULL_LIMIT
         found = found[:PULL_LIMIT]
-        current: dict[Collection, Mapping[uuid.UUID, Any]] = {}
-        for collection in {change.collection for change in found if not change.deleted}:
+        current: dict[Collection, Mapping[uuid.UUID, dict[str, Any]]] = {}
+        for collection in sorted({change.collection for change in found if not change.deleted}):
+            domain = DOMAINS[collection]
             live = [c.record_id for c in found if c.collection is collection and not c.deleted]
-            current[collection] = await DOMAINS[collection].owned_many(
-                session, principal.user_id, live
-            )
+            rows = await domain.owned_many(session, principal.user_id, live)
+            current[collection] = await domain.fields_of(session, list(rows.values()))
     changes = []
     for change in found:
         domain = DOMAINS[change.collection]
-        row = None if change.deleted else current[change.collection].get(change.record_id)
+        fields = None if change.deleted else current[change.collection].get(change.record_id)
         changes.append(
             PulledChange(
                 collection=change.collection,
                 id=ids.encode(domain.kind, change.record_id),
                 version=change.version,
-                deleted=change.deleted or row is None,
+                deleted=change.deleted or fields is None,
                 updated_at=change.changed_at,
-                fields=domain.fields_of(row) if row is not None else None,
+                fields=fields,
             )
         )
     last = found[-1] if found else None
@@ -245,22 +353,23 @@ async def push(ctx: Context, data: SyncPushInput) -> PushResult:
         else encode_cursor(START)
     )
     object_keys: list[str] = []
+    pusher = Pusher(principal.user_id, principal.currency, ctx.today(principal.timezone))
     async with ctx.sessionmaker.begin() as session:
         fresh, stored = await sync.claim_push(
             session, principal.user_id, client_id, data.mutation_id
         )
         if not fresh and stored is not None:
             return PushResult.from_json(stored)
-        applied: list[Applied] = []
-        conflicts: list[Conflict] = []
-        for index, change in enumerate(data.changes):
+        outcomes: dict[int, Applied | Conflict | None] = {}
+        for index in _in_dependency_order(data.changes):
             path = ("input", "changes", str(index))
-            outcome = await _apply(session, principal.user_id, change, path, problems, object_keys)
-            if isinstance(outcome, Applied):
-                applied.append(outcome)
-            elif isinstance(outcome, Conflict):
-                conflicts.append(outcome)
+            outcomes[index] = await _apply(
+                session, pusher, data.changes[index], path, problems, object_keys
+            )
         problems.raise_if_any()
+        ordered = [outcomes[index] for index in range(len(data.changes))]
+        applied = [outcome for outcome in ordered if isinstance(outcome, Applied)]
+        conflicts = [outcome for outcome in ordered if isinstance(outcome, Conflict)]
         result = PushResult(cursor, applied, conflicts)
         await sync.save_push(
             session, principal.user_id, client_id, data.mutation_id, result.to_json()
@@ -269,9 +378,36 @@ async def push(ctx: Context, data: SyncPushInput) -> PushResult:
     return result
 
 
+def _in_dependency_order(changes: Sequence[SyncChangeInput]) -> list[int]:
+    """The changes' indexes in the client's order, except that a change creating or
+    updating a record comes before the changes whose fields refer to it."""
+    by_id = {str(change.id): index for index, change in enumerate(changes) if not change.deleted}
+    order: list[int] = []
+    placed: set[int] = set()
+    visiting: set[int] = set()
+
+    def place(index: int) -> None:
+        if index in placed or index in visiting:  # a cycle is left to the checks to refuse
+            return
+        visiting.add(index)
+        change = changes[index]
+        fields: dict[str, Any] = change.fields if isinstance(change.fields, dict) else {}
+        for name in DOMAINS[Collection(change.collection.value)].references:
+            target = by_id.get(str(fields.get(name)))
+            if target is not None and target != index:
+                place(target)
+        visiting.discard(index)
+        placed.add(index)
+        order.append(index)
+
+    for index in range(len(changes)):
+        place(index)
+    return order
+
+
 async def _apply(
     session: AsyncSession,
-    user_id: uuid.UUID,
+    pusher: Pusher,
     change: Any,
     path: records.Path,
     problems: Problems,
@@ -279,6 +415,7 @@ async def _apply(
 ) -> Applied | Conflict | None:
     """One change; None when it has problems. A deleted record's objects in storage are
     added to ``object_keys``, to be deleted once the transaction commits."""
+    user_id = pusher.user_id
     collection = Collection(change.collection.value)
     domain = DOMAINS[collection]
     record_id = ids.decode_as(domain.kind, change.id)
@@ -299,23 +436,30 @@ async def _apply(
             return Applied(collection, change.id, 0)
         return Conflict(collection, change.id, ConflictReason.DELETED)
     if row is not None and (change.version is None or row.version > change.version):
-        return Conflict(
-            collection, change.id, ConflictReason.STALE, row.version, domain.fields_of(row)
-        )
+        server_fields = (await domain.fields_of(session, [row]))[row.id]
+        return Conflict(collection, change.id, ConflictReason.STALE, row.version, server_fields)
+    fields_path = (*path, "fields")
+    known = len(problems.items)  # problems of earlier changes do not hold this one back
     try:
         if row is None:
             if change.deleted:
                 return Applied(collection, change.id, 0)
-            cleaned = domain.clean(fields, problems, (*path, "fields"), creating=True)
-            if problems.items:
+            cleaned = domain.clean(
+                fields, problems, fields_path, creating=True, row=None, pusher=pusher
+            )
+            if len(problems.items) > known:
                 return None
             row = await domain.create_row(session, user_id, record_id, cleaned)
+            if row.id != record_id:
+                return await _merged(session, collection, change.id, record_id, user_id)
             return Applied(collection, change.id, row.version)
         if change.deleted:
             object_keys.extend(await domain.delete_row(session, row) or [])
             return Applied(collection, change.id, row.version + 1)
-        cleaned = domain.clean(fields, problems, (*path, "fields"), creating=False)
-        if problems.items:
+        cleaned = domain.clean(
+            fields, problems, fields_path, creating=False, row=row, pusher=pusher
+        )
+        if len(problems.items) > known:
             return None
         row = await domain.update_row(session, row, cleaned)
         return Applied(collection, change.id, row.version)
@@ -324,3 +468,24 @@ async def _apply(
             field = problem.field[1:] if problem.field and problem.field[0] == "input" else ()
             problems.add((*path, "fields", *field), problem.message, problem.code)
         return None
+
+
+async def _merged(
+    session: AsyncSession,
+    collection: Collection,
+    global_id: str,
+    record_id: uuid.UUID,
+    user_id: uuid.UUID,
+) -> Applied:
+    """A new record that the server added to the one it holds for the same key (a
+    check-in for a habit and day another device checked in): the pushed ID is deleted,
+    so the next pull drops it and brings the record that holds both."""
+    await sync.record(
+        session,
+        collection=collection,
+        record_id=record_id,
+        user_id=user_id,
+        version=1,
+        deleted=True,
+    )
+    return Applied(collection, global_id, 1)

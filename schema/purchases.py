@@ -169,6 +169,10 @@ class PurchaseItemInput:
 
 @strawberry.input
 class CreatePurchaseInput:
+    id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Optional `purchase_<uuid>` minted by an offline client; kept as given.",
+    )
     merchant: str
     amount: Decimal
     currency: str | None = strawberry.field(default=None, description="Default: your currency.")
@@ -176,7 +180,9 @@ class CreatePurchaseInput:
     purchased_at: datetime
     note: str | None = None
     receipt_id: strawberry.ID | None = None
-    items: list[PurchaseItemInput] | None = None
+    items: list[PurchaseItemInput] | None = strawberry.field(
+        default=None, description="Line items; their amounts must add up to the purchase's."
+    )
 
 
 @strawberry.input

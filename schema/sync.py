@@ -1,4 +1,5 @@
-"""Offline sync for notes, tasks and habits: syncPull and syncPush."""
+"""Offline sync of notes, tasks, habits, projects, check-ins and purchases: syncPull and
+syncPush."""
 
 from __future__ import annotations
 
@@ -25,7 +26,10 @@ class SyncChange:
     deleted: bool
     updated_at: datetime
     fields: JSON | None = strawberry.field(
-        description="The record as its create input has it; null for a deleted record."
+        description=(
+            "The record as its create input has it (a note with its `images`, a purchase"
+            " with its `items`); null for a deleted record."
+        )
     )
 
 
@@ -54,7 +58,13 @@ class SyncPullResult:
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description=(
+        "A change applied, and the record's version now. A new check-in for a habit and"
+        " day that already has one (another device's) is added to that one instead: its"
+        " own ID is then deleted, and the next pull brings both changes."
+    )
+)
 class SyncApplied:
     collection: Collection
     id: strawberry.ID
@@ -139,7 +149,10 @@ class Query:
 class Mutation:
     @strawberry.mutation(
         extensions=requires(SignedIn()),
-        description="Applies the changes atomically, once per (clientId, mutationId).",
+        description=(
+            "Applies the changes atomically, once per (clientId, mutationId); a record is"
+            " created before the changes that refer to it, in whatever order they come."
+        ),
     )
     async def sync_push(self, info: Info, input: SyncPushInput) -> SyncPushPayload:
         return await SyncPushPayload.run(resolvers.push(info.context, input))

@@ -9,6 +9,7 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -20,11 +21,18 @@ from db.sync import Collection
 from resolvers import notes
 from resolvers.context import Services
 from resolvers.errors import Problems
-from resolvers.sync import DOMAINS
+from resolvers.sync import DOMAINS, Pusher
 
 Change = dict[str, Any]
 Fields = dict[str, Any]
-KINDS = {"note": "NOTES", "task": "TASKS", "habit": "HABITS"}
+KINDS = {
+    "note": "NOTES",
+    "task": "TASKS",
+    "habit": "HABITS",
+    "project": "PROJECTS",
+    "checkin": "CHECK_INS",
+    "purchase": "PURCHASES",
+}
 WEEK = {"from": "2026-01-05", "to": "2026-01-11"}
 
 
@@ -151,6 +159,10 @@ def error_fields(payload: Mapping[str, Any]) -> list[tuple[list[str], str]]:
     return [(error["field"], error["code"]) for error in payload["userErrors"]]
 
 
+def pusher(user_id: uuid.UUID) -> Pusher:
+    return Pusher(user_id, "EUR", datetime.now(UTC).date())
+
+
 async def insert(
     services: Services, user_id: uuid.UUID, collection: Collection, records: list[Fields]
 ) -> list[str]:
@@ -160,7 +172,9 @@ async def insert(
     async with services.sessionmaker.begin() as session:
         for values in records:
             problems = Problems()
-            cleaned = domain.clean(values, problems, ("input",), creating=True)
+            cleaned = domain.clean(
+                values, problems, ("input",), creating=True, row=None, pusher=pusher(user_id)
+            )
             assert not problems.items, [p.message for p in problems.items]
             record_id = uuid.uuid4()
             await domain.create_row(session, user_id, record_id, cleaned)
@@ -484,6 +498,7 @@ async def test_two_offline_devices_converge_with_one_conflict_and_no_lost_edit(
                 "tags": [],
                 "pinned": False,
                 "archived": False,
+                "images": [],
             },
             "reason": "STALE",
         }
@@ -505,11 +520,19 @@ async def test_two_offline_devices_converge_with_one_conflict_and_no_lost_edit(
                 "tags": [],
                 "pinned": False,
                 "archived": False,
+                "images": [],
             },
         ),
         note_y: (
             2,
-            {"title": "Y", "content": "", "tags": ["y"], "pinned": True, "archived": False},
+            {
+                "title": "Y",
+                "content": "",
+                "tags": ["y"],
+                "pinned": True,
+                "archived": False,
+                "images": [],
+            },
         ),
         task_t: (
             1,
@@ -693,7 +716,7 @@ async def test_a_habit_name_taken_by_a_concurrent_writer_is_a_conflict(
         # Another device's push, still running, creates "Read" first.
         problems = Problems()
         cleaned = DOMAINS[Collection.HABITS].clean(
-            {"name": "Read"}, problems, ("input",), creating=True
+            {"name": "Read"}, problems, ("input",), creating=True, row=None, pusher=pusher(user_id)
         )
         await DOMAINS[Collection.HABITS].create_row(session, user_id, uuid.uuid4(), cleaned)
         pushing = asyncio.create_task(push_raw(api, token, [change(habit, {"name": "read"})]))
@@ -806,7 +829,14 @@ async def test_mutations_appear_in_pulls(api: Api) -> None:
     assert set(changes) == {note_id, task_id, kept, dropped}
     assert (changes[note_id]["version"], changes[note_id]["fields"]) == (
         2,
-        {"title": "Note", "content": "", "tags": ["a"], "pinned": True, "archived": False},
+        {
+            "title": "Note",
+            "content": "",
+            "tags": ["a"],
+            "pinned": True,
+            "archived": False,
+            "images": [],
+        },
     )
     assert changes[task_id]["version"] == 2
     assert changes[task_id]["fields"]["status"] == "DONE"
@@ -958,7 +988,8 @@ async def test_a_pull_runs_a_constant_number_of_statements(
         return statements.count
 
     small, large = await pull_statements(10), await pull_statements(300)
-    assert small == large == 5, (small, large)  # principal, changes, one per collection
+    # The principal, the changes, one per collection and the notes' images.
+    assert small == large == 6, (small, large)
 
 
 async def test_a_pull_repeating_a_collection_thousands_of_times_is_one_collection(
