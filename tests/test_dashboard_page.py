@@ -207,8 +207,14 @@ async def test_the_dashboard_signs_in_and_follows_changes_live(
             f"[...document.querySelectorAll('{projects}')]"
             ".map((item) => [...item.children].map((part) => part.textContent))"
         )
-        expected = json.dumps([[MERCHANT, "0 open tasks"], ["Garden", "2 open tasks"]])
-        await page.wait_for(f"JSON.stringify({shown}) === {json.dumps(expected)}", within=5)
+        garden = f"document.querySelector('{projects}:nth-child(2) [data-field=openTasks]')"
+        await page.wait_for(
+            f"document.querySelectorAll('{projects}').length === 2"
+            f" && {garden}?.textContent === '2 open tasks'",
+            within=5,
+        )
+        listed = await page.evaluate(shown)
+        assert listed == [[MERCHANT, "0 open tasks"], ["Garden", "2 open tasks"]]
         assert await page.evaluate("document.getElementById('no-projects').hidden") is True
         assert await page.evaluate(figure("openTasks")) == "3"
         assert await page.evaluate("document.querySelectorAll('main img').length") == 0
