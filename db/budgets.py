@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     DateTime,
@@ -78,17 +80,36 @@ def _with_spent() -> Select[uuid.UUID, str, str, Decimal, Decimal]:
 
 
 _WITH_SPENT = _with_spent()
+_ONE_WITH_SPENT = _WITH_SPENT.where(Budget.id == bindparam("budget_id", type_=Uuid))
 
 
 async def with_spent(
     session: AsyncSession, user_id: uuid.UUID, month_start: datetime, month_end: datetime
 ) -> list[BudgetRow]:
-    rows = await core_rows(
-        session,
-        _WITH_SPENT,
-        {"user_id": user_id, "month_start": month_start, "month_end": month_end},
-    )
-    return [BudgetRow(row[0], row[1], row[2], row[3], Decimal(row[4])) for row in rows]
+    values = {"user_id": user_id, "month_start": month_start, "month_end": month_end}
+    return [_budget_row(row) for row in await core_rows(session, _WITH_SPENT, values)]
+
+
+async def one_with_spent(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    budget_id: uuid.UUID,
+    month_start: datetime,
+    month_end: datetime,
+) -> BudgetRow | None:
+    """The user's budget of this ID with its month's spending; None for anyone else's."""
+    values = {
+        "user_id": user_id,
+        "budget_id": budget_id,
+        "month_start": month_start,
+        "month_end": month_end,
+    }
+    rows = await core_rows(session, _ONE_WITH_SPENT, values)
+    return _budget_row(rows[0]) if rows else None
+
+
+def _budget_row(row: Sequence[Any]) -> BudgetRow:
+    return BudgetRow(row[0], row[1], row[2], row[3], Decimal(row[4]))
 
 
 async def spent_on(

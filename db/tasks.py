@@ -197,6 +197,21 @@ async def subtasks_of(
     return found
 
 
+async def completions_of(
+    session: AsyncSession, task_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[TaskCompletion]]:
+    """Each task's completions, oldest first."""
+    found: dict[uuid.UUID, list[TaskCompletion]] = {}
+    statement = (
+        select(TaskCompletion)
+        .where(TaskCompletion.task_id.in_(task_ids))
+        .order_by(TaskCompletion.completed_at, TaskCompletion.id)
+    )
+    for row in await session.scalars(statement):
+        found.setdefault(row.task_id, []).append(row)
+    return found
+
+
 async def by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Task]:
     return {row.id: row for row in await session.scalars(select(Task).where(Task.id.in_(ids)))}
 

@@ -14,8 +14,13 @@ Files of the zip:
   (a row per line item, by ``purchase_id``).
 - ``spending.csv``: by currency, month (in the user's time zone) and category, as
   ``spendingSummary`` gives it for each month.
-- ``receipts.json`` with what OCR read; ``habits.json`` with every check-in, and
-  ``habit_check_ins.csv``; ``tasks.json``, ``tasks.csv``; ``notes.json``.
+- ``budgets.json``: each budget's category, currency and amount.
+- ``receipts.json`` with what OCR read; ``habits.json`` with their schedules, targets and
+  every check-in (its value, or skipped), and ``habit_check_ins.csv``.
+- ``projects.json``, archived ones included; ``tasks.json`` with each task's project,
+  parent, recurrence, reminder and completions (every occurrence completed), and
+  ``tasks.csv`` and ``task_completions.csv`` (a row per completion, by ``task_id``);
+  ``notes.json``.
 - ``images/receipts/<receipt id>.<ext>``, ``images/notes/<note id>/<image id>.<ext>``.
 """
 
@@ -77,6 +82,9 @@ SPENDING = """query ExportSpending($from: Date!, $to: Date!, $currency: String!)
     currency total count byCategory { category total count }
   }
 }"""
+BUDGETS = """query ExportBudgets {
+  budgets { id category currency amount }
+}"""
 RECEIPTS = f"""query ExportReceipts($after: String) {{
   receipts(first: {PAGE}, after: $after) {{
     {PAGE_INFO}
@@ -93,12 +101,18 @@ HABITS = """query ExportHabits {
     checkIns(from: "0001-01-01", to: "9999-12-31") { date value skipped }
   }
 }"""
+PROJECTS = """query ExportProjects {
+  projects(includeArchived: true) { id name color archived position createdAt updatedAt }
+}"""
 TASKS = f"""query ExportTasks($after: String) {{
   tasks(first: {PAGE}, after: $after) {{
     {PAGE_INFO}
     edges {{ node {{
       id title description status priority dueAt remindAt completedAt tags createdAt updatedAt
-      version
+      version recurrence
+      project {{ id }}
+      parent {{ id }}
+      completions {{ dueAt completedAt }}
     }} }}
   }}
 }}"""
@@ -116,8 +130,10 @@ JSON_FILES: dict[str, tuple[str, str]] = {
     "profile.json": (PROFILE, "me"),
     "sessions.json": (SESSIONS, "mySessions"),
     "purchases.json": (PURCHASES, "purchases"),
+    "budgets.json": (BUDGETS, "budgets"),
     "receipts.json": (RECEIPTS, "receipts"),
     "habits.json": (HABITS, "habits"),
+    "projects.json": (PROJECTS, "projects"),
     "tasks.json": (TASKS, "tasks"),
     "notes.json": (NOTES, "notes"),
 }
@@ -151,7 +167,11 @@ TASK_COLUMNS = (
     "created_at",
     "updated_at",
     "remind_at",
+    "project_id",
+    "parent_id",
+    "recurrence",
 )
+COMPLETION_COLUMNS = ("task_id", "task", "due_at", "completed_at")
 EXTENSIONS = {
     "image/jpeg": "jpg",
     "image/png": "png",
@@ -278,21 +298,29 @@ async def write(services: Services, claimed: exports.Claimed, file: IO[bytes]) -
         profile = (await reader.read(PROFILE))["me"]
         with archive.open("profile.json", "w") as entry:
             entry.write(json.dumps(profile, ensure_ascii=False, indent=2).encode() + b"\n")
-        sessions = (await reader.read(SESSIONS))["mySessions"]
-        with archive.open("sessions.json", "w") as entry:
-            entry.write(json.dumps(sessions, ensure_ascii=False, indent=2).encode() + b"\n")
+        await _listed(reader, archive, "sessions.json")
         months = await _purchases(reader, archive, ZoneInfo(profile["settings"]["timezone"]))
         await _spending(reader, archive, months)
+        await _listed(reader, archive, "budgets.json")
         with json_list(archive, "receipts.json") as receipts:
             async for node in reader.nodes(RECEIPTS, "receipts"):
                 receipts.add(node)
         await _habits(reader, archive)
+        await _listed(reader, archive, "projects.json")
         await _tasks(reader, archive)
         with json_list(archive, "notes.json") as notes:
             for archived in (False, True):  # the default list leaves archived notes out
                 async for node in reader.nodes(NOTES, "notes", {"archived": archived}):
                     notes.add(node)
         await _images(services, claimed, archive)
+
+
+async def _listed(reader: Reader, archive: zipfile.ZipFile, name: str) -> None:
+    """A JSON file of a list read whole, in one request (one of ``JSON_FILES``)."""
+    document, field = JSON_FILES[name]
+    found = (await reader.read(document))[field]
+    with archive.open(name, "w") as entry:
+        entry.write(json.dumps(found, ensure_ascii=False, indent=2).encode() + b"\n")
 
 
 async def _purchases(
@@ -392,10 +420,11 @@ async def _habits(reader: Reader, archive: zipfile.ZipFile) -> None:
 
 
 async def _tasks(reader: Reader, archive: zipfile.ZipFile) -> None:
-    with spooled(TASK_COLUMNS) as rows:
+    with spooled(TASK_COLUMNS) as rows, spooled(COMPLETION_COLUMNS) as completions:
         with json_list(archive, "tasks.json") as tasks:
             async for node in reader.nodes(TASKS, "tasks"):
                 tasks.add(node)
+                project, parent = node["project"], node["parent"]
                 rows.row(
                     [
                         node["id"],
@@ -409,9 +438,15 @@ async def _tasks(reader: Reader, archive: zipfile.ZipFile) -> None:
                         node["createdAt"],
                         node["updatedAt"],
                         node["remindAt"],
+                        project["id"] if project else None,
+                        parent["id"] if parent else None,
+                        node["recurrence"],
                     ]
                 )
+                for done in node["completions"]:
+                    completions.row([node["id"], node["title"], done["dueAt"], done["completedAt"]])
         rows.copy_into(archive, "tasks.csv")
+        completions.copy_into(archive, "task_completions.csv")
 
 
 def extension(content_type: str) -> str:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from resolvers.context import Context
     from schema.budgets import SetBudgetInput
 
+KIND = "budget"
 NOT_FOUND = "No such budget."
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -69,6 +70,21 @@ async def budgets_of(ctx: Context, month: str | None) -> list[BudgetOfMonth]:
     return [BudgetOfMonth(row, span.name) for row in found]
 
 
+async def budget(ctx: Context, global_id: str) -> BudgetOfMonth | None:
+    """The user's budget of this global ID with this month's spending; None for anyone
+    else's."""
+    principal = await ctx.principal()
+    budget_id = ids.decode_as(KIND, global_id)
+    if budget_id is None:
+        return None
+    span = this_month(ctx.services.clock(), principal.timezone)
+    async with ctx.sessionmaker() as session:
+        found = await budgets.one_with_spent(
+            session, principal.user_id, budget_id, span.start, span.end
+        )
+    return BudgetOfMonth(found, span.name) if found is not None else None
+
+
 async def set_budget(ctx: Context, data: SetBudgetInput) -> BudgetOfMonth:
     """Creates the budget of the category and currency, or sets its amount."""
     principal = await ctx.principal()
@@ -94,7 +110,7 @@ async def set_budget(ctx: Context, data: SetBudgetInput) -> BudgetOfMonth:
 
 async def delete_budget(ctx: Context, global_id: str) -> str:
     principal = await ctx.principal()
-    budget_id = ids.decode_as("budget", global_id)
+    budget_id = ids.decode_as(KIND, global_id)
     async with ctx.sessionmaker.begin() as session:
         row = await _owned(session, principal.user_id, budget_id)
         await budgets.remove(session, row)

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from prometheus_client import Gauge
 
 from auth.permissions import Permission
-from db import budgets, dashboard, purchases, receipts
+from db import budgets, dashboard, projects, purchases, receipts
 from db.dashboard import Figures
 from db.engine import SessionFactory
 from db.events import ActivityKind, Inbox, Signal
@@ -29,6 +29,7 @@ from resolvers import ids
 from resolvers.budgets import BudgetOfMonth, Month, month_of
 from resolvers.dates import start_of
 from resolvers.errors import BadUserInput, Forbidden, RateLimited, Unauthenticated
+from resolvers.projects import Listed
 
 if TYPE_CHECKING:
     from db.users import Principal
@@ -82,14 +83,14 @@ async def figures_of(
     return Dashboard(figures, principal.currency, principal.user_id, month)
 
 
-def _purchases_allowed(principal: Principal) -> None:
-    if Permission.PURCHASES not in principal.permissions:
+def _allowed(principal: Principal, permission: Permission) -> None:
+    if permission not in principal.permissions:
         raise Forbidden()
 
 
 async def spending_by_currency(ctx: Context, board: Dashboard) -> list[Bucket]:
     """This month's purchases per currency: one in another currency is shown, not left out."""
-    _purchases_allowed(await ctx.principal())
+    _allowed(await ctx.principal(), Permission.PURCHASES)
     async with ctx.sessionmaker() as session:
         return await purchases.spending_by_currency(
             session, board.user_id, board.month.start, board.month.end
@@ -97,14 +98,22 @@ async def spending_by_currency(ctx: Context, board: Dashboard) -> list[Bucket]:
 
 
 async def budgets_of(ctx: Context, board: Dashboard) -> list[BudgetOfMonth]:
-    _purchases_allowed(await ctx.principal())
+    _allowed(await ctx.principal(), Permission.PURCHASES)
     async with ctx.sessionmaker() as session:
         found = await budgets.with_spent(session, board.user_id, board.month.start, board.month.end)
     return [BudgetOfMonth(row, board.month.name) for row in found]
 
 
+async def projects_of(ctx: Context, board: Dashboard) -> list[Listed]:
+    """The active projects in the user's order with their open tasks, in one statement."""
+    _allowed(await ctx.principal(), Permission.TASKS)
+    async with ctx.sessionmaker() as session:
+        found = await projects.listed(session, board.user_id, include_archived=False)
+    return [Listed(row, count) for row, count in found]
+
+
 async def recent_purchases(ctx: Context, board: Dashboard, limit: int) -> list[PurchaseRow]:
-    _purchases_allowed(await ctx.principal())
+    _allowed(await ctx.principal(), Permission.PURCHASES)
     if not 1 <= limit <= MAX_RECENT:
         raise BadUserInput(f"'limit' must be between 1 and {MAX_RECENT}.")
     async with ctx.sessionmaker() as session:

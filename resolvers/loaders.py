@@ -21,7 +21,7 @@ from db.projects import Project
 from db.purchases import ItemLine, Purchase
 from db.receipts import OcrRow, ReceiptRow
 from db.roles import Role
-from db.tasks import Task
+from db.tasks import Task, TaskCompletion
 from db.webhooks import Delivery
 from resolvers import webhooks
 
@@ -52,6 +52,7 @@ class Loaders:
     """By ID, for subtasks' parents (always their owner's)."""
     subtasks: DataLoader[uuid.UUID, list[Task]]
     open_tasks: DataLoader[uuid.UUID, int]
+    task_completions: DataLoader[uuid.UUID, list[TaskCompletion]]
 
 
 def build_loaders(sessionmaker: SessionFactory) -> Loaders:
@@ -88,4 +89,5 @@ def build_loaders(sessionmaker: SessionFactory) -> Loaders:
         task=batch("task", tasks.by_ids, lambda: None),  # type: ignore[arg-type]
         subtasks=batch("subtasks", tasks.subtasks_of, list),
         open_tasks=batch("open_tasks", projects.open_tasks_of, int),
+        task_completions=batch("task_completions", tasks.completions_of, list),
     )

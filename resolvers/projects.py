@@ -156,3 +156,8 @@ async def delete(ctx: Context, global_id: str) -> str:
 
 async def _locked(session: AsyncSession, user_id: uuid.UUID, global_id: str) -> Project:
     return await records.locked(session, user_id, global_id, KIND, projects.owned, NOT_FOUND)
+
+
+async def project(ctx: Context, global_id: str) -> Project | None:
+    """The user's project of this global ID (for ``node(id:)``); None for anyone else's."""
+    return await records.read(ctx, global_id, KIND, projects.owned)

@@ -13,6 +13,7 @@ from resolvers import ids
 from resolvers.context import Info
 from resolvers.money import quantize
 from schema.errors import DeletePayload, Payload, UserError
+from schema.node import Node, fetches_node
 from schema.permissions import Allowed, requires
 
 
@@ -20,7 +21,7 @@ from schema.permissions import Allowed, requires
     description="A monthly budget of one category in one currency: only purchases in that "
     "currency count against it."
 )
-class Budget:
+class Budget(Node):
     id: strawberry.ID
     category: str
     amount: Decimal
@@ -33,7 +34,7 @@ class Budget:
     def of(cls, found: resolvers.BudgetOfMonth) -> Self:
         row, currency = found.row, found.row.currency
         return cls(
-            id=strawberry.ID(ids.encode("budget", row.id)),
+            id=strawberry.ID(ids.encode(resolvers.KIND, row.id)),
             category=row.category,
             amount=quantize(row.amount, currency),
             currency=currency,
@@ -41,6 +42,12 @@ class Budget:
             spent=quantize(row.spent, currency),
             remaining=quantize(row.amount - row.spent, currency),
         )
+
+
+@fetches_node(resolvers.KIND)
+async def _budget_node(info: Info, global_id: str) -> Budget | None:
+    found = await resolvers.budget(info.context, global_id)
+    return Budget.of(found) if found is not None else None
 
 
 @strawberry.input

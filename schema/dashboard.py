@@ -16,6 +16,7 @@ from resolvers.context import Info
 from resolvers.money import quantize
 from schema.budgets import Budget
 from schema.permissions import Allowed, SignedIn, requires
+from schema.projects import Project
 from schema.purchases import CurrencySpending, Purchase, purchases_of
 from schema.receipts import Receipt, receipts_of
 from schema.selection import selection_of
@@ -53,6 +54,10 @@ class Dashboard:
     @strawberry.field(description="Your budgets with this month's spending.")
     async def budgets(self, info: Info) -> list[Budget]:
         return [Budget.of(found) for found in await resolvers.budgets_of(info.context, self.board)]
+
+    @strawberry.field(description="Your projects not archived, in your order.")
+    async def projects(self, info: Info) -> list[Project]:
+        return [Project.of(one) for one in await resolvers.projects_of(info.context, self.board)]
 
     @classmethod
     def of(cls, board: resolvers.Dashboard) -> Self:

@@ -13,11 +13,12 @@ from resolvers import ids
 from resolvers import projects as resolvers
 from resolvers.context import Info
 from schema.errors import DeletePayload, Payload, UserError
+from schema.node import Node, fetches_node
 from schema.permissions import Allowed, requires
 
 
 @strawberry.type
-class Project:
+class Project(Node):
     id: strawberry.ID
     name: str
     color: str | None
@@ -39,7 +40,7 @@ class Project:
     @classmethod
     def from_row(cls, row: rows.Project, open_tasks: int | None = None) -> Self:
         return cls(
-            id=strawberry.ID(ids.encode("project", row.id)),
+            id=strawberry.ID(ids.encode(resolvers.KIND, row.id)),
             name=row.name,
             color=row.color,
             archived=row.archived,
@@ -54,6 +55,12 @@ class Project:
     @classmethod
     def of(cls, listed: resolvers.Listed) -> Self:
         return cls.from_row(listed.row, listed.open_tasks)
+
+
+@fetches_node(resolvers.KIND)
+async def _project_node(info: Info, global_id: str) -> Project | None:
+    row = await resolvers.project(info.context, global_id)
+    return Project.from_row(row) if row is not None else None
 
 
 @strawberry.input

@@ -78,6 +78,15 @@ class Task(Node):
         found = await info.context.loaders.subtasks.load(self.row.id)
         return [Task.from_row(row) for row in found]
 
+    @strawberry.field(
+        description=(
+            "Every completion, oldest first: for a recurring task, one per occurrence completed."
+        )
+    )
+    async def completions(self, info: Info) -> list[TaskCompletion]:
+        found = await info.context.loaders.task_completions.load(self.row.id)
+        return [TaskCompletion.of(row) for row in found]
+
     @classmethod
     def from_row(cls, row: rows.Task) -> Self:
         return cls(
@@ -184,6 +193,10 @@ class TaskCompletion:
     due_at: datetime | None
     completed_at: datetime
 
+    @classmethod
+    def of(cls, row: rows.TaskCompletion) -> Self:
+        return cls(due_at=row.due_at, completed_at=row.completed_at)
+
 
 @strawberry.type
 class CompleteTaskPayload(Payload):
@@ -196,9 +209,7 @@ class CompleteTaskPayload(Payload):
         row, completion = result
         return cls(
             task=Task.from_row(row),
-            completion=TaskCompletion(
-                due_at=completion.due_at, completed_at=completion.completed_at
-            ),
+            completion=TaskCompletion.of(completion),
         )
 
 

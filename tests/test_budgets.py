@@ -4,6 +4,7 @@ contract's own documents: validation, ownership, months in the user's calendar."
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -199,6 +200,44 @@ async def test_only_owners_see_and_delete_their_budgets(api: Api) -> None:
     assert deleted["data"]["deleteBudget"] == {"deletedId": budget["id"], "userErrors": []}
     assert await budgets(api, owner) == []
     assert errors_of(await api.op("Budgets", {}, None)) == ["UNAUTHENTICATED"]
+
+
+BUDGET_NODE = """query($id: ID!) {
+  node(id: $id) {
+    __typename id
+    ... on Budget { category amount currency month spent remaining }
+  }
+}"""
+
+
+async def node(api: Api, token: str, global_id: str) -> dict[str, Any] | None:
+    result = await api.query(BUDGET_NODE, {"id": global_id}, token)
+    assert "errors" not in result, result
+    found: dict[str, Any] | None = result["data"]["node"]
+    return found
+
+
+async def test_a_budget_is_a_node_of_its_owner_only(api: Api) -> None:
+    owner = await signed_in(api, "node-saver@example.com")
+    stranger = await signed_in(api, "node-stranger@example.com")
+    await set_budget(api, owner, category="books", amount="30")
+    budget = (await set_budget(api, owner, category="food", amount="50"))["budget"]
+    assert budget["id"].startswith("budget_")
+    await buy(api, owner, "20.00", "2026-11-05T10:00:00Z")
+    await buy(api, owner, "7.00", "2026-10-05T10:00:00Z")  # last month: not counted
+
+    listed = {found["id"]: found for found in await budgets(api, owner)}
+    found = await node(api, owner, budget["id"])
+    assert found is not None
+    assert found.pop("__typename") == "Budget"
+    assert found == listed[budget["id"]]
+    assert (found["month"], found["spent"], found["remaining"]) == ("2026-11", "20.00", "30.00")
+
+    assert await node(api, stranger, budget["id"]) is None
+    assert await node(api, owner, f"budget_{uuid.uuid4()}") is None
+    assert await node(api, owner, "budget_nonsense") is None
+    await api.op("DeleteBudget", {"id": budget["id"]}, owner)
+    assert await node(api, owner, budget["id"]) is None
 
 
 async def replace_items(

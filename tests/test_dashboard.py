@@ -1,13 +1,20 @@
-"""The dashboard query: figures in the user's calendar, in a fixed number of statements."""
+"""The dashboard query: figures in the user's calendar, in a fixed number of statements;
+and the live dashboard following projects, budgets, completions and skips."""
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
+import httpx
 import pytest
+from client_contract import Contract
 from conftest import Api, StatementCounter, errors_of
+from planning_operations import project, run, task
+from test_subscriptions import Socket, signed_in
 
 from db import receipts
 from db.receipts import Receipt, ReceiptStatus
@@ -111,3 +118,98 @@ async def test_the_dashboard_needs_a_user_and_shows_only_theirs(api: Api) -> Non
     board = (await api.op("Dashboard", {}, other))["data"]["dashboard"]
     assert board["notesCount"] == 0
     assert board["recentPurchases"] == []
+
+
+BOARD_PROJECTS = """query DashboardProjects {
+  dashboard { openTasks projects { id name color archived position openTasks } }
+}"""
+
+
+async def test_the_dashboard_lists_active_projects_in_order_in_a_fixed_number_of_statements(
+    api: Api, statements: StatementCounter
+) -> None:
+    token = (await api.register("board-projects@example.com"))["accessToken"]
+    home, work, garden = [await project(api, token, name) for name in ("Home", "Work", "Garden")]
+    for title in ("Dig", "Sow"):
+        await task(api, token, title, projectId=garden["id"])
+    mail = await task(api, token, "Mail", projectId=work["id"])
+    await run(api, token, "CompleteTask", id=mail["id"])
+    await task(api, token, "In no project")
+    await run(api, token, "UpdateProject", id=garden["id"], input={"position": 0})
+    await run(api, token, "UpdateProject", id=home["id"], input={"archived": True})
+
+    statements.count = 0
+    result = await api.query(BOARD_PROJECTS, {}, token)
+    assert "errors" not in result, result
+    assert statements.count == 3, statements.count  # principal, figures, projects
+    board = result["data"]["dashboard"]
+    assert board["openTasks"] == 3
+    assert [(p["name"], p["position"], p["openTasks"]) for p in board["projects"]] == [
+        ("Garden", 0, 2),
+        ("Work", 2, 0),
+    ]
+    listed = await run(api, token, "Projects")
+    fields = board["projects"][0].keys()
+    assert board["projects"] == [{name: found[name] for name in fields} for found in listed]
+
+    other = (await api.register("board-projects-other@example.com"))["accessToken"]
+    statements.count = 0
+    theirs = await api.query(BOARD_PROJECTS, {}, other)
+    assert statements.count == 3, statements.count  # as many for none
+    assert theirs["data"]["dashboard"]["projects"] == []
+
+
+LIVE_BOARD = """subscription LiveBoard {
+  dashboardUpdated {
+    openTasks habitsDoneToday
+    projects { name openTasks }
+    budgets { category amount }
+  }
+}"""
+
+
+async def board_when(socket: Socket, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """The first dashboard sent that passes ``check`` (each must come within 10 s)."""
+    while True:
+        board: dict[str, Any] = (await socket.next_data())["dashboardUpdated"]
+        if check(board):
+            return board
+
+
+async def test_the_live_dashboard_follows_projects_budgets_completions_and_skips(
+    server: str, contract: Contract
+) -> None:
+    async with httpx.AsyncClient(base_url=f"http://{server}", trust_env=False) as client:
+        http = Api(client, contract)
+        token = (await http.register("live-board@example.com"))["accessToken"]
+        async with signed_in(server, contract, token) as socket:
+            payload = {"query": LIVE_BOARD, "operationName": "LiveBoard"}
+            await socket.send({"id": "board", "type": "subscribe", "payload": payload})
+            first = (await socket.next_data())["dashboardUpdated"]
+            assert (first["projects"], first["budgets"]) == ([], [])
+
+            home = await project(http, token, "Home")
+            await board_when(socket, lambda b: b["projects"] == [{"name": "Home", "openTasks": 0}])
+            chore = await task(http, token, "Sweep", projectId=home["id"])
+            await board_when(socket, lambda b: b["projects"][0]["openTasks"] == 1)
+            await run(http, token, "CompleteTask", id=chore["id"])
+            board = await board_when(socket, lambda b: b["projects"][0]["openTasks"] == 0)
+            assert board["openTasks"] == 0
+            await run(http, token, "UpdateProject", id=home["id"], input={"name": "House"})
+            await board_when(socket, lambda b: b["projects"][0]["name"] == "House")
+
+            budget = await run(http, token, "SetBudget", input={"category": "food", "amount": "50"})
+            food = [{"category": "food", "amount": "50.00"}]
+            await board_when(socket, lambda b: b["budgets"] == food)
+            await run(http, token, "DeleteBudget", id=budget["budget"]["id"])
+            await board_when(socket, lambda b: b["budgets"] == [])
+
+            habit = (await run(http, token, "CreateHabit", input={"name": "Walk"}))["habit"]
+            checked = await http.op("CheckInHabit", {"id": habit["id"]}, token)  # 30 November
+            assert checked["data"]["checkInHabit"]["userErrors"] == [], checked
+            await board_when(socket, lambda b: b["habitsDoneToday"] == 1)
+            await run(http, token, "SkipHabitDay", id=habit["id"], date="2026-11-30")
+            await board_when(socket, lambda b: b["habitsDoneToday"] == 0)
+
+            await run(http, token, "DeleteProject", id=home["id"])
+            await board_when(socket, lambda b: b["projects"] == [])

@@ -97,6 +97,7 @@ async def test_the_page_and_its_files_are_served_with_a_strict_policy(
         ("Logout", "LOGOUT"),
         ("DashboardUpdates", "DASHBOARD_UPDATES"),
         ("DashboardBudgets", "DASHBOARD_BUDGETS"),
+        ("Projects", "PROJECTS"),
     ):
         found = re.search(rf"const {constant} = `([^`]*)`", script)
         assert found, constant
@@ -185,6 +186,38 @@ async def test_the_dashboard_signs_in_and_follows_changes_live(
         assert await page.evaluate(f"document.querySelector('{remaining}').textContent") == (
             "-1.00 EUR"
         )
+
+        # The projects not archived, in their order, with their open tasks.
+        assert await page.evaluate("document.getElementById('no-projects').hidden") is False
+        made = []
+        for name in (MERCHANT, "Garden", "Attic"):
+            created = await http.op("CreateProject", {"input": {"name": name}}, token)
+            assert created["data"]["createProject"]["userErrors"] == [], created
+            made.append(created["data"]["createProject"]["project"]["id"])
+        for title in ("dig", "sow"):
+            planned = {"title": title, "projectId": made[1]}
+            created = await http.op("CreatePlannedTask", {"input": planned}, token)
+            assert created["data"]["createTask"]["userErrors"] == [], created
+        archived = await http.op(
+            "UpdateProject", {"id": made[2], "input": {"archived": True}}, token
+        )
+        assert archived["data"]["updateProject"]["userErrors"] == [], archived
+        projects = "[data-figure=projects] li"
+        shown = (
+            f"[...document.querySelectorAll('{projects}')]"
+            ".map((item) => [...item.children].map((part) => part.textContent))"
+        )
+        garden = f"document.querySelector('{projects}:nth-child(2) [data-field=openTasks]')"
+        await page.wait_for(
+            f"document.querySelectorAll('{projects}').length === 2"
+            f" && {garden}?.textContent === '2 open tasks'",
+            within=5,
+        )
+        listed = await page.evaluate(shown)
+        assert listed == [[MERCHANT, "0 open tasks"], ["Garden", "2 open tasks"]]
+        assert await page.evaluate("document.getElementById('no-projects').hidden") is True
+        assert await page.evaluate(figure("openTasks")) == "3"
+        assert await page.evaluate("document.querySelectorAll('main img').length") == 0
 
         screenshot = Path(os.environ.get("DASHBOARD_SCREENSHOT", tmp_path / "dashboard.png"))
         assert (await page.screenshot(screenshot)).startswith(b"\x89PNG")

@@ -1,6 +1,7 @@
 """Deleting an account deletes its stored files (receipt and note images, exports) and
 what OCR read from its images, through durable jobs, against moto's S3 server: another
-account's receipt of the same image keeps its file and its OCR result."""
+account's receipt of the same image keeps its file and its OCR result. Its records go
+with it, projects, budgets and task completions included."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import MEMBER_PASSWORD, Api, make_settings, run_jobs
+from planning_operations import project, run, task
 from receipt_images import Receipt, render
 from sqlalchemy import text
 from test_exports import payload, payload_image, read_export, start_export
@@ -52,8 +54,9 @@ async def rows(services: Services, sql: str) -> set[str]:
 
 
 async def an_account_and_a_neighbour(api: Api, services: Services) -> tuple[str, str, str]:
-    """A member with two receipts (one of an image a neighbour has too), a note image and
-    a built export; the tokens, and the neighbour's receipt id."""
+    """A member with two receipts (one of an image a neighbour has too), a note image, a
+    project with a completed task, a budget and a built export; the tokens, and the
+    neighbour's receipt id."""
     token = (await api.register("leaving@example.com"))["accessToken"]
     neighbour = (await api.register("staying@example.com"))["accessToken"]
     await uploaded(api, token, SHARED)
@@ -61,6 +64,11 @@ async def an_account_and_a_neighbour(api: Api, services: Services) -> tuple[str,
     kept = await uploaded(api, neighbour, SHARED)
     note = await create_note(api, token, title="Photos")
     payload_image(await add_image(api, token, note["id"]))
+    home = await project(api, token, "Home")
+    chore = await task(api, token, "Sweep", projectId=home["id"])
+    assert (await run(api, token, "CompleteTask", id=chore["id"]))["userErrors"] == []
+    budget = await run(api, token, "SetBudget", input={"category": "food", "amount": "50"})
+    assert budget["userErrors"] == []
     await run_jobs(services)
     export = await start_export(api, token)
     await run_jobs(services)
@@ -71,6 +79,8 @@ async def an_account_and_a_neighbour(api: Api, services: Services) -> tuple[str,
         hashlib.sha256(SHARED).hexdigest(),
         hashlib.sha256(OWN).hexdigest(),
     }
+    for table in ("projects", "budgets", "task_completions"):
+        assert len(await rows(services, f"SELECT id FROM {table}")) == 1, table
     return token, neighbour, kept["id"]
 
 
@@ -81,7 +91,8 @@ async def assert_nothing_is_left(services: Services, api: Api, neighbour: str, k
         hashlib.sha256(SHARED).hexdigest()
     }
     assert await rows(services, "SELECT key FROM object_deletions") == set()
-    assert await rows(services, "SELECT id FROM data_exports") == set()
+    for table in ("data_exports", "projects", "budgets", "tasks", "task_completions"):
+        assert await rows(services, f"SELECT id FROM {table}") == set(), table
     receipt = await fetch(api, neighbour, kept)
     assert receipt["ocr"]["merchantName"] == "SHARED MART SDN BHD"
 

@@ -12,12 +12,14 @@ import uuid
 import zipfile
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
 import pytest
 from conftest import Api, make_settings, run_jobs
+from planning_operations import project, run, task
 from receipt_images import Receipt, blank, render
 from sqlalchemy import text
 from test_notes import JPEG as NOTE_JPEG
@@ -415,4 +417,88 @@ async def test_an_export_holds_archived_notes_and_skipped_days(
     assert notes == {"Kept": False, "Archived": True}
     assert csv_rows(archive, "habit_check_ins.csv")[1:] == [
         [habit_id, "Read", "2026-11-20", "", "yes"]
+    ]
+
+
+async def test_an_export_holds_projects_budgets_subtasks_completions_and_measured_days(
+    api: Api, services: Services
+) -> None:
+    token = (await api.register("planner-export@example.com"))["accessToken"]
+    home = await project(api, token, "Home", color="#336699")
+    await run(api, token, "UpdateProject", id=home["id"], input={"archived": True})
+    parent = await task(api, token, "Paint the hall", projectId=home["id"])
+    subtask = await task(api, token, "Buy paint", parentId=parent["id"])
+    weekly = await task(
+        api, token, "Water plants", dueAt="2026-11-02T09:00:00Z", recurrence="FREQ=WEEKLY"
+    )
+    completed = await run(api, token, "CompleteTask", id=weekly["id"])
+    assert completed["userErrors"] == [], completed
+    budget = payload(
+        await api.op(
+            "SetBudget", {"input": {"category": "food", "amount": "50", "currency": "EUR"}}, token
+        )
+    )["budget"]
+    water = {"name": "Water", "daysOfWeek": [1, 5], "target": "8", "unit": "glass"}
+    habit = payload(await api.op("CreateHabit", {"input": water}, token))["habit"]
+    for day, value in (("2026-11-20", "3"), ("2026-11-23", "8")):  # a Friday, a Monday
+        payload(await api.op("LogHabit", {"id": habit["id"], "date": day, "value": value}, token))
+    payload(await api.op("SkipHabitDay", {"id": habit["id"], "date": "2026-11-27"}, token))
+
+    export = await start_export(api, token)
+    await run_jobs(services)
+    ready = await read_export(api, token, export["id"])
+    assert ready is not None
+    assert ready["status"] == "READY", ready
+    archive = zipfile.ZipFile(io.BytesIO((await api.client.get(ready["downloadUrl"])).content))
+    for name, (document, field) in data_export.JSON_FILES.items():
+        with archive.open(name) as entry:
+            assert json.load(entry) == await api_answer(api, token, document, field), name
+
+    (exported,) = json.loads(archive.read("projects.json"))
+    assert sorted(exported) == sorted(
+        ["id", "name", "color", "archived", "position", "createdAt", "updatedAt"]
+    )
+    assert (exported["id"], exported["name"], exported["color"]) == (home["id"], "Home", "#336699")
+    assert (exported["archived"], exported["position"]) == (True, 0)
+    assert json.loads(archive.read("budgets.json")) == [
+        {"id": budget["id"], "category": "food", "currency": "EUR", "amount": "50.00"}
+    ]
+
+    tasks = {found["id"]: found for found in json.loads(archive.read("tasks.json"))}
+    assert tasks[subtask["id"]]["project"] == {"id": home["id"]}
+    assert tasks[subtask["id"]]["parent"] == {"id": parent["id"]}
+    assert tasks[parent["id"]]["parent"] is None
+    assert tasks[weekly["id"]]["recurrence"] == "FREQ=WEEKLY"
+    assert tasks[weekly["id"]]["completions"] == [completed["completion"]]
+    assert tasks[weekly["id"]]["dueAt"] == completed["task"]["dueAt"]  # the next occurrence
+    assert tasks[subtask["id"]]["completions"] == []
+    rows = csv_rows(archive, "tasks.csv")
+    assert rows[0] == list(data_export.TASK_COLUMNS)
+    by_id = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
+    assert (by_id[subtask["id"]]["project_id"], by_id[subtask["id"]]["parent_id"]) == (
+        home["id"],
+        parent["id"],
+    )
+    assert by_id[weekly["id"]]["recurrence"] == "FREQ=WEEKLY"
+    assert by_id[weekly["id"]]["project_id"] == ""
+    done = completed["completion"]
+    assert csv_rows(archive, "task_completions.csv") == [
+        list(data_export.COMPLETION_COLUMNS),
+        [weekly["id"], "Water plants", done["dueAt"], done["completedAt"]],
+    ]
+
+    (measured,) = json.loads(archive.read("habits.json"))
+    assert (measured["daysOfWeek"], measured["unit"]) == ([1, 5], "glass")
+    assert Decimal(measured["target"]) == 8
+    check_ins = measured["checkIns"]
+    days = [(c["date"], c["value"] and Decimal(c["value"]), c["skipped"]) for c in check_ins]
+    assert days == [
+        ("2026-11-20", Decimal(3), False),
+        ("2026-11-23", Decimal(8), False),
+        ("2026-11-27", None, True),
+    ]
+    assert [row[2:] for row in csv_rows(archive, "habit_check_ins.csv")[1:]] == [
+        ["2026-11-20", check_ins[0]["value"], ""],
+        ["2026-11-23", check_ins[1]["value"], ""],
+        ["2026-11-27", "", "yes"],
     ]

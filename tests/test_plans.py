@@ -189,6 +189,7 @@ async def seed(api: Api, services: Services) -> Seeded:
             member,
         )
         purchases.append(created["data"]["createPurchase"]["purchase"])
+    budgets = []
     for category, amount, currency in (("food", "30", None), ("books", "5", "USD")):
         budget = await api.op(
             "SetBudget",
@@ -196,6 +197,7 @@ async def seed(api: Api, services: Services) -> Seeded:
             member,
         )
         assert budget["data"]["setBudget"]["userErrors"] == []
+        budgets.append(budget["data"]["setBudget"]["budget"])
 
     webhook = await api.op(
         "CreateWebhook",
@@ -284,6 +286,8 @@ async def seed(api: Api, services: Services) -> Seeded:
             "MeasuredHabit": habits[2]["id"],
             "User": member_id,
             "DataExport": export["data"]["exportMyData"]["export"]["id"],
+            "Project": project_id,
+            "Budget": budgets[0]["id"],
         },
         receipt_id=receipts[0]["id"],
         note_id=notes[1]["id"],
@@ -441,6 +445,18 @@ async def test_every_contract_query_answers_the_same_from_its_plan(
     assert paths.plans.stats.builds == len(query_names(api))
     # The failing calls were compared too: unauthenticated, forbidden, bad cursors.
     assert failures >= 12
+
+    # The dashboard's projects, which no contract document reads yet, plan as well.
+    standard, compiled = await twice(paths, DASHBOARD_LISTS, {}, seeded.member)
+    assert compiled == standard
+    board = compiled["data"]["dashboard"]
+    assert [(p["name"], p["openTasks"]) for p in board["projects"]] == [("Home", 2)]
+    assert [b["category"] for b in board["budgets"]] == ["books", "food"]
+
+
+DASHBOARD_LISTS = """query {
+  dashboard { projects { id name color position openTasks } budgets { id category spent } }
+}"""
 
 
 async def test_mutations_run_on_the_standard_executor(api: Api, paths: Paths) -> None:

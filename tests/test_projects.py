@@ -113,6 +113,41 @@ async def test_other_users_projects_and_tasks_are_not_found(api: Api) -> None:
     assert filtered["totalCount"] == 0
 
 
+PROJECT_NODE = """query($id: ID!) {
+  node(id: $id) {
+    __typename id
+    ... on Project { name color archived position openTasks createdAt updatedAt version }
+  }
+}"""
+
+
+async def node(api: Api, token: str, global_id: str) -> dict[str, Any] | None:
+    result = await api.query(PROJECT_NODE, {"id": global_id}, token)
+    assert "errors" not in result, result
+    found: dict[str, Any] | None = result["data"]["node"]
+    return found
+
+
+async def test_a_project_is_a_node_of_its_owner_only(api: Api) -> None:
+    owner = (await api.register("node-owner@example.com"))["accessToken"]
+    other = (await api.register("node-other@example.com"))["accessToken"]
+    await project(api, owner, "First")
+    garden = await project(api, owner, "Garden", color="#3fa34d")
+    await task(api, owner, "Dig", projectId=garden["id"])
+    await task(api, owner, "Plant", projectId=garden["id"])
+
+    listed = {found["id"]: found for found in await run(api, owner, "Projects")}
+    found = await node(api, owner, garden["id"])
+    assert found is not None
+    assert found.pop("__typename") == "Project"
+    assert found == listed[garden["id"]]
+    assert (found["openTasks"], found["position"]) == (2, 1)
+
+    assert await node(api, other, garden["id"]) is None
+    assert await node(api, owner, f"project_{uuid.uuid4()}") is None
+    assert await node(api, owner, "project_nonsense") is None
+
+
 async def test_subtasks_stay_in_their_parents_project_and_nest_three_deep(api: Api) -> None:
     token = (await api.register("subtasks@example.com"))["accessToken"]
     home = await project(api, token, "Home")

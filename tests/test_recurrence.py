@@ -1,5 +1,5 @@
 """Recurring tasks: completing an occurrence records it and moves the task to the next,
-in the user's time zone; the rule's end makes the task DONE."""
+in the user's time zone; the rule's end makes the task DONE. A task lists its completions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import Api
+from conftest import Api, StatementCounter
 from planning_operations import problems, run, task
 
 from lifegraph.services import build_services
@@ -160,3 +160,40 @@ async def test_clearing_the_due_date_of_a_recurring_task_is_refused(api: Api) ->
         "UpdateTask", {"id": created["id"], "input": {"dueAt": None, "recurrence": None}}, token
     )
     assert cleared["data"]["updateTask"]["userErrors"] == []
+
+
+COMPLETIONS = """query {
+  tasks(first: 50) { edges { node { id completions { dueAt completedAt } } } }
+}"""
+
+
+async def completions(api: Api, token: str) -> dict[str, list[dict[str, Any]]]:
+    result = await api.query(COMPLETIONS, {}, token)
+    assert "errors" not in result, result
+    edges = result["data"]["tasks"]["edges"]
+    return {edge["node"]["id"]: edge["node"]["completions"] for edge in edges}
+
+
+async def test_a_tasks_completions_are_listed_oldest_first_in_one_statement(
+    api: Api, now: Clock, statements: StatementCounter
+) -> None:
+    token = await user_in(api, "completions@example.com")
+    daily = await task(api, token, "Stretch", dueAt="2026-01-01T08:00:00Z", recurrence="FREQ=DAILY")
+    once = await task(api, token, "Call the bank")
+    never = await task(api, token, "Someday")
+    done = []
+    for hour in (13, 14):
+        now[0] = datetime(2026, 1, 1, hour, tzinfo=UTC)
+        done.append((await complete(api, token, daily["id"]))["completion"])
+    done_once = (await complete(api, token, once["id"]))["completion"]
+
+    statements.count = 0
+    found = await completions(api, token)
+    assert statements.count == 3  # principal, page, completions
+    assert found[daily["id"]] == done
+    assert [c["completedAt"] for c in done] == ["2026-01-01T13:00:00Z", "2026-01-01T14:00:00Z"]
+    assert found[once["id"]] == [done_once]
+    assert done_once["dueAt"] is None
+    assert found[never["id"]] == []
+    other = await user_in(api, "not-mine@example.com")
+    assert await completions(api, other) == {}

@@ -6,8 +6,8 @@
 
 (() => {
   // The documents below are copied from contract/operations/ (auth.graphql,
-  // dashboard.graphql and money.graphql); tests/test_dashboard_page.py checks that they
-  // still match.
+  // dashboard.graphql, money.graphql and planning.graphql); tests/test_dashboard_page.py
+  // checks that they still match.
   const LOGIN = `
 mutation Login($input: LoginInput!) {
   login(input: $input) { session { ...SessionFields } userErrors { field message code } }
@@ -63,6 +63,13 @@ query DashboardBudgets {
   }
 }`;
 
+  const PROJECTS = `
+query Projects($includeArchived: Boolean) {
+  projects(includeArchived: $includeArchived) { ...ProjectFields }
+}
+
+fragment ProjectFields on Project { id name color archived position openTasks createdAt updatedAt version }`;
+
   const PROTOCOL = "graphql-transport-ws";
   const SUBSCRIPTION_ID = "dashboard";
   const UNAUTHORIZED = 4401;
@@ -79,7 +86,7 @@ query DashboardBudgets {
     "notesCount",
     "receiptsPending",
   ];
-  const LISTS = ["recentPurchases", "spendingByCurrency", "budgets"];
+  const LISTS = ["recentPurchases", "spendingByCurrency", "budgets", "projects"];
   const DATE = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
   const TIME = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
 
@@ -96,7 +103,7 @@ query DashboardBudgets {
   let failures = 0;
   let retryTimer = null;
   let ackTimer = null;
-  let moneyAsked = 0;
+  let listsAsked = 0;
 
   // ---- GraphQL over HTTP ----------------------------------------------------------
 
@@ -271,7 +278,7 @@ query DashboardBudgets {
           failures = 0;
           refreshedForAuth = false;
           render(result.dashboardUpdated);
-          loadMoney();
+          loadLists();
         }
         break;
       }
@@ -347,20 +354,29 @@ query DashboardBudgets {
     byId("cards").setAttribute("aria-busy", "false");
   }
 
-  // Spending in every currency and the budgets, read over HTTP after each update of the
-  // live figures; an answer older than one already asked for is dropped.
-  async function loadMoney() {
+  // Spending in every currency, the budgets and the projects (with their open tasks), read
+  // over HTTP after each update of the live figures; an answer older than one already
+  // asked for is dropped.
+  async function loadLists() {
     if (!session.current) return;
-    moneyAsked += 1;
-    const asked = moneyAsked;
-    let result;
+    listsAsked += 1;
+    const asked = listsAsked;
+    const { accessToken } = session.current;
+    let results;
     try {
-      result = await graphql(DASHBOARD_BUDGETS, "DashboardBudgets", {}, session.current.accessToken);
+      results = await Promise.all([
+        graphql(DASHBOARD_BUDGETS, "DashboardBudgets", {}, accessToken),
+        graphql(PROJECTS, "Projects", { includeArchived: false }, accessToken),
+      ]);
     } catch {
       return; // The next update asks again.
     }
-    const board = result.data && result.data.dashboard;
-    if (asked === moneyAsked && board && session.current) renderMoney(board);
+    if (asked !== listsAsked || !session.current) return;
+    const [money, planning] = results;
+    const board = money.data && money.data.dashboard;
+    if (board) renderMoney(board);
+    const projects = planning.data && planning.data.projects;
+    if (projects) renderProjects(projects);
   }
 
   function renderMoney(board) {
@@ -390,6 +406,24 @@ query DashboardBudgets {
     figure("budgets").replaceChildren(...rows);
     byId("budgets-table").hidden = rows.length === 0;
     byId("no-budgets").hidden = rows.length > 0;
+  }
+
+  function renderProjects(projects) {
+    const items = projects.map((project) => {
+      const item = document.createElement("li");
+      item.dataset.id = project.id;
+      const name = document.createElement("span");
+      name.dataset.field = "name";
+      name.textContent = project.name;
+      const open = document.createElement("span");
+      open.dataset.field = "openTasks";
+      open.className = "count";
+      open.textContent = `${project.openTasks} open ${project.openTasks === 1 ? "task" : "tasks"}`;
+      item.append(name, open);
+      return item;
+    });
+    figure("projects").replaceChildren(...items);
+    byId("no-projects").hidden = items.length > 0;
   }
 
   function renderPurchases(purchases) {
@@ -425,7 +459,7 @@ query DashboardBudgets {
       if (!LISTS.includes(element.dataset.figure)) element.textContent = "–";
     }
     for (const name of LISTS) figure(name).replaceChildren();
-    moneyAsked += 1;
+    listsAsked += 1;
     byId("updated-at").textContent = "not yet";
     byId("cards").setAttribute("aria-busy", "true");
   }
