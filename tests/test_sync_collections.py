@@ -550,3 +550,110 @@ async def test_a_pull_of_every_collection_runs_a_constant_number_of_statements(
     small, large = await pull_statements(2), await pull_statements(60)
     # The principal, the changes, one per collection, notes' images and purchases' items.
     assert small == large == 10, (small, large)
+
+
+# --- two devices, offline, then together ---------------------------------------------------
+
+
+async def test_two_devices_plan_check_in_and_buy_offline_then_converge_losing_no_edit(
+    api: Api,
+) -> None:
+    token, _ = await sign_up(api, "two-devices@example.com")
+    water, read, home, tap, market = (
+        mint("habit"),
+        mint("habit"),
+        mint("project"),
+        mint("task"),
+        mint("purchase"),
+    )
+    await push(
+        api,
+        token,
+        [
+            change(water, {"name": "Water", "target": "8", "unit": "glasses"}),
+            change(read, {"name": "Read"}),
+            change(home, {"name": "Home"}),
+            change(tap, {"title": "Fix tap", "projectId": home}),
+            change(
+                market,
+                {
+                    "merchant": "Market",
+                    "amount": "20.00",
+                    "purchasedAt": "2026-11-30T10:00:00Z",
+                    "items": [
+                        {"description": "Fruit", "amount": "12.00"},
+                        {"description": "Cheese", "amount": "8.00"},
+                    ],
+                },
+            ),
+        ],
+        client_id="setup",
+    )
+    phone, laptop = Device(api, token, "phone"), Device(api, token, "laptop")
+    await phone.pull_until_quiet()
+    await laptop.pull_until_quiet()
+
+    # On a plane: the phone plans a trip (the subtask queued first), checks in and buys.
+    trip, train, prices = mint("project"), mint("task"), mint("task")
+    phone.edit(prices, title="Compare prices", parentId=train)
+    phone.edit(train, title="Book train", projectId=trip)
+    phone.edit(trip, name="Trip", color="#3366FF")
+    water_on_phone, read_today = mint("checkin"), mint("checkin")
+    phone.edit(water_on_phone, habitId=water, date=str(TODAY), value="3")
+    phone.edit(read_today, habitId=read, date=str(TODAY))
+    bakery = mint("purchase")
+    phone.edit(
+        bakery,
+        merchant="Bakery",
+        amount="4.20",
+        purchasedAt="2026-12-01T07:30:00Z",
+        items=[{"description": "Rye loaf", "amount": "4.20"}],
+    )
+    phone.edit(tap, priority="HIGH")
+
+    # At home, offline too: the laptop drinks, skips, files, renames and retitles.
+    water_on_laptop, read_yesterday = mint("checkin"), mint("checkin")
+    laptop.edit(water_on_laptop, habitId=water, date=str(TODAY), value="2")
+    laptop.edit(read_yesterday, habitId=read, date=str(YESTERDAY), skipped=True)
+    laptop.edit(market, category="Groceries")
+    laptop.edit(home, name="House")
+    laptop.edit(tap, title="Fix kitchen tap")
+
+    first = await phone.push()
+    assert first["conflicts"] == []
+    second = await laptop.push()
+    assert [(c["id"], c["reason"]) for c in second["conflicts"]] == [(tap, "STALE")]
+    laptop.resolve()
+    third = await laptop.push()
+    assert third["conflicts"] == []
+    assert phone.pending == laptop.pending == {}
+
+    await phone.pull_until_quiet()
+    await laptop.pull_until_quiet()
+    assert phone.records == laptop.records
+    records = {key: fields for key, (_, fields) in phone.records.items()}
+    assert water_on_laptop not in records  # added to the phone's record of the day
+    assert records[water_on_phone]["value"] == "5.00"
+    assert records[read_today] == {"habitId": read, "date": str(TODAY), "skipped": False}
+    assert records[read_yesterday]["skipped"] is True
+    assert (records[tap]["title"], records[tap]["priority"]) == ("Fix kitchen tap", "HIGH")
+    assert (records[home]["name"], records[trip]["name"]) == ("House", "Trip")
+    assert (records[prices]["parentId"], records[prices]["projectId"]) == (train, trip)
+    assert records[market]["category"] == "Groceries"
+    assert [item["description"] for item in records[market]["items"]] == ["Fruit", "Cheese"]
+    assert records[bakery]["items"] == [
+        {"description": "Rye loaf", "quantity": None, "unitPrice": None, "amount": "4.20"}
+    ]
+
+    # The server's own answers agree with what both devices hold.
+    assert await habit_days(api, token, water) == [
+        {"date": str(TODAY), "value": "5.00", "skipped": False}
+    ]
+    assert await habit_days(api, token, read) == [
+        {"date": str(YESTERDAY), "value": None, "skipped": True},
+        {"date": str(TODAY), "value": None, "skipped": False},
+    ]
+    projects = (await api.op("Projects", {}, token))["data"]["projects"]
+    assert sorted((p["name"], p["openTasks"]) for p in projects) == [("House", 1), ("Trip", 2)]
+    listed = (await api.op("Purchases", {}, token))["data"]["purchases"]
+    assert sorted(edge["node"]["merchant"] for edge in listed["edges"]) == ["Bakery", "Market"]
