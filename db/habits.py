@@ -76,12 +76,14 @@ class CheckIn(Base):
         ForeignKey("habits.id", ondelete="CASCADE"), primary_key=True
     )
     day: Mapped[date] = mapped_column(primary_key=True)
-    id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4, unique=True)
+    id: Mapped[uuid.UUID] = mapped_column(
+        default=uuid.uuid4, server_default=func.gen_random_uuid(), unique=True
+    )
     """The day's record in offline sync (``checkin_<uuid>``), minted by the server or a
     client."""
     value: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     skipped: Mapped[bool] = mapped_column(default=False, server_default=false())
-    version: Mapped[int] = mapped_column(default=1)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = created_at()
 
 

@@ -57,7 +57,7 @@ class Purchase(Base):
     purchased_at: Mapped[datetime]
     note: Mapped[str | None] = mapped_column(Text)
     items_text: Mapped[str] = mapped_column(Text, default="", server_default="")
-    version: Mapped[int] = mapped_column(default=1)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     search_vector: Mapped[Any] = mapped_column(
         TSVECTOR,
         Computed(

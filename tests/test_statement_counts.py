@@ -38,8 +38,8 @@ EXPECTED = {
     "Roles": 2,
     # principal, figures, recent purchases
     "Dashboard": 3,
-    # principal, changes, one per collection (tasks, notes, habits)
-    "SyncPull": 5,
+    # principal, changes, one per collection (tasks, notes, habits), notes' images
+    "SyncPull": 6,
     # principal, total, by category, by month, top merchants
     "SpendingSummary": 5,
     # principal, budgets with their spending

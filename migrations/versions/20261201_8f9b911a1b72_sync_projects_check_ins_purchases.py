@@ -1,6 +1,7 @@
 """Offline sync of projects, habit check-ins and purchases; notes pull their images.
 
-Check-ins get an ID of their own and, like purchases, a version. Every existing project,
+Check-ins get an ID of their own and, like purchases, a version (both with server
+defaults, so rows written without them, as bulk loads do, get them). Every existing project,
 check-in and purchase is entered in the sync log, and every note with images is logged
 again one version up, so that clients pull them from the cursor they hold.
 
@@ -31,11 +32,9 @@ def upgrade() -> None:
         "habit_check_ins",
         sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
     )
-    op.alter_column("habit_check_ins", "id", server_default=None)
     op.create_unique_constraint("uq_habit_check_ins_id", "habit_check_ins", ["id"])
     for table in ("habit_check_ins", "purchases"):
         op.add_column(table, sa.Column("version", sa.Integer(), server_default="1", nullable=False))
-        op.alter_column(table, "version", server_default=None)
     op.execute(
         """INSERT INTO sync_changes (collection, record_id, user_id, version, deleted)
         SELECT 'PROJECTS'::sync_collection, id, user_id, version, false FROM projects
