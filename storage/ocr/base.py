@@ -68,6 +68,11 @@ class OcrResult:
     items: list[OcrItem]
     confidence: float
     raw_text: str
+    address: str | None = None
+    """The shop's address as printed, its lines joined by spaces."""
+    purchased_on_month_first: date | None = None
+    """The date read month first when the printed one allows both orders ("03/04/2019"):
+    ``purchased_on`` reads it day first, and the user's locale decides which is meant."""
 
 
 class OcrError(Exception):

@@ -53,10 +53,16 @@ class LocalOcrEngine:
         with self._lock:
             self._load()
 
-    def _read(self, image: bytes, content_type: str) -> OcrResult:
-        return extract_fields(self._recognise(image, content_type), engine=self.name)
+    @property
+    def max_side(self) -> int:
+        return self._max_side
 
-    def _recognise(self, data: bytes, content_type: str) -> list[TextLine]:
+    def _read(self, image: bytes, content_type: str) -> OcrResult:
+        return extract_fields(self.recognise(image, content_type), engine=self.name)
+
+    def recognise(self, data: bytes, content_type: str) -> list[TextLine]:
+        """The text lines of an image with their boxes and scores, before any field is
+        read from them (training and benchmarks cache these)."""
         from rapidocr.utils.output import RapidOCROutput
 
         image = load_image(data, content_type, self._max_side)

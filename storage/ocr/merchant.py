@@ -20,18 +20,18 @@ _SUFFIX = re.compile(
 # A registration number, bracketed or not: (123456-X), JM0325955-V, SA0371155-P, 1110644-W.
 _REGISTRATION = re.compile(r"\(?\b[A-Z]{0,3}\d{4,}[\dA-Z]*-?\s?[A-Z]?\b\)?|\([^()]*\d{4,}[^()]*\)?")
 # Rows of the header that never hold the name.
-_NOT_NAME = re.compile(
+NOT_NAME = re.compile(
     r"\b(?:CO\.?\s?REG|COMPANY\s+(?:NO|REG)|CO\.?\s+NO|ROC\b|BR\s?NO|REG(?:ISTRATION)?\.?\s?NO|"
     r"GST|SST|VAT|TAX|TEL|FAX|PHONE|H/P|INVOICE|RECEIPT|CASH\s+(?:BILL|SALES)|"
     r"BILL\b|WELCOME|THANK|CHECK|WWW\.|HTTPS?:|\.COM|@)",
 )
 _TITLE_ONLY = re.compile(r"^[\W\d]*(?:TAX|SIMPLIFIED|INVOICE|RECEIPT|OFFICIAL|COPY|BILL)[\W\d]*$")
 # Where the header ends: the address, contact details, registration for tax, the date.
-_ADDRESS = re.compile(
+ADDRESS = re.compile(
     r"(?<![\dA-Z])\d{5}(?![\d-])|^\W*(?:NO|LOT|UNIT|LEVEL|BLOCK|BLK|SUITE)\b|^[A-Z]?\d+[-/\w]*\s*,|"
     r"\b(?:JALAN|JLN|JL|LORONG|TAMAN|ROAD|RD|STREET|ST|AVENUE|AVE|STRASSE|STR|RUE|FLOOR|FLR)\b"
 )
-_CONTACT = re.compile(r"\b(?:TEL|FAX|PHONE|H/P|GST|SST|VAT)\b")
+CONTACT = re.compile(r"\b(?:TEL|FAX|PHONE|H/P|GST|SST|VAT)\b")
 _HEADER_ROWS = 10
 
 
@@ -53,7 +53,7 @@ def find_merchant(rows: Sequence[Row]) -> MerchantGuess | None:
     names = [i for i, row in enumerate(header) if _may_be_name(row, typical_height)]
     if not names:
         return None
-    with_suffix = [i for i in names if _ends_with_suffix(_strip_registration(header[i].text))]
+    with_suffix = [i for i in names if ends_with_suffix(strip_registration(header[i].text))]
     if with_suffix:
         index = with_suffix[0]
         parts = [index]
@@ -71,7 +71,7 @@ def find_merchant(rows: Sequence[Row]) -> MerchantGuess | None:
         or (
             _similar_height(header[first], header[following])
             and following + 1 < len(header)
-            and _is_registration(header[following + 1].text)
+            and is_registration(header[following + 1].text)
         )
     ):
         parts.append(following)
@@ -83,13 +83,13 @@ def _header(rows: Sequence[Row]) -> list[Row]:
     typical_height = statistics.median(row.height for row in rows)
     for row in rows[:_HEADER_ROWS]:
         upper = row.text.upper()
-        has_name = _ends_with_suffix(_strip_registration(upper))
+        has_name = ends_with_suffix(strip_registration(upper))
         # Codes, stamps and handwriting (far taller than the print) do not end the header.
         is_note = " " not in upper.strip() or row.height > 2 * typical_height
         if (
             not has_name
             and not is_note
-            and (_ADDRESS.search(upper) or _CONTACT.search(upper) or find_dates(upper))
+            and (ADDRESS.search(upper) or CONTACT.search(upper) or find_dates(upper))
         ):
             break
         header.append(row)
@@ -108,23 +108,23 @@ def _may_be_name(row: Row, typical_height: float) -> bool:
     if " " not in text.strip() and (re.search(r"\d", text) or len(text.strip()) <= 3):
         # Codes, numbers and initials written on the receipt.
         return False
-    if _is_registration(upper) or _TITLE_ONLY.match(upper):
+    if is_registration(upper) or _TITLE_ONLY.match(upper):
         return False
-    return not _NOT_NAME.search(upper)
+    return not NOT_NAME.search(upper)
 
 
-def _is_registration(text: str) -> bool:
+def is_registration(text: str) -> bool:
     rest = _REGISTRATION.sub("", text.upper())
     return re.search(r"[A-Z]{2,}", rest) is None
 
 
-def _strip_registration(text: str) -> str:
+def strip_registration(text: str) -> str:
     upper = text.upper()
     stripped = re.sub(r"[\s,;:.-]*" + _REGISTRATION.pattern + r"\W*$", "", upper)
     return stripped.strip()
 
 
-def _ends_with_suffix(text: str) -> bool:
+def ends_with_suffix(text: str) -> bool:
     ends = [match.end() for match in _SUFFIX.finditer(text)]
     return bool(ends) and not re.search(r"[A-Z0-9]", text[ends[-1] :])
 
@@ -151,10 +151,10 @@ def canonical_name(text: str) -> str:
     # In a word otherwise in lower case, a capital I is a misread l ("WorId").
     name = re.sub(r"(?<=[a-z])I(?=[a-z]|\b)", "l", name)
     name = name.upper()
-    name = _strip_registration(name)
+    name = strip_registration(name)
     if ":" in name:
         label, _, rest = name.partition(":")
-        if _ends_with_suffix(rest.strip()) and len(label.split()) <= 2:
+        if ends_with_suffix(rest.strip()) and len(label.split()) <= 2:
             name = rest
     # A hyphen before the legal form, and no space after an abbreviation's full stop
     # ("S.H.H.MOTOR", "SDN.BHD."), are misread spaces.
