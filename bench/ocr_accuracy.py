@@ -1,149 +1,130 @@
-"""Field accuracy of the local OCR engine on a folder of labelled receipts (SROIE task 3).
+"""Field accuracy and speed of the local OCR engine on a folder of labelled receipts
+(SROIE task 3).
 
-    python bench/ocr_accuracy.py DIR [--limit N] [--verbose]
+    python bench/ocr_accuracy.py DIR [--folds 5] [--limit N] [--timed 20] [--verbose]
 
-DIR holds img/NAME.jpg and key/NAME.json (company, date, address, total as printed). Each
-image goes through LocalOcrEngine.read, the pipeline the server runs. A field counts when
-it equals the key exactly after trimming and collapsing spaces; the total compares as a
-number and the date as a calendar date.
+DIR holds img/NAME.jpg, key/NAME.json (company, date, address, total as printed) and
+box/NAME.csv (see ``bench/ocr_dataset.py``). Three figures per field:
 
-Speed is reported as a ratio to a reference measured in the same run on the same images
-(decoding and scaling each image, the step before recognition), so that figures from
-machines of different speed or load can be compared.
+- **cross-validated**: the receipts in k folds, each fold read by rankers trained (by
+  ``bench/train_extractor.py``'s code) on the other folds only: what to expect on
+  receipts the ranker has never seen;
+- **shipped**: the rankers in the package, on every receipt, through ``extract_fields``
+  as the server runs it (trained on this folder, if it is the training set: an upper
+  bound, not a forecast);
+- **reachable**: how often some candidate is exactly right, whatever the ranker.
+
+A field counts when it equals the key exactly after trimming and collapsing spaces; the
+total compares as a number and the date as a calendar date.
+
+Speed: ``--timed N`` receipts are read again, uncached, by an engine on one thread (one
+core), through ``LocalOcrEngine.read``: recognition and extraction together, and
+extraction alone. Each is reported as a ratio to a reference measured in the same run on
+the same images (decoding and scaling each image, the step before recognition), with the
+seconds beside it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import re
 import statistics
-import sys
 import time
-from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from storage.ocr import OcrError, OcrResult
+from ocr_dataset import Receipt, hits, receipts
+from train_extractor import Example, build, cross_validate, reachable
+
+from storage.ocr import OcrError
+from storage.ocr.fields import extract_fields
 from storage.ocr.images import load_image
 from storage.ocr.local import LocalOcrEngine
 
-FIELDS = ("company", "date", "total")
-# The ways the keys write dates; day first, month first only when day first fails.
-KEY_DATE_FORMATS = (
-    "%d/%m/%Y",
-    "%d/%m/%y",
-    "%d-%m-%Y",
-    "%d-%m-%y",
-    "%d.%m.%Y",
-    "%Y-%m-%d",
-    "%d %b %Y",
-    "%d %b %y",
-    "%Y%m%d",
-    "%m/%d/%Y",
-)
+FIELDS = ("total", "date", "company", "address")
 
 
-@dataclass
-class Outcome:
-    name: str
-    hits: dict[str, bool]
-    seconds: float
-    reference: float
-    result: OcrResult | None
-    key: dict[str, str]
-
-
-def collapse(text: str | None) -> str:
-    return re.sub(r"\s+", " ", (text or "").strip())
-
-
-def key_date(text: str) -> date | None:
-    for pattern in KEY_DATE_FORMATS:
+def shipped(receipts_read: list[Receipt], verbose: bool) -> dict[str, float]:
+    counts = dict.fromkeys(FIELDS, 0)
+    for receipt in receipts_read:
         try:
-            return datetime.strptime(collapse(text), pattern).date()
-        except ValueError:
+            result = extract_fields(receipt.lines, "local")
+        except OcrError:
             continue
-    return None
+        found = {
+            "total": result.total,
+            "date": result.purchased_on,
+            "company": result.merchant_name,
+            "address": result.address,
+        }
+        scored = hits(found, receipt.key)
+        for field, hit in scored.items():
+            counts[field] += hit
+        if verbose and not all(scored[f] for f in ("total", "date", "company")):
+            missed = [
+                f"{f}: got {found[f]!r}, key {receipt.key.get(f)!r}"
+                for f in ("total", "date", "company")
+                if not scored[f]
+            ]
+            print(f"{receipt.name}: " + "; ".join(missed))
+    return {field: count / len(receipts_read) for field, count in counts.items()}
 
 
-def key_total(text: str) -> Decimal | None:
-    digits = re.sub(r"[^\d.\-]", "", text)
-    try:
-        return Decimal(digits) if digits else None
-    except InvalidOperation:
-        return None
-
-
-def score(result: OcrResult | None, key: dict[str, str]) -> dict[str, bool]:
-    if result is None:
-        return dict.fromkeys(FIELDS, False)
-    return {
-        "company": collapse(result.merchant_name) == collapse(key.get("company")),
-        "date": result.purchased_on == key_date(key.get("date", "")),
-        "total": result.total == key_total(key.get("total", "")),
-    }
-
-
-async def run(folder: Path, limit: int | None, verbose: bool) -> list[Outcome]:
-    engine = LocalOcrEngine()
-    images = sorted((folder / "img").glob("*.jpg"))[:limit]
-    outcomes = []
+async def speed(images: list[Path]) -> tuple[float, float, float]:
+    """Median seconds per receipt: reading with extraction on one thread, extraction
+    alone, and the reference (decoding and scaling the image)."""
+    engine = LocalOcrEngine(threads=1)
+    engine.load()
+    reads, extractions, references = [], [], []
     for image in images:
-        key = json.loads((folder / "key" / f"{image.stem}.json").read_text(encoding="utf-8"))
+        data = image.read_bytes()
         started = time.perf_counter()
-        result: OcrResult | None
-        try:
-            result = await engine.read(image.read_bytes(), "image/jpeg")
-        except OcrError as exc:
-            print(f"{image.stem}: {exc}", file=sys.stderr)
-            result = None
-        seconds = time.perf_counter() - started
+        load_image(data, "image/jpeg")
+        references.append(time.perf_counter() - started)
         started = time.perf_counter()
-        load_image(image.read_bytes(), "image/jpeg")
-        reference = time.perf_counter() - started
-        outcome = Outcome(image.stem, score(result, key), seconds, reference, result, key)
-        outcomes.append(outcome)
-        if verbose and not all(outcome.hits.values()):
-            report_miss(outcome)
-    return outcomes
+        await engine.read(data, "image/jpeg")
+        reads.append(time.perf_counter() - started)
+        lines = engine.recognise(data, "image/jpeg")
+        started = time.perf_counter()
+        extract_fields(lines, "local")
+        extractions.append(time.perf_counter() - started)
+    return (
+        statistics.median(reads),
+        statistics.median(extractions),
+        statistics.median(references),
+    )
 
 
-def report_miss(outcome: Outcome) -> None:
-    result = outcome.result
-    got = {
-        "company": result.merchant_name if result else None,
-        "date": result.purchased_on if result else None,
-        "total": result.total if result else None,
-    }
-    misses = [f"{f}: got {got[f]!r}, key {outcome.key.get(f)!r}" for f in FIELDS]
-    missed = [m for f, m in zip(FIELDS, misses, strict=True) if not outcome.hits[f]]
-    print(f"{outcome.name}: " + "; ".join(missed))
+def line(name: str, figures: dict[str, float]) -> str:
+    return f"{name:16}" + "".join(f"{figures[f]:>9.1%}" for f in FIELDS)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folder", type=Path, help="folder with img/ and key/")
+    parser.add_argument("folder", type=Path, help="folder with img/, key/ and box/")
+    parser.add_argument("--folds", type=int, default=5, help="folds of the cross-validation")
     parser.add_argument("--limit", type=int, default=None, help="only the first N receipts")
-    parser.add_argument("--verbose", "-v", action="store_true", help="list every miss")
+    parser.add_argument("--timed", type=int, default=20, help="receipts read to time (0: none)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="list the shipped misses")
     args = parser.parse_args()
-    outcomes = asyncio.run(run(args.folder, args.limit, args.verbose))
-    if not outcomes:
+    read = list(receipts(args.folder, limit=args.limit))
+    if not read:
         parser.error(f"no images in {args.folder / 'img'}")
-    count = len(outcomes)
-    print(f"receipts: {count}")
-    for field in FIELDS:
-        hits = sum(outcome.hits[field] for outcome in outcomes)
-        print(f"{field:8} {hits / count:7.1%}  ({hits}/{count})")
-    later = outcomes[1:] or outcomes  # the first read also loads the models
-    seconds = statistics.median(o.seconds for o in later)
-    reference = statistics.median(o.reference for o in later)
-    print(
-        f"time per image: {seconds / reference:.1f}x the reference "
-        f"(median {seconds:.2f} s against {reference * 1000:.0f} ms to decode and scale it)"
-    )
+    examples: list[Example] = [e for e in map(build, read) if e is not None]
+    print(f"receipts: {len(read)}")
+    print(f"{'':16}" + "".join(f"{f:>9}" for f in FIELDS))
+    print(line(f"{args.folds}-fold CV", cross_validate(examples, args.folds)))
+    print(line("shipped", shipped(read, args.verbose)))
+    print(line("reachable", reachable(examples)))
+    if args.timed:
+        reading, extracting, reference = asyncio.run(
+            speed([receipt.image for receipt in read[: args.timed]])
+        )
+        print(
+            f"time per receipt on one core ({args.timed} receipts, medians): reading and "
+            f"extraction {reading:.2f} s = {reading / reference:.1f}x the reference "
+            f"({reference * 1000:.0f} ms to decode and scale the image); extraction alone "
+            f"{extracting * 1000:.0f} ms = {extracting / reference:.2f}x"
+        )
 
 
 if __name__ == "__main__":
