@@ -78,6 +78,10 @@ class OcrResult(Base):
     total: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))
     currency: Mapped[str | None] = mapped_column(String(3))
     purchased_on: Mapped[date | None]
+    """The printed date; read day first when it allows both orders."""
+    purchased_on_month_first: Mapped[date | None]
+    """The printed date read month first, when it allows both orders ("03/04/2019")."""
+    address: Mapped[str | None] = mapped_column(String(500))
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     confidence: Mapped[float] = mapped_column(Float)
     raw_text: Mapped[str] = mapped_column(Text)
@@ -236,6 +240,10 @@ class OcrRow(Protocol):
     @property
     def purchased_on(self) -> date | None: ...
     @property
+    def purchased_on_month_first(self) -> date | None: ...
+    @property
+    def address(self) -> str | None: ...
+    @property
     def items(self) -> list[dict[str, Any]]: ...
     @property
     def confidence(self) -> float: ...
@@ -250,6 +258,8 @@ _OCR_BY_KEYS = select(
     OcrResult.total,
     OcrResult.currency,
     OcrResult.purchased_on,
+    OcrResult.purchased_on_month_first,
+    OcrResult.address,
     OcrResult.items,
     OcrResult.confidence,
     OcrResult.raw_text,

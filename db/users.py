@@ -123,6 +123,7 @@ class Principal:
     currency: str = "USD"
     week_start: int = 1
     expires_at: datetime | None = None  # of the credentials; a live subscription ends then
+    locale: str = "en-US"
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> User | None:
@@ -208,7 +209,7 @@ async def add_identity(
     await session.flush()
 
 
-def _principal_statement(*, with_session: bool) -> Select[list[str], str, str, int]:
+def _principal_statement(*, with_session: bool) -> Select[list[str], str, str, int, str]:
     """Built once: every request runs it, and a built statement keeps its cache key."""
     user_id = bindparam("user_id", type_=Uuid)
     statement = (
@@ -217,6 +218,7 @@ def _principal_statement(*, with_session: bool) -> Select[list[str], str, str, i
             UserSettings.timezone,
             UserSettings.currency,
             UserSettings.week_start,
+            UserSettings.locale,
         )
         .select_from(User)
         .join(UserSettings, UserSettings.user_id == User.id)
@@ -255,9 +257,15 @@ async def principal(
     if not rows:
         return None
     granted = _shared(frozenset(p for perms, *_ in rows if perms for p in perms))
-    _, timezone, currency, week_start = rows[0]
+    _, timezone, currency, week_start, locale = rows[0]
     return Principal(
-        user_id, session_id, granted, sys.intern(timezone), sys.intern(currency), week_start
+        user_id,
+        session_id,
+        granted,
+        sys.intern(timezone),
+        sys.intern(currency),
+        week_start,
+        locale=sys.intern(locale),
     )
 
 

@@ -4,9 +4,13 @@ into UTC instants for queries."""
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import babel
+import babel.dates
 
 
 def format_instant(value: datetime) -> str:
@@ -59,3 +63,18 @@ def today(timezone: str) -> date:
 def noon_of(day: date, timezone: str) -> datetime:
     """A receipt's printed date as an instant: noon that day, so no time zone moves its day."""
     return datetime.combine(day, time(12), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+@functools.lru_cache(maxsize=256)
+def writes_month_first(locale: str) -> bool:
+    """Whether the BCP 47 ``locale`` writes a numeric date month first (en-US: "3/4/19" is
+    March 4), by its short date pattern; an unknown locale counts as day first, as most
+    of the world writes dates (Babel would take an empty one for the server's own)."""
+    if not locale.strip():
+        return False
+    try:
+        pattern = babel.dates.get_date_format("short", locale.replace("-", "_")).pattern
+    except (ValueError, babel.UnknownLocaleError):
+        return False
+    month, day = pattern.find("M"), pattern.find("d")
+    return 0 <= month < day

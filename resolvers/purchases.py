@@ -23,7 +23,7 @@ from resolvers.dates import end_of, format_instant, noon_of, start_of
 from resolvers.errors import BadUserInput, ErrorCode, Problems, UserErrors
 from resolvers.money import MAX_AMOUNT, amount_problem, plain, quantize, stored
 from resolvers.pagination import cursor_checked, page_size
-from resolvers.receipts import ocr_currency, ocr_items
+from resolvers.receipts import ocr_currency, ocr_day, ocr_items
 from resolvers.validation import is_currency, search_text
 
 if TYPE_CHECKING:
@@ -268,7 +268,7 @@ async def create_from_receipt(ctx: Context, global_id: str) -> Purchase:
                 field, "No total could be read from this receipt.", ErrorCode.INVALID
             )
         currency = ocr_currency(ocr, principal.currency)
-        day = ocr.purchased_on or receipt.created_at.date()
+        day = ocr_day(ocr, principal.locale) or receipt.created_at.date()
         row = Purchase(
             user_id=principal.user_id,
             receipt_id=receipt.id,

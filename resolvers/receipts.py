@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from db import events, objects, purchases, receipts
@@ -15,7 +15,7 @@ from db.pagination import Page
 from db.receipts import OcrRow, Receipt, ReceiptRow, ReceiptStatus
 from db.sync import Collection
 from resolvers import ids, records, uploads
-from resolvers.dates import day_range
+from resolvers.dates import day_range, writes_month_first
 from resolvers.errors import ErrorCode, UserErrors
 from resolvers.pagination import cursor_checked, page_size
 from resolvers.validation import is_currency
@@ -306,6 +306,8 @@ def ocr_values(sha256: str, result: OcrRead) -> dict[str, Any]:
         "total": result.total,
         "currency": result.currency,
         "purchased_on": result.purchased_on,
+        "purchased_on_month_first": result.purchased_on_month_first,
+        "address": (result.address or None) and result.address[:500],
         "items": [item.to_json() for item in result.items],
         "confidence": float(result.confidence),
         "raw_text": result.raw_text,
@@ -314,6 +316,14 @@ def ocr_values(sha256: str, result: OcrRead) -> dict[str, Any]:
 
 def ocr_items(result: OcrRow) -> list[OcrItem]:
     return [OcrItem.from_json(item) for item in result.items]
+
+
+def ocr_day(result: OcrRow, locale: str) -> date | None:
+    """The printed date as the user means it: read month first when the date allows both
+    orders and the user's ``locale`` writes dates month first."""
+    if result.purchased_on_month_first is not None and writes_month_first(locale):
+        return result.purchased_on_month_first
+    return result.purchased_on
 
 
 def ocr_currency(result: OcrRow, default: str) -> str:

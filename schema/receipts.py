@@ -26,6 +26,7 @@ from schema.selection import Selection, selection_of
 from schema.uploads import CreateUploadInput, UploadPayload
 
 if TYPE_CHECKING:
+    from db.users import Principal
     from schema.purchases import Purchase
 
 strawberry.enum(ReceiptStatus)
@@ -41,22 +42,30 @@ class ReceiptOcr:
     merchant_name: str | None
     total: Decimal | None
     currency: str | None
-    purchased_on: date | None
+    purchased_on: date | None = strawberry.field(
+        description="The printed date; one that allows both orders (03/04/2019) is read "
+        "in the order of the user's locale."
+    )
+    address: str | None = strawberry.field(
+        description="The shop's address as printed, its lines joined by spaces."
+    )
     confidence: float = strawberry.field(description="0 to 1.")
     engine: str
     items: list[OcrItem]
     raw_text: str
 
     @classmethod
-    def from_row(cls, row: rows.OcrRow, user_currency: str, *, items: bool = True) -> Self:
-        """Money in the currency OCR read, or else in the user's; the line items only
-        when the query selects them (a list of receipts rarely does)."""
-        currency = resolvers.ocr_currency(row, user_currency)
+    def from_row(cls, row: rows.OcrRow, principal: Principal, *, items: bool = True) -> Self:
+        """Money in the currency OCR read, or else in the user's; the date in the order of
+        the user's locale; the line items only when the query selects them (a list of
+        receipts rarely does)."""
+        currency = resolvers.ocr_currency(row, principal.currency)
         return cls(
             merchant_name=row.merchant_name,
             total=None if row.total is None else quantize(row.total, currency),
             currency=row.currency,
-            purchased_on=row.purchased_on,
+            purchased_on=resolvers.ocr_day(row, principal.locale),
+            address=row.address,
             confidence=round(row.confidence, 4),
             engine=row.engine,
             items=[OcrItem.of(item, currency) for item in resolvers.ocr_items(row)]
@@ -123,9 +132,9 @@ async def receipts_of(
         results = await ctx.loaders.ocr.load_many(
             [(row.sha256, row.ocr_engine) for row in read]  # type: ignore[misc]
         )
-        currency = (await ctx.principal()).currency if read else ""
+        principal = await ctx.principal()
         by_receipt = {
-            row.id: ReceiptOcr.from_row(result, currency, items="items" in selection["ocr"])
+            row.id: ReceiptOcr.from_row(result, principal, items="items" in selection["ocr"])
             for row, result in zip(read, results, strict=True)
             if result is not None
         }

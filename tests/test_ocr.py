@@ -566,6 +566,7 @@ async def test_textract_maps_analyze_expense(textract: tuple[Any, Stubber]) -> N
     assert result.total == Decimal("1051.41")
     assert result.currency == "USD"
     assert result.purchased_on == date(2024, 3, 14)
+    assert result.address == "12 Market Street, Springfield"
     assert result.items == [
         OcrItem("Jasmine Rice 5kg", Decimal(1), Decimal("24.90"), Decimal("24.90")),
         OcrItem("Fresh Milk", Decimal(2), Decimal("7.45"), Decimal("14.90")),
@@ -610,6 +611,97 @@ async def test_textract_without_blocks_or_currency_code(textract: tuple[Any, Stu
         "Date 25 Dec 2018",
         "Jumlah RM 12.30",
     ]
+
+
+def expense_response(fields: list[dict[str, Any]], *lines: str) -> dict[str, Any]:
+    """A response with these summary fields and these printed lines, top to bottom."""
+    blocks = [line_block(text, 0.05 + 0.04 * index, index) for index, text in enumerate(lines)]
+    return {
+        "DocumentMetadata": {"Pages": 1},
+        "ExpenseDocuments": [
+            {
+                "ExpenseIndex": 1,
+                "SummaryFields": fields,
+                "LineItemGroups": [],
+                "Blocks": [
+                    {"BlockType": "PAGE", "Geometry": geometry(0, 0, 1, 1), "Id": "page-1"},
+                    *blocks,
+                ],
+            }
+        ],
+    }
+
+
+async def analyzed(textract: tuple[Any, Stubber], response: dict[str, Any]) -> Any:
+    client, stubber = textract
+    stubber.add_response("analyze_expense", response, {"Document": {"Bytes": ANY}})
+    return await TextractEngine(client).read(render(Receipt(), "JPEG"), "image/jpeg")
+
+
+PRINTED = ("CORNER SHOP", "12 HILL ROAD", "DATE: 25/12/2018", "BREAD 4.50", "MILK 4.50")
+
+
+async def test_textract_fields_it_missed_are_read_from_its_lines(
+    textract: tuple[Any, Stubber],
+) -> None:
+    fields = [expense_field("VENDOR_NAME", "CORNER SHOP", 90.0, top=0.05)]
+    result = await analyzed(textract, expense_response(fields, *PRINTED, "TOTAL 9.00"))
+
+    assert result.merchant_name == "CORNER SHOP"
+    assert result.purchased_on == date(2018, 12, 25)
+    assert result.total == Decimal("9.00")
+    # Textract's own merchant, and the fields read from the lines, count.
+    assert result.confidence > 0.25 * 0.9
+
+
+async def test_textract_own_fields_win_over_its_lines(textract: tuple[Any, Stubber]) -> None:
+    fields = [
+        expense_field("VENDOR_NAME", "CORNER SHOP", 90.0, top=0.05),
+        expense_field("TOTAL", "12.50", 95.0, "TOTAL", top=0.3),
+        expense_field("INVOICE_RECEIPT_DATE", "26/12/2018", 97.0, "DATE:", top=0.13),
+    ]
+    result = await analyzed(textract, expense_response(fields, *PRINTED, "TOTAL 9.00"))
+
+    assert (result.total, result.purchased_on) == (Decimal("12.50"), date(2018, 12, 26))
+    assert result.confidence == pytest.approx(0.25 * 0.9 + 0.5 * 0.95 + 0.25 * 0.97, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("kind", "groups"),
+    [("VENDOR_ADDRESS", []), ("ADDRESS", [{"Types": ["VENDOR"], "Id": "vendor-1"}])],
+)
+async def test_textract_reads_the_shops_address_not_the_receivers(
+    textract: tuple[Any, Stubber], kind: str, groups: list[Any]
+) -> None:
+    fields = [
+        expense_field("VENDOR_NAME", "CORNER SHOP", 90.0, top=0.05),
+        expense_field(
+            "ADDRESS",
+            "1 Customer Lane\nFarville",
+            99.0,
+            top=0.5,
+            GroupProperties=[{"Types": ["RECEIVER_BILL_TO"], "Id": "receiver-1"}],
+        ),
+        expense_field(
+            kind, "12 HILL ROAD\nSPRINGFIELD 12345", 88.0, top=0.09, GroupProperties=groups
+        ),
+        expense_field("TOTAL", "9.00", 95.0, "TOTAL", top=0.3),
+    ]
+    result = await analyzed(textract, expense_response(fields, *PRINTED, "TOTAL 9.00"))
+
+    assert result.address == "12 HILL ROAD SPRINGFIELD 12345"
+
+
+async def test_textract_without_lines_keeps_what_it_read(textract: tuple[Any, Stubber]) -> None:
+    fields = [
+        expense_field("VENDOR_NAME", "CORNER SHOP", 90.0, top=0.05),
+        expense_field("TOTAL", "9.00", 95.0, "TOTAL", top=0.3),
+    ]
+    result = await analyzed(textract, expense_response(fields))
+
+    assert (result.merchant_name, result.total) == ("CORNER SHOP", Decimal("9.00"))
+    assert (result.purchased_on, result.address) == (None, None)
+    assert result.confidence == pytest.approx(0.25 * 0.9 + 0.5 * 0.95)
 
 
 @pytest.mark.parametrize("code", ["ThrottlingException", "ProvisionedThroughputExceededException"])

@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from db.receipts import ReceiptStatus
 from lifegraph.settings import Settings
 from lifegraph.worker import run_worker
 from resolvers.context import Services
+from resolvers.dates import writes_month_first
 from storage.ocr import OcrEngine, OcrError, OcrItem, OcrResult, OcrUnavailable
 
 HTML = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
@@ -744,3 +745,88 @@ async def test_image_links_stay_the_same_while_valid_and_are_signed_once(
     again = await api.query(document, {}, token)
     assert first["data"] == again["data"]
     assert signed == [3]
+
+
+AMBIGUOUS = OcrResult(
+    engine="given",
+    merchant_name="Corner Shop",
+    total=Decimal("9.00"),
+    currency="USD",
+    purchased_on=date(2019, 4, 3),
+    purchased_on_month_first=date(2019, 3, 4),
+    items=[],
+    confidence=0.9,
+    raw_text="Corner Shop\n12 Hill Road Springfield\nDATE 03/04/2019\nTOTAL 9.00",
+    address="12 Hill Road Springfield",
+)
+READING = "query ($id: ID!) { receipt(id: $id) { ocr { purchasedOn address } } }"
+
+
+@pytest.mark.parametrize(
+    ("locale", "day"), [("en-US", "2019-03-04"), ("en-GB", "2019-04-03"), ("de-DE", "2019-04-03")]
+)
+async def test_an_ambiguous_date_is_read_in_the_users_locale_order(
+    api: Api, services: Services, locale: str, day: str
+) -> None:
+    token = (await api.register("locale@example.com"))["accessToken"]
+    await api.op("UpdateProfile", {"input": {"settings": {"locale": locale}}}, token)
+    receipt = await uploaded(api, token, blank())
+    await run_jobs(dataclasses.replace(services, ocr=Reads(AMBIGUOUS)))
+
+    read = await api.query(READING, {"id": receipt["id"]}, token)
+    assert read["data"]["receipt"]["ocr"] == {
+        "purchasedOn": day,
+        "address": "12 Hill Road Springfield",
+    }
+    created = await api.op("CreatePurchaseFromReceipt", {"receiptId": receipt["id"]}, token)
+    purchase = created["data"]["createPurchaseFromReceipt"]["purchase"]
+    assert purchase["purchasedAt"].startswith(day)
+
+
+async def test_one_reading_is_shown_to_each_user_in_their_order(
+    api: Api, app: Starlette, services: Services
+) -> None:
+    """The OCR cache is shared by users with the same image; each sees their own order."""
+    days = {}
+    for locale in ("en-US", "en-GB"):
+        token = (await api.register(f"{locale}@example.com"))["accessToken"]
+        await api.op("UpdateProfile", {"input": {"settings": {"locale": locale}}}, token)
+        receipt = await uploaded(api, token, blank())
+        await run_jobs(dataclasses.replace(services, ocr=Reads(AMBIGUOUS)))
+        read = await api.query(READING, {"id": receipt["id"]}, token)
+        days[locale] = read["data"]["receipt"]["ocr"]["purchasedOn"]
+    assert days == {"en-US": "2019-03-04", "en-GB": "2019-04-03"}
+    assert await count(app, "SELECT count(*) FROM ocr_results") == 1
+
+
+async def test_a_date_read_one_way_and_an_old_reading_keep_their_date(
+    api: Api, services: Services
+) -> None:
+    """No month-first reading (an unambiguous date, or a reading cached before there was
+    one): every locale sees the date as read, and no address."""
+    token = (await api.register("plain@example.com"))["accessToken"]
+    await api.op("UpdateProfile", {"input": {"settings": {"locale": "en-US"}}}, token)
+    plain = dataclasses.replace(AMBIGUOUS, purchased_on_month_first=None, address=None)
+    receipt = await uploaded(api, token, blank())
+    await run_jobs(dataclasses.replace(services, ocr=Reads(plain)))
+    read = await api.query(READING, {"id": receipt["id"]}, token)
+    assert read["data"]["receipt"]["ocr"] == {"purchasedOn": "2019-04-03", "address": None}
+
+
+@pytest.mark.parametrize(
+    ("locale", "month_first"),
+    [
+        ("en-US", True),
+        ("en-GB", False),
+        ("de-DE", False),
+        ("ms-MY", False),
+        ("xx-QQ", False),
+        ("not a locale", False),
+        ("", False),
+    ],
+)
+def test_a_locale_writes_dates_month_first_by_its_short_date_pattern(
+    locale: str, month_first: bool
+) -> None:
+    """An unknown locale reads dates day first, as most of the world writes them."""
+    assert writes_month_first(locale) is month_first

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import logging
 import re
@@ -15,7 +16,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .base import OcrError, OcrItem, OcrResult, OcrUnavailable, timed_read
 from .dates import parse_date
+from .fields import extract_fields
 from .images import load_image
+from .layout import TextLine
 from .merchant import canonical_name
 from .money import detect_currency, parse_money
 from .tracing import traced_read
@@ -28,6 +31,17 @@ logger = logging.getLogger("lifegraph.ocr")
 # Textract reads JPEG and PNG as they are; anything else is sent as a JPEG of its first page.
 _NATIVE_TYPES = frozenset({"image/jpeg", "image/png"})
 _FIELD_WEIGHTS = {"merchant": 0.25, "total": 0.5, "date": 0.25}
+# Textract's polygons are ratios of the page; the layout rules want pixel-like coordinates.
+_PAGE_SIZE = 1000.0
+# Address fields, the most specific first; a receiver's address (bill to, ship to) is no
+# shop's.
+_ADDRESS_TYPES = ("VENDOR_ADDRESS", "ADDRESS", "ADDRESS_BLOCK")
+# The confidence weights by the OcrResult field a weighed field fills.
+_FILLED_WEIGHTS = {
+    "merchant_name": _FIELD_WEIGHTS["merchant"],
+    "total": _FIELD_WEIGHTS["total"],
+    "purchased_on": _FIELD_WEIGHTS["date"],
+}
 _USER_MESSAGES = {
     "UnsupportedDocumentException": "The document format is not supported.",
     "BadDocumentException": "The image could not be read.",
@@ -79,7 +93,11 @@ class TextractEngine:
 
 
 def expense_to_result(response: Mapping[str, Any], engine: str = "textract") -> OcrResult:
-    """Maps an AnalyzeExpense response to OcrResult. Raises OcrError when it holds no text."""
+    """Maps an AnalyzeExpense response to OcrResult. Raises OcrError when it holds no text.
+
+    Fields Textract did not find are read from its lines of text by the field choices
+    the local engine makes (``fields.extract_fields``); Textract's own values win.
+    """
     documents = response.get("ExpenseDocuments") or []
     summary = [field for doc in documents for field in doc.get("SummaryFields") or []]
     raw_text = _raw_text(documents, summary)
@@ -89,23 +107,89 @@ def expense_to_result(response: Mapping[str, Any], engine: str = "textract") -> 
     merchant = _best(summary, ("VENDOR_NAME",)) or _best(summary, ("NAME",), group="VENDOR")
     total_field, total = _total(summary)
     date_field = _best(summary, ("INVOICE_RECEIPT_DATE",), parse=parse_date)
-    purchased_on = parse_date(_value(date_field)) if date_field else None
+    address = _address(summary)
 
     found = {"merchant": merchant, "total": total_field, "date": date_field}
     confidence = sum(
         _FIELD_WEIGHTS[name] * _confidence(field) for name, field in found.items() if field
     )
     merchant_name = canonical_name(_value(merchant)) if merchant else ""
-    return OcrResult(
+    result = OcrResult(
         engine=engine,
         merchant_name=merchant_name or None,
         total=total,
         currency=_currency(summary, total_field, raw_text),
-        purchased_on=purchased_on,
+        purchased_on=parse_date(_value(date_field)) if date_field else None,
         items=list(_items(documents)),
         confidence=round(min(1.0, confidence), 3),
         raw_text=raw_text,
+        address=" ".join(_value(address).split()) if address else None,
     )
+    return _completed(result, _lines(documents))
+
+
+def _address(summary: list[Field]) -> Field | None:
+    """The shop's address: the most specific address field that is not a receiver's."""
+    shops = [
+        field for field in summary if not any(g.startswith("RECEIVER") for g in _groups(field))
+    ]
+    for kind in _ADDRESS_TYPES:
+        field = _best(shops, (kind,))
+        if field is not None:
+            return field
+    return None
+
+
+def _lines(documents: Iterable[Mapping[str, Any]]) -> list[TextLine]:
+    """The response's LINE blocks as the local engine's text lines, on a page of
+    ``_PAGE_SIZE`` square (corners clockwise from top left, score 0..1)."""
+    lines = []
+    for document in documents:
+        for block in document.get("Blocks") or []:
+            polygon = (block.get("Geometry") or {}).get("Polygon") or []
+            if block.get("BlockType") != "LINE" or not block.get("Text") or len(polygon) != 4:
+                continue
+            box = tuple(
+                (float(point["X"]) * _PAGE_SIZE, float(point["Y"]) * _PAGE_SIZE)
+                for point in polygon
+            )
+            score = max(0.0, min(1.0, float(block.get("Confidence", 0.0)) / 100))
+            lines.append(TextLine(str(block["Text"]), box, score))
+    return lines
+
+
+def _completed(result: OcrResult, lines: list[TextLine]) -> OcrResult:
+    """Fills the fields Textract left empty from what the field choices read in its lines,
+    and takes their month-first reading of the date when they read the same day first.
+
+    A field filled so counts in the confidence at the weight Textract's own would have,
+    times the reading's overall confidence. The lines are a second opinion: when they
+    cannot be read, even by a fault of the field choices, Textract's reading stands."""
+    if not lines:
+        return result
+    try:
+        read = extract_fields(lines, result.engine)
+    except OcrError:
+        return result
+    except Exception:
+        logger.exception("the field choices failed on Textract's lines")
+        return result
+    changes: dict[str, Any] = {}
+    if result.merchant_name is None and read.merchant_name:
+        changes["merchant_name"] = read.merchant_name
+    if result.total is None and read.total is not None:
+        changes["total"] = read.total
+        changes["currency"] = result.currency or read.currency
+    if result.purchased_on is None and read.purchased_on is not None:
+        changes["purchased_on"] = read.purchased_on
+    if result.address is None and read.address:
+        changes["address"] = read.address
+    day = changes.get("purchased_on", result.purchased_on)
+    if day is not None and day == read.purchased_on:
+        changes["purchased_on_month_first"] = read.purchased_on_month_first
+    gained = sum(weight for name, weight in _FILLED_WEIGHTS.items() if name in changes)
+    confidence = min(1.0, result.confidence + gained * read.confidence)
+    return dataclasses.replace(result, **changes, confidence=round(confidence, 3))
 
 
 def _as_jpeg(image: bytes, content_type: str) -> bytes:
