@@ -17,14 +17,14 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from storage.ocr.layout import TextLine
-from storage.ocr.local import LocalOcrEngine
+from storage.ocr.local import DETECTION, LocalOcrEngine
 
 FIELDS = ("company", "date", "address", "total")
 # The ways the keys write dates; day first, month first only when day first fails.
@@ -37,7 +37,13 @@ KEY_DATE_FORMATS = (
     "%Y-%m-%d",
     "%d %b %Y",
     "%d %b %y",
+    "%d.%m.%y",
+    "%Y/%m/%d",
+    "%d-%b-%Y",
+    "%d/%b/%Y",
+    "%d-%b-%y",
     "%Y%m%d",
+    "%d%m%Y",
     "%m/%d/%Y",
 )
 
@@ -87,7 +93,7 @@ def key_total(text: str) -> Decimal | None:
 
 
 def hits(
-    found: dict[str, object], key: dict[str, str], fields: Sequence[str] = FIELDS
+    found: Mapping[str, object], key: dict[str, str], fields: Sequence[str] = FIELDS
 ) -> dict[str, bool]:
     """SROIE's exact match of each field: text after trimming and collapsing spaces, the
     total as a number, the date as a calendar date."""
@@ -109,7 +115,9 @@ def cache_folder() -> Path:
 
 
 def _engine_tag(engine: LocalOcrEngine) -> str:
-    return f"local-{engine.max_side}"
+    """What the lines depend on besides the image: the engine's settings."""
+    settings = json.dumps([engine.max_side, DETECTION], sort_keys=True)
+    return "local-" + hashlib.sha256(settings.encode()).hexdigest()[:12]
 
 
 def read_lines(engine: LocalOcrEngine, image: Path) -> tuple[list[TextLine], float]:

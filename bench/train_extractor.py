@@ -28,7 +28,6 @@ import difflib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,7 @@ from storage.ocr.candidates import (
     merchant_candidates,
     total_candidates,
 )
+from storage.ocr.fields import choose
 from storage.ocr.layout import group_rows
 from storage.ocr.merchant import find_merchant
 
@@ -155,30 +155,34 @@ def fit(examples: Sequence[Example], field: str) -> Any:
 
     features = [c.features for e in examples for c in e.candidates[field]]
     labels = [label for e in examples for label in e.labels[field]]
+    if len(set(labels)) < 2:
+        raise SystemExit(f"every {field} candidate is labelled alike: too few receipts")
     model = GradientBoostingClassifier(**SETTINGS)
     model.fit(np.asarray(features, dtype=np.float32), np.asarray(labels, dtype=np.int8))
     return model
 
 
-def pick(model: Any, candidates: Sequence[Candidate]) -> Candidate | None:
-    if not candidates:
-        return None
-    matrix = np.asarray([c.features for c in candidates], dtype=np.float32)
-    return candidates[int(np.argmax(model.predict_proba(matrix)[:, 1]))]
+class Models:
+    """Trained models as the server's scorer: each field's probability of being right."""
+
+    def __init__(self, models: dict[str, Any]) -> None:
+        self.models = models
+
+    def __call__(self, field: str, features: np.ndarray) -> np.ndarray:
+        return np.asarray(self.models[field].predict_proba(features)[:, 1])
 
 
 def found_fields(models: dict[str, Any], example: Example) -> dict[str, object]:
-    """The fields the models choose, as the SROIE scoring compares them."""
-    chosen = {field: pick(models[field], example.candidates[field]) for field in FIELDS}
-    when = chosen["date"].value if chosen["date"] else None
+    """The fields the models choose, as the server chooses them, keyed as SROIE's."""
+    scorer = Models(models)
+    chosen = {field: choose(scorer, field, example.candidates[field])[0] for field in FIELDS}
+    when = chosen["date"]
     assert when is None or isinstance(when, DateValue)
-    total = chosen["total"].value if chosen["total"] else None
-    assert total is None or isinstance(total, Decimal)
     return {
-        "total": total,
+        "total": chosen["total"],
         "date": when.value if when else None,
-        "company": chosen["merchant"].value if chosen["merchant"] else None,
-        "address": chosen["address"].value if chosen["address"] else None,
+        "company": chosen["merchant"],
+        "address": chosen["address"],
     }
 
 

@@ -46,6 +46,7 @@ def receipts() -> list[Receipt]:
                 date_text=f"{day:%d/%m/%Y} 1{index}:0{index}",
                 lines=lines,
                 cash=Decimal("200.00"),
+                footer=f"RETURNS UNTIL {day + timedelta(days=30):%d/%m/%Y}",
             )
         )
     return made

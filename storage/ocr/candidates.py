@@ -1,12 +1,13 @@
 """Candidates for each field of a receipt, with the features a learned ranker scores.
 
-Every amount is a candidate total, every date a candidate date of purchase, every run of
-one or two rows at the top a candidate merchant, every run of one to five rows below it a
-candidate address. Each candidate is described by numbers only: what its text says
-(keywords, number formats, currency marks), where it stands (position on the page, size,
-alignment, neighbours), how it compares with the others (the largest amounts, repeats)
-and how sure the recogniser was. The rules of ``totals``, ``dates`` and ``merchant`` are
-features too: the ranker learns when to trust them.
+Every amount is a candidate total (and cash less change, when no amount printed is), every
+date a candidate date of purchase, every run of one or two rows at the top a candidate
+merchant, every run of one to five rows there a candidate address. Each candidate is
+described by numbers only: what its text says (keywords, number formats, currency
+marks), where it stands (position on the page, size, alignment, neighbours), how it
+compares with the others (the largest amounts, repeats) and how sure the recogniser was.
+The rules of ``totals``, ``dates`` and ``merchant`` are features too: the ranker learns
+when to trust them.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .merchant import (
     is_registration,
     strip_registration,
 )
-from .totals import Kind, find_total, labelled_amounts
+from .totals import Kind, Labelled, find_total, labelled_amounts
 
 HEADER_ROWS = 14
 """Rows at the top where the merchant and its address are looked for."""
@@ -170,6 +171,7 @@ TOTAL_FEATURES = [
     "above_is_total",
     "below_is_change",
     "equals_largest_total",
+    "derived",
 ]
 
 
@@ -186,11 +188,16 @@ def total_candidates(page: Page) -> list[Candidate]:
     paid = tendered[-1] - change[-1] if tendered and change else None
     rule = find_total(page.rows)
     largest_total = max((a.value for a in amounts if a.kind >= Kind.TOTAL), default=None)
+    entries = [(amount, False) for amount in amounts]
+    if paid is not None and paid > 0 and paid not in repeats:
+        # Printed nowhere, but what was paid: cash handed over less the change.
+        change_row = next(a.row for a in reversed(amounts) if a.kind == Kind.CHANGE)
+        entries.append((Labelled(change_row, "", Kind.OTHER, paid, 1), True))
     candidates = []
     after_rounding = after_total = False
-    for position, amount in enumerate(amounts):
+    for position, (amount, derived) in enumerate(entries):
         label = amount.label.upper()
-        on_row = [a for a in amounts if a.row == amount.row]
+        on_row = [a for a in amounts if a.row == amount.row] or [amount]
         above = [a for a in amounts if a.row == amount.row - 1]
         below = [a for a in amounts if a.row == amount.row + 1]
         features = [
@@ -198,8 +205,8 @@ def total_candidates(page: Page) -> list[Candidate]:
             *(float(amount.kind == kind) for kind in _KINDS),
             float(amount.kind),
             math.log10(1 + abs(float(amount.value))),
-            rank[amount.value],
-            float(rank[amount.value] == 0),
+            rank.get(amount.value, -1),
+            float(rank.get(amount.value) == 0),
             repeats[amount.value],
             as_total[amount.value],
             amount.amounts_on_row,
@@ -221,6 +228,7 @@ def total_candidates(page: Page) -> list[Candidate]:
             float(any(a.kind >= Kind.TOTAL for a in above)),
             float(any(a.kind == Kind.CHANGE for a in below)),
             float(largest_total is not None and amount.value == largest_total),
+            float(derived),
         ]
         candidates.append(Candidate(amount.value, (amount.row,), features))
         after_rounding = after_rounding or amount.kind == Kind.ROUNDING
@@ -389,7 +397,8 @@ def merchant_text(page: Page, rows: tuple[int, ...]) -> str:
 
 
 def address_text(page: Page, rows: tuple[int, ...]) -> str:
-    return re.sub(r"\s+", " ", " ".join(page.rows[i].text for i in rows)).strip()
+    """The address in one canonical form, as the merchant's: upper case, one space."""
+    return re.sub(r"\s+", " ", " ".join(page.rows[i].text for i in rows)).strip().upper()
 
 
 def merchant_candidates(page: Page, rule: str | None = None) -> list[Candidate]:

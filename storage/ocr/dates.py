@@ -59,10 +59,11 @@ class FoundDate:
 
 
 _PATTERNS: list[tuple[re.Pattern[str], int, str]] = [
-    # 2018-12-25, 2018/12/25
+    # 2018-12-25, 2018/12/25, and 2018-01-0522:55 where OCR lost the space before the time
     (
         re.compile(
-            r"(?<!\d)(?P<year>\d{4})(?P<sep>[-/.])(?P<a>\d{1,2})(?P=sep)(?P<b>\d{1,2})(?!\d)"
+            r"(?<!\d)(?P<year>\d{4})(?P<sep>[-/.])(?P<a>\d{1,2})(?P=sep)(?P<b>\d{1,2})"
+            r"(?:(?!\d)|(?=\d{2}:\d{2}))"
         ),
         3,
         "ymd",
@@ -95,7 +96,30 @@ _PATTERNS: list[tuple[re.Pattern[str], int, str]] = [
         3,
         "mdy",
     ),
-    # Damaged forms: a separator lost ("2703/2018", "05 02-18") or none printed ("20180304").
+    # After a code and a dash ("REG #19-18/03/2018"), with its own separator.
+    (
+        re.compile(
+            r"(?<=\d-)(?P<a>\d{1,2})(?P<sep>[/.])(?P<b>\d{1,2})(?P=sep)" + _YEAR + _YEAR_END
+        ),
+        2,
+        "numeric",
+    ),
+    # A two-digit year run into the time ("06/04/1711:43").
+    (
+        re.compile(
+            r"(?<![\d/.-])(?P<a>\d{1,2})(?P<sep>[-/.])(?P<b>\d{1,2})(?P=sep)(?P<year>\d{2})"
+            r"(?=\d{1,2}:\d{2})"
+        ),
+        2,
+        "numeric",
+    ),
+    # Damaged forms: a separator misread ("05~05-17") or lost ("2703/2018", "05 02-18"), or
+    # none printed ("20180304").
+    (
+        re.compile(r"(?<![\d/.-])(?P<a>\d{1,2})[~-](?P<b>\d{1,2})[~-]" + _YEAR + r"(?!\d)"),
+        1,
+        "numeric",
+    ),
     (re.compile(r"(?<!\d)(?P<a>\d{2})(?P<b>\d{2})[/.-](?P<year>\d{4})(?!\d)"), 1, "numeric"),
     (
         re.compile(r"(?<![\d/.-])(?P<a>\d{1,2}) (?P<b>\d{1,2})[/-]" + _YEAR + r"(?!\d)"),

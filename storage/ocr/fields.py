@@ -17,6 +17,7 @@ import numpy as np
 
 from .base import OcrError, OcrResult
 from .candidates import (
+    Candidate,
     DateValue,
     Page,
     address_candidates,
@@ -30,10 +31,25 @@ from .merchant import find_merchant
 from .money import detect_currency
 from .ranker import Scorer, shipped
 
-__all__ = ["TextLine", "extract_fields"]
+__all__ = ["TextLine", "choose", "extract_fields"]
 
 # How much each field weighs in the confidence: the total matters most to the user.
 _WEIGHTS = {"merchant": 0.25, "total": 0.5, "date": 0.25}
+# Below these scores no candidate is taken: a name or an address is better left blank than
+# made up from another line (a total or a date is always some amount or date printed).
+_FLOORS = {"merchant": 0.05, "address": 0.05}
+
+
+def choose(scorer: Scorer, field: str, candidates: Sequence[Candidate]) -> tuple[object, float]:
+    """The field's value, the best-scored candidate's, with its score; (None, 0) when
+    there is none, or none scores above the field's floor."""
+    if not candidates:
+        return None, 0.0
+    scores = scorer(field, np.asarray([c.features for c in candidates], dtype=np.float32))
+    index = int(np.argmax(scores))
+    if scores[index] < _FLOORS.get(field, 0.0):
+        return None, 0.0
+    return candidates[index].value, float(scores[index])
 
 
 def extract_fields(
@@ -59,12 +75,7 @@ def extract_fields(
     picked: dict[str, object] = {}
     certainties: dict[str, float] = {}
     for field, candidates in chosen.items():
-        if not candidates:
-            picked[field], certainties[field] = None, 0.0
-            continue
-        scores = scorer(field, np.asarray([c.features for c in candidates], dtype=np.float32))
-        index = int(np.argmax(scores))
-        picked[field], certainties[field] = candidates[index].value, float(scores[index])
+        picked[field], certainties[field] = choose(scorer, field, candidates)
     when, total = picked["date"], picked["total"]
     assert when is None or isinstance(when, DateValue)
     assert total is None or isinstance(total, Decimal)

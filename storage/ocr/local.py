@@ -1,4 +1,8 @@
-"""The offline engine: RapidOCR's bundled PP-OCR models on onnxruntime."""
+"""The offline engine: RapidOCR's bundled PP-OCR models, run by OpenVINO.
+
+OpenVINO runs the same ONNX models as onnxruntime, with the same text, in about 60% of
+the time on a CPU (measured on one core: 1.05 s a receipt against 1.8 s), which is what
+keeps reading and extraction within 1.5 s a receipt on one core."""
 
 from __future__ import annotations
 
@@ -26,6 +30,12 @@ logger = logging.getLogger("lifegraph.ocr")
 _DET_MODEL = "PP-OCRv6_det_small.onnx"
 _CLS_MODEL = "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
 _REC_MODEL = "PP-OCRv6_rec_small.onnx"
+
+
+DETECTION: dict[str, object] = {"Det.limit_type": "max", "Det.limit_side_len": 960}
+"""Text is found on the image scaled to at most 960 pixels a side (receipt print stays
+well above the detector's smallest text there); recognition reads each line from the full
+image."""
 
 
 class LocalOcrEngine:
@@ -97,16 +107,27 @@ class LocalOcrEngine:
             for name in (_DET_MODEL, _CLS_MODEL, _REC_MODEL):
                 if not (models / name).is_file():
                     raise RuntimeError(f"rapidocr's bundled model {name} is missing")
+            from rapidocr.utils.typings import EngineType
+
             self._model = rapidocr.RapidOCR(
                 params={
                     "Global.log_level": "error",
                     # load_image has downscaled already; RapidOCR must not shrink it again.
                     "Global.max_side_len": self._max_side,
-                    "Det.model_path": str(models / _DET_MODEL),
-                    "Cls.model_path": str(models / _CLS_MODEL),
-                    "Rec.model_path": str(models / _REC_MODEL),
-                    "EngineConfig.onnxruntime.intra_op_num_threads": self._threads,
-                    "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+                    **{
+                        f"{stage}.{name}": value
+                        for stage, model in (
+                            ("Det", _DET_MODEL),
+                            ("Cls", _CLS_MODEL),
+                            ("Rec", _REC_MODEL),
+                        )
+                        for name, value in (
+                            ("model_path", str(models / model)),
+                            ("engine_type", EngineType.OPENVINO),
+                        )
+                    },
+                    **DETECTION,
+                    "EngineConfig.openvino.inference_num_threads": self._threads,
                 }
             )
             # RapidOCR opens each model on first use: one small read opens all three now.
