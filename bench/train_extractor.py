@@ -257,7 +257,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path, help="folder with img/, key/ and box/")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the models go")
-    parser.add_argument("--folds", type=int, default=5, help="folds of the cross-validation")
+    parser.add_argument("--folds", "-k", type=int, default=5, help="folds of the cross-validation")
     parser.add_argument("--limit", type=int, default=None, help="only the first N receipts")
     args = parser.parse_args()
     examples = load_examples(args.folder, args.limit)

@@ -73,8 +73,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def train(dataset: Path, out: Path, cache: Path) -> dict[str, object]:
     environment = {**os.environ, "LIFEGRAPH_OCR_CACHE": str(cache)}
     done = subprocess.run(
-        [sys.executable, "bench/train_extractor.py", str(dataset), "--out", str(out)]
-        + ["--folds", "2"],
+        [sys.executable, "bench/train_extractor.py", str(dataset), *("--out", str(out)), "-k2"],
         cwd=ROOT,
         env=environment,
         capture_output=True,
