@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from .dates import FoundDate, find_dates
 from .layout import Row
@@ -31,7 +32,7 @@ from .merchant import (
     is_registration,
     strip_registration,
 )
-from .totals import Kind, Labelled, find_total, labelled_amounts
+from .totals import TOTAL_WORD, Kind, Labelled, find_total, labelled_amounts
 
 HEADER_ROWS = 14
 """Rows at the top where the merchant and its address are looked for."""
@@ -172,6 +173,27 @@ TOTAL_FEATURES = [
     "below_is_change",
     "equals_largest_total",
     "derived",
+    "label_total_word",
+    "label_after_adjustment",
+    "label_net",
+    "label_grand",
+    "label_pay",
+    "label_cash",
+    "label_change",
+    "label_sub",
+    "near_other_total",
+    "total_plus_rounding",
+    "whole_five_cents",
+]
+_LABEL_WORDS = [
+    re.compile(TOTAL_WORD),
+    re.compile(r"AFTER|\bADJ"),
+    re.compile(r"\bNETT?\b"),
+    re.compile(r"GRAND"),
+    re.compile(r"\bPAY|PAID|\bDUE\b"),
+    re.compile(r"CASH|TUNAI"),
+    re.compile(r"CHANGE|BAKI"),
+    re.compile(r"\bSUB"),
 ]
 
 
@@ -188,11 +210,18 @@ def total_candidates(page: Page) -> list[Candidate]:
     paid = tendered[-1] - change[-1] if tendered and change else None
     rule = find_total(page.rows)
     largest_total = max((a.value for a in amounts if a.kind >= Kind.TOTAL), default=None)
+    totals = [a for a in amounts if a.kind >= Kind.TOTAL and a.value > 0]
+    roundings = [a for a in amounts if a.kind == Kind.ROUNDING and abs(a.value) < 1]
+    rounded = {t.value + r.value for t in totals for r in roundings if r.row > t.row}
     entries = [(amount, False) for amount in amounts]
+    # Printed nowhere, but what was paid: cash handed over less the change, or a total
+    # with the rounding adjustment printed after it.
     if paid is not None and paid > 0 and paid not in repeats:
-        # Printed nowhere, but what was paid: cash handed over less the change.
         change_row = next(a.row for a in reversed(amounts) if a.kind == Kind.CHANGE)
         entries.append((Labelled(change_row, "", Kind.OTHER, paid, 1), True))
+    for value in sorted(rounded - set(repeats) - {paid}):
+        row = next(r.row for r in roundings if any(t.value + r.value == value for t in totals))
+        entries.append((Labelled(row, "", Kind.OTHER, value, 1), True))
     candidates = []
     after_rounding = after_total = False
     for position, (amount, derived) in enumerate(entries):
@@ -229,6 +258,10 @@ def total_candidates(page: Page) -> list[Candidate]:
             float(any(a.kind == Kind.CHANGE for a in below)),
             float(largest_total is not None and amount.value == largest_total),
             float(derived),
+            *(float(bool(pattern.search(label))) for pattern in _LABEL_WORDS),
+            float(any(0 < abs(t.value - amount.value) <= Decimal("0.10") for t in totals)),
+            float(amount.value in rounded),
+            float(amount.value * 20 == (amount.value * 20).to_integral_value()),
         ]
         candidates.append(Candidate(amount.value, (amount.row,), features))
         after_rounding = after_rounding or amount.kind == Kind.ROUNDING

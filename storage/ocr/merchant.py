@@ -161,6 +161,14 @@ def canonical_name(text: str) -> str:
     name = re.sub(r"(?<=[A-Z])-(?=SDN\b|BHD\b)", " ", name)
     name = re.sub(r"(?<=[A-Z]\.)(?=[A-Z]{3})", " ", name)
     name = re.sub(r"\(\s+|\s+\)", lambda m: m.group().strip(), name)
+    name = name.replace("{", "(").replace("}", ")")
+    # The legal form as OCR misreads it: S/B read 5/B, SDN read SON or SN.
+    name = re.sub(r"(?<![A-Z0-9])5/B\b", "S/B", name)
+    name = re.sub(r"\bS[O0]?N(?=\.?\s*BHD\b)", "SDN", name)
+    # A branch's short code after the legal form: "S/B (KSB)".
+    name = re.sub(r"(" + _SUFFIX.pattern + r")\s*\([A-Z0-9]{1,4}\)\s*$", r"\1", name)
+    # A title's full stop runs into the name: "MR.D.I.Y." is "MR. D.I.Y.".
+    name = re.sub(r"^(MRS?|DR)\.(?=[A-Z])", r"\1. ", name)
     name = re.sub(r"(?<=\S)&(?=\s)|(?<=\s)&(?=\S)", " & ", name)
     name = re.sub(r"\s+", " ", name)
-    return name.strip(" ,;:-*_")
+    return name.strip(" ,;:-*_").lstrip("#.~'\"`").strip()

@@ -28,7 +28,7 @@ class Kind(enum.IntEnum):
 
 
 # A total however OCR spells it: TOTAL, TOTL, TATAL, T0TAL, and the short TL.
-_TOTAL_WORD = r"(?:\bT\s?[O0AU]?\s?T\s?[A4]?\s?L|\bTL\b|\bAMOUNT\b|\bAMT\b)"
+TOTAL_WORD = r"(?:\bT\s?[O0AU]?\s?T\s?[A4]?\s?L|\bTL\b|\bAMOUNT\b|\bAMT\b)"
 _RULES: list[tuple[Kind, re.Pattern[str]]] = [
     (Kind.CHANGE, re.compile(r"CHANGE|\bBAKI\b|KEMBALI|RÜCKGELD|RENDU")),
     (
@@ -49,7 +49,7 @@ _RULES: list[tuple[Kind, re.Pattern[str]]] = [
     (
         Kind.TOTAL_WITH_TAX,
         re.compile(
-            _TOTAL_WORD + r".*(?:[IL1]NCL\w*|WITH)\W*(?:OF\W*)?(?:\d+\W*%\W*)?(?:GST|TAX|VAT|SST)"
+            TOTAL_WORD + r".*(?:[IL1]NCL\w*|WITH)\W*(?:OF\W*)?(?:\d+\W*%\W*)?(?:GST|TAX|VAT|SST)"
         ),
     ),
     (Kind.TAX, re.compile(r"GST|TAX|\bVAT\b|\bSST\b|SERVICE|\bSVC\b|CHARGE|\bMWST|\bTVA\b")),
@@ -61,7 +61,7 @@ _RULES: list[tuple[Kind, re.Pattern[str]]] = [
         ),
     ),
     (Kind.ROUNDING, re.compile(r"ROUND|\bADJ")),
-    (Kind.TOTAL, re.compile(_TOTAL_WORD + r"|SUMME|\bTOTAAL")),
+    (Kind.TOTAL, re.compile(TOTAL_WORD + r"|SUMME|\bTOTAAL")),
 ]
 # After a tax summary table, every "Total" is a column sum.
 _SUMMARY = re.compile(r"(?:GST|TAX|VAT|SST|MWST)\s*(?:SU\w*M|ANALYSIS)|\bSUMMARY\b")
