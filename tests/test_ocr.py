@@ -18,9 +18,18 @@ from PIL import Image
 from receipt_images import Receipt, ReceiptLine, blank, pixel_bomb, render
 
 from storage.ocr import OcrError, OcrItem, OcrUnavailable
+from storage.ocr.candidates import (
+    FEATURES,
+    Page,
+    address_candidates,
+    date_candidates,
+    merchant_candidates,
+    total_candidates,
+)
 from storage.ocr.dates import find_dates, parse_date
 from storage.ocr.fields import TextLine, extract_fields
 from storage.ocr.images import load_image, pixel_problem
+from storage.ocr.layout import group_rows
 from storage.ocr.local import LocalOcrEngine
 from storage.ocr.money import detect_currency, find_amounts, parse_money
 from storage.ocr.textract import TextractEngine
@@ -664,6 +673,37 @@ async def test_textract_own_fields_win_over_its_lines(textract: tuple[Any, Stubb
 
     assert (result.total, result.purchased_on) == (Decimal("12.50"), date(2018, 12, 26))
     assert result.confidence == pytest.approx(0.25 * 0.9 + 0.5 * 0.95 + 0.25 * 0.97, abs=1e-3)
+
+
+async def test_textract_own_ambiguous_date_keeps_both_readings(
+    textract: tuple[Any, Stubber],
+) -> None:
+    fields = [expense_field("INVOICE_RECEIPT_DATE", "03/04/2019", 97.0, "DATE:", top=0.13)]
+    printed = ("CORNER SHOP", "DATE: 03/04/2019", "TOTAL 9.00")
+    result = await analyzed(textract, expense_response(fields, *printed))
+
+    assert result.purchased_on == date(2019, 4, 3)
+    assert result.purchased_on_month_first == date(2019, 3, 4)
+
+
+def test_an_unambiguous_date_has_one_reading() -> None:
+    result = read("SHOP SDN BHD", "DATE: 25/12/2018 10:42", "TOTAL|5.00")
+
+    assert (result.purchased_on, result.purchased_on_month_first) == (date(2018, 12, 25), None)
+    assert read("SHOP", "DATE: 2019-03-04", "TOTAL|5.00").purchased_on_month_first is None
+
+
+def test_every_candidate_has_every_feature_of_its_field() -> None:
+    rows = [row for row in group_rows(lines(*PRINTED, "CASH|20.00", "CHANGE|11.00")) if row.text]
+    page = Page.of(rows)
+    for field, candidates in (
+        ("total", total_candidates(page)),
+        ("date", date_candidates(page)),
+        ("merchant", merchant_candidates(page, "CORNER SHOP")),
+        ("address", address_candidates(page)),
+    ):
+        assert candidates, field
+        assert {len(c.features) for c in candidates} == {len(FEATURES[field])}, field
 
 
 @pytest.mark.parametrize(
