@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Self
 
 from db import habits as habit_rows
@@ -125,68 +126,46 @@ def _check_in_clean(
     return check_ins.clean(values, problems, path, creating=creating, today=pusher.today)
 
 
+def _domain(
+    rules: ModuleType,
+    rows: ModuleType,
+    *,
+    clean: Clean | None = None,
+    fields_of: FieldsOf | None = None,
+    owned: Callable[..., Awaitable[Any]] | None = None,
+    owned_many: Callable[..., Awaitable[Mapping[uuid.UUID, Any]]] | None = None,
+    references: tuple[str, ...] = (),
+) -> Domain:
+    """A collection whose rules (``resolvers``) and rows (``db``) modules hold the usual
+    functions; the arguments name those that differ."""
+    return Domain(
+        kind=rules.KIND,
+        clean=clean or _plain(rules.clean),
+        create_row=rules.create_row,
+        update_row=rules.update_row,
+        delete_row=rules.delete_row,
+        owned=owned or rows.owned,
+        owned_many=owned_many or rows.owned_many,
+        fields_of=fields_of or _each(rules.fields_of),
+        references=references,
+    )
+
+
 DOMAINS = {
-    Collection.NOTES: Domain(
-        kind=notes.KIND,
-        clean=_plain(notes.clean),
-        create_row=notes.create_row,
-        update_row=notes.update_row,
-        delete_row=notes.delete_row,
-        owned=note_rows.owned,
-        owned_many=note_rows.owned_many,
-        fields_of=notes.fields_of_many,
-    ),
-    Collection.TASKS: Domain(
-        kind=tasks.KIND,
-        clean=_plain(tasks.clean),
-        create_row=tasks.create_row,
-        update_row=tasks.update_row,
-        delete_row=tasks.delete_row,
-        owned=task_rows.owned,
-        owned_many=task_rows.owned_many,
-        fields_of=_each(tasks.fields_of),
-        references=("projectId", "parentId"),
-    ),
-    Collection.HABITS: Domain(
-        kind=habits.KIND,
-        clean=_plain(habits.clean),
-        create_row=habits.create_row,
-        update_row=habits.update_row,
-        delete_row=habits.delete_row,
-        owned=habit_rows.owned,
-        owned_many=habit_rows.owned_many,
-        fields_of=_each(habits.fields_of),
-    ),
-    Collection.PROJECTS: Domain(
-        kind=projects.KIND,
-        clean=_plain(projects.clean),
-        create_row=projects.create_row,
-        update_row=projects.update_row,
-        delete_row=projects.delete_row,
-        owned=project_rows.owned,
-        owned_many=project_rows.owned_many,
-        fields_of=_each(projects.fields_of),
-    ),
-    Collection.CHECK_INS: Domain(
-        kind=check_ins.KIND,
+    Collection.NOTES: _domain(notes, note_rows, fields_of=notes.fields_of_many),
+    Collection.TASKS: _domain(tasks, task_rows, references=("projectId", "parentId")),
+    Collection.HABITS: _domain(habits, habit_rows),
+    Collection.PROJECTS: _domain(projects, project_rows),
+    Collection.CHECK_INS: _domain(
+        check_ins,
+        habit_rows,
         clean=_check_in_clean,
-        create_row=check_ins.create_row,
-        update_row=check_ins.update_row,
-        delete_row=check_ins.delete_row,
         owned=habit_rows.owned_check_in,
         owned_many=habit_rows.owned_check_ins,
-        fields_of=_each(check_ins.fields_of),
         references=("habitId",),
     ),
-    Collection.PURCHASES: Domain(
-        kind=purchases.KIND,
-        clean=_purchase_clean,
-        create_row=purchases.create_row,
-        update_row=purchases.update_row,
-        delete_row=purchases.delete_row,
-        owned=purchase_rows.owned,
-        owned_many=purchase_rows.owned_many,
-        fields_of=purchases.fields_of_many,
+    Collection.PURCHASES: _domain(
+        purchases, purchase_rows, clean=_purchase_clean, fields_of=purchases.fields_of_many
     ),
 }
 
