@@ -181,6 +181,9 @@ TOTAL_FEATURES = [
     "label_cash",
     "label_change",
     "label_sub",
+    "label_to_pay",
+    "label_inclusive",
+    "label_received",
     "near_other_total",
     "total_plus_rounding",
     "whole_five_cents",
@@ -194,6 +197,9 @@ _LABEL_WORDS = [
     re.compile(r"CASH|TUNAI"),
     re.compile(r"CHANGE|BAKI"),
     re.compile(r"\bSUB"),
+    re.compile(r"TO\s*BE\s*PAID|TO\s*PAY|PAYAB|AMOUNT\s+DUE"),
+    re.compile(r"INC[LI1]|IN[DC]LU"),
+    re.compile(r"RECEIVED|TENDER|PA[IL]D\s+AMOUNT"),
 ]
 
 
