@@ -291,7 +291,13 @@ DATE_FEATURES = [
     "short_year",
     "position_in_row",
     "dates_in_row",
+    "phone_label",
+    "more_digits_after",
+    "glued_to_code",
+    "in_range",
+    "only_labelled",
 ]
+_RANGE = re.compile(r"^\s*(?:-|TO|UNTIL|BIS|AU|HINGGA)\s*\d")
 
 
 @dataclass(frozen=True)
@@ -307,6 +313,11 @@ def date_candidates(page: Page) -> list[Candidate]:
     for index, row in enumerate(page.rows):
         found.extend((index, item) for item in find_dates(row.text.upper()))
     repeats = Counter(item.value for _, item in found)
+    labelled = [
+        bool(_DATE_LABEL.search(page.rows[index].text.upper()[: item.start]))
+        or (index > 0 and bool(_DATE_LABEL.search(page.rows[index - 1].text.upper())))
+        for index, item in found
+    ]
     candidates = []
     for order, (index, item) in enumerate(found):
         upper = page.rows[index].text.upper()
@@ -327,6 +338,11 @@ def date_candidates(page: Page) -> list[Candidate]:
             float(bool(re.search(r"\D\d{2}$", printed.strip()))),
             item.start / max(len(upper), 1),
             sum(1 for i, _ in found if i == index),
+            float(bool(_PHONE.search(before))),
+            float(bool(re.match(r"[-./]\d", after))),
+            float(item.start > 0 and upper[item.start - 1].isalnum()),
+            float(bool(_RANGE.match(after)) or bool(re.search(r"(?:-|TO)\s*$", before))),
+            float(labelled[order] and sum(labelled) == 1),
         ]
         candidates.append(Candidate(DateValue(item.value, swapped), (index,), features))
     return candidates
