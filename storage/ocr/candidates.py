@@ -296,6 +296,8 @@ DATE_FEATURES = [
     "glued_to_code",
     "in_range",
     "only_labelled",
+    "rule_score",
+    "rule_pick",
 ]
 _RANGE = re.compile(r"^\s*(?:-|TO|UNTIL|BIS|AU|HINGGA)\s*\d")
 
@@ -318,6 +320,10 @@ def date_candidates(page: Page) -> list[Candidate]:
         or (index > 0 and bool(_DATE_LABEL.search(page.rows[index - 1].text.upper())))
         for index, item in found
     ]
+    scores = [
+        _rule_score(page, index, item, labelled[order]) for order, (index, item) in enumerate(found)
+    ]
+    rule_pick = scores.index(max(scores)) if scores else -1  # ties go to the first date
     candidates = []
     for order, (index, item) in enumerate(found):
         upper = page.rows[index].text.upper()
@@ -343,9 +349,24 @@ def date_candidates(page: Page) -> list[Candidate]:
             float(item.start > 0 and upper[item.start - 1].isalnum()),
             float(bool(_RANGE.match(after)) or bool(re.search(r"(?:-|TO)\s*$", before))),
             float(labelled[order] and sum(labelled) == 1),
+            scores[order],
+            float(order == rule_pick),
         ]
         candidates.append(Candidate(DateValue(item.value, swapped), (index,), features))
     return candidates
+
+
+def _rule_score(page: Page, index: int, item: FoundDate, labelled: bool) -> float:
+    """The hand-written rule's score: a date labelled as such or printed with the time
+    beats any other; stamps and handwriting (far taller than the print) and expiry dates
+    lose."""
+    upper = page.rows[index].text.upper()
+    before, after = upper[: item.start], upper[item.end :]
+    score = float(item.quality) + 2 * labelled
+    score += bool(_TIME.search(after) or _TIME.search(before))
+    score -= 4 * bool(_NOT_PURCHASE_DATE.search(before))
+    score -= 3 * (page.rows[index].height > 2 * page.typical_height)
+    return score
 
 
 def _swapped(text: str, value: date) -> date | None:
