@@ -75,8 +75,10 @@ class Domain:
     references: tuple[str, ...] = ()
 
 
-def _plain(clean: Clean) -> Clean:
-    """A collection's ``clean`` that needs neither the stored row nor the pusher."""
+def _given(clean: Clean, **context: Callable[[Any, Pusher], object]) -> Clean:
+    """A collection's ``clean`` as sync calls it, given the stored row (None for a new
+    record) and the pusher: ``context`` names what the collection's own ``clean`` takes
+    besides the values, and how to get it from those two."""
 
     def checked(
         values: Mapping[str, Any],
@@ -87,7 +89,8 @@ def _plain(clean: Clean) -> Clean:
         row: Any,
         pusher: Pusher,
     ) -> dict[str, Any]:
-        return clean(values, problems, path, creating=creating)
+        extra = {name: get(row, pusher) for name, get in context.items()}
+        return clean(values, problems, path, creating=creating, **extra)
 
     return checked
 
@@ -99,31 +102,6 @@ def _each(fields_of: Callable[[Any], dict[str, Any]]) -> FieldsOf:
         return {row.id: fields_of(row) for row in rows}
 
     return of
-
-
-def _purchase_clean(
-    values: Mapping[str, Any],
-    problems: Problems,
-    path: records.Path,
-    *,
-    creating: bool,
-    row: Any,
-    pusher: Pusher,
-) -> dict[str, Any]:
-    currency = row.currency if row is not None else pusher.currency
-    return purchases.clean(values, problems, path, creating=creating, currency=currency)
-
-
-def _check_in_clean(
-    values: Mapping[str, Any],
-    problems: Problems,
-    path: records.Path,
-    *,
-    creating: bool,
-    row: Any,
-    pusher: Pusher,
-) -> dict[str, Any]:
-    return check_ins.clean(values, problems, path, creating=creating, today=pusher.today)
 
 
 def _domain(
@@ -140,7 +118,7 @@ def _domain(
     functions; the arguments name those that differ."""
     return Domain(
         kind=rules.KIND,
-        clean=clean or _plain(rules.clean),
+        clean=clean or _given(rules.clean),
         create_row=rules.create_row,
         update_row=rules.update_row,
         delete_row=rules.delete_row,
@@ -159,13 +137,20 @@ DOMAINS = {
     Collection.CHECK_INS: _domain(
         check_ins,
         habit_rows,
-        clean=_check_in_clean,
+        clean=_given(check_ins.clean, today=lambda row, pusher: pusher.today),
         owned=habit_rows.owned_check_in,
         owned_many=habit_rows.owned_check_ins,
         references=("habitId",),
     ),
     Collection.PURCHASES: _domain(
-        purchases, purchase_rows, clean=_purchase_clean, fields_of=purchases.fields_of_many
+        purchases,
+        purchase_rows,
+        # Amounts are checked in the purchase's currency, or the user's for a new one.
+        clean=_given(
+            purchases.clean,
+            currency=lambda row, pusher: row.currency if row is not None else pusher.currency,
+        ),
+        fields_of=purchases.fields_of_many,
     ),
 }
 
