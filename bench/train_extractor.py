@@ -239,6 +239,10 @@ def export(models: dict[str, Any], out: Path, description: dict[str, Any]) -> No
     for field, model in models.items():
         sample = np.zeros((1, len(FEATURES[field])), dtype=np.float32)
         onnx_model = to_onnx(model, sample, options={id(model): {"zipmap": False}})
+        # skl2onnx lists the operator sets in a set's order, which varies between runs.
+        imports = sorted(onnx_model.opset_import, key=lambda opset: opset.domain)
+        del onnx_model.opset_import[:]
+        onnx_model.opset_import.extend(imports)
         (out / f"{field}.onnx").write_bytes(onnx_model.SerializeToString())
         described["models"][field] = {"features": FEATURES[field]}
     (out / "extractor.json").write_text(json.dumps(described, indent=2) + "\n", encoding="utf-8")
