@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from storage.ocr.layout import TextLine
 from storage.ocr.local import DETECTION, LocalOcrEngine
+from storage.ocr.recognition import Doubt
 
 FIELDS = ("company", "date", "address", "total")
 # The ways the keys write dates; day first, month first only when day first fails.
@@ -109,6 +111,10 @@ def hits(
     return result
 
 
+# Bumped when what is cached of a line changes.
+_CACHE_FORMAT = 2
+
+
 def cache_folder() -> Path:
     configured = os.environ.get("LIFEGRAPH_OCR_CACHE")
     return Path(configured) if configured else Path.home() / ".cache/lifegraph/ocr-lines"
@@ -116,7 +122,7 @@ def cache_folder() -> Path:
 
 def _engine_tag(engine: LocalOcrEngine) -> str:
     """What the lines depend on besides the image: the engine's settings."""
-    settings = json.dumps([engine.max_side, DETECTION], sort_keys=True)
+    settings = json.dumps([engine.max_side, DETECTION, _CACHE_FORMAT], sort_keys=True)
     return "local-" + hashlib.sha256(settings.encode()).hexdigest()[:12]
 
 
@@ -127,19 +133,33 @@ def read_lines(engine: LocalOcrEngine, image: Path) -> tuple[list[TextLine], flo
     cached = cache_folder() / _engine_tag(engine) / f"{digest}.json"
     if cached.is_file():
         raw = json.loads(cached.read_text(encoding="utf-8"))
-        lines = [TextLine(text, tuple(map(tuple, box)), score) for text, box, score in raw]
-        return lines, 0.0
+        return [_line(entry) for entry in raw], 0.0
     started = time.perf_counter()
     lines = engine.recognise(data, "image/jpeg")
     seconds = time.perf_counter() - started
     cached.parent.mkdir(parents=True, exist_ok=True)
     temporary = cached.with_suffix(".tmp")
     temporary.write_text(
-        json.dumps([[line.text, [list(p) for p in line.box], line.score] for line in lines]),
+        json.dumps([_entry(line) for line in lines]),
         encoding="utf-8",
     )
     temporary.replace(cached)
     return lines, seconds
+
+
+def _entry(line: TextLine) -> list[object]:
+    doubts = [[d.at, d.length, [list(c) for c in d.choices]] for d in line.doubts]
+    return [line.text, [list(p) for p in line.box], line.score, doubts]
+
+
+def _line(entry: list[Any]) -> TextLine:
+    text, box, score, doubts = entry
+    return TextLine(
+        text,
+        tuple((x, y) for x, y in box),
+        score,
+        tuple(Doubt(at, size, tuple(map(tuple, choices))) for at, size, choices in doubts),
+    )
 
 
 def box_lines(path: Path) -> list[BoxLine]:

@@ -45,8 +45,7 @@ from storage.ocr.candidates import (
     merchant_candidates,
     total_candidates,
 )
-from storage.ocr.fields import choose
-from storage.ocr.layout import group_rows
+from storage.ocr.fields import choose, rows_of
 from storage.ocr.merchant import find_merchant
 
 FIELDS = ("total", "date", "merchant", "address")
@@ -72,7 +71,7 @@ class Example:
 
 
 def build(receipt: Receipt) -> Example | None:
-    rows = [row for row in group_rows(receipt.lines) if any(c.isalnum() for c in row.text)]
+    rows = rows_of(receipt.lines)
     if not rows:
         return None
     page = Page.of(rows)

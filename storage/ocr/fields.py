@@ -3,6 +3,8 @@
 Any engine that yields text lines with their boxes and scores gets the same extraction:
 lines are grouped into printed rows; every candidate of each field (``candidates``) is
 scored by the field's learned ranker (``ranker``), and the best one is the field's value.
+Where the recogniser hesitated, a word is read as another of its readings when that one
+spells a known word (``spelling``).
 Line items and the currency are read by rules (``items``, ``money``).
 """
 
@@ -26,12 +28,13 @@ from .candidates import (
     total_candidates,
 )
 from .items import find_items
-from .layout import TextLine, group_rows
+from .layout import Row, TextLine, group_rows
 from .merchant import find_merchant
 from .money import detect_currency
 from .ranker import Scorer, shipped
+from .spelling import respelled
 
-__all__ = ["TextLine", "choose", "extract_fields"]
+__all__ = ["TextLine", "choose", "extract_fields", "rows_of"]
 
 # How much each field weighs in the confidence: the total matters most to the user.
 _WEIGHTS = {"merchant": 0.25, "total": 0.5, "date": 0.25}
@@ -52,6 +55,12 @@ def choose(scorer: Scorer, field: str, candidates: Sequence[Candidate]) -> tuple
     return candidates[index].value, float(scores[index])
 
 
+def rows_of(lines: Sequence[TextLine]) -> list[Row]:
+    """The printed rows holding any word or number, each line read as ``respelled``."""
+    rows = group_rows([respelled(line) for line in lines])
+    return [row for row in rows if re.search(r"\w", row.text)]
+
+
 def extract_fields(
     lines: Sequence[TextLine], engine: str, scorer: Scorer | None = None
 ) -> OcrResult:
@@ -60,7 +69,7 @@ def extract_fields(
     Raises OcrError when there is no text at all.
     """
     scorer = scorer or shipped()
-    rows = [row for row in group_rows(lines) if re.search(r"\w", row.text)]
+    rows = rows_of(lines)
     if not rows:
         raise OcrError("No text was found in the image.")
     raw_text = "\n".join(row.text for row in rows)

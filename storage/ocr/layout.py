@@ -7,14 +7,18 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from .recognition import Doubt
+
 
 @dataclass(frozen=True)
 class TextLine:
-    """One piece of recognised text: its four corners (clockwise from top left) and score."""
+    """One piece of recognised text: its four corners (clockwise from top left), score,
+    and where the recogniser could have read it otherwise (engines that say)."""
 
     text: str
     box: tuple[tuple[float, float], ...]
     score: float
+    doubts: tuple[Doubt, ...] = ()
 
 
 @dataclass(frozen=True)

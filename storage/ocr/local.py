@@ -13,11 +13,13 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 from .base import OcrError, OcrResult, timed_read
 from .fields import TextLine, extract_fields
 from .images import MAX_SIDE, load_image
+from .recognition import Reading, decode
 from .tracing import traced_read
 
 if TYPE_CHECKING:
@@ -41,6 +43,10 @@ DETECTION: dict[str, object] = {
 well above the detector's smallest text there); recognition reads each line from the full
 image. Lines are not classified as upside down: within an upright receipt they never are
 (a turned photo is righted by its EXIF orientation), and classifying costs 5% of a read."""
+
+
+# Lines read with a lower mean probability are dropped, as RapidOCR drops them.
+_LEAST_SCORE = 0.5
 
 
 class LocalOcrEngine:
@@ -76,33 +82,62 @@ class LocalOcrEngine:
         return extract_fields(self.recognise(image, content_type), engine=self.name)
 
     def recognise(self, data: bytes, content_type: str) -> list[TextLine]:
-        """The text lines of an image with their boxes and scores, before any field is
-        read from them (training and benchmarks cache these)."""
-        from rapidocr.utils.output import RapidOCROutput
+        """The text lines of an image with their boxes, scores and doubts, before any field
+        is read from them (training and benchmarks cache these).
+
+        RapidOCR finds the lines; they are read here, by its recogniser, so that the
+        frames' probabilities are kept (``recognition``) rather than only the best text."""
+        from rapidocr.ch_ppocr_det.utils import TextDetOutput
 
         image = load_image(data, content_type, self._max_side)
+        pixels = np.ascontiguousarray(np.asarray(image)[:, :, ::-1])  # RGB to BGR
         with self._lock:
             model = self._load()
             try:
-                output = model(image)
+                found = model(pixels, use_rec=False)
+                # Without any line found RapidOCR answers an empty output of another kind.
+                boxes = []
+                if isinstance(found, TextDetOutput) and found.boxes is not None:
+                    boxes = list(found.boxes)
+                readings = self._read_lines(model, pixels, boxes)
             except Exception as exc:
                 logger.exception("local OCR failed")
                 raise OcrError("The image could not be read.") from exc
-        if (
-            not isinstance(output, RapidOCROutput)
-            or output.txts is None
-            or output.boxes is None
-            or output.scores is None
-        ):
-            return []  # no text detected
         return [
             TextLine(
-                text=str(text),
+                text=reading.text,
                 box=tuple((float(x), float(y)) for x, y in box),
-                score=float(score),
+                score=reading.score,
+                doubts=reading.doubts,
             )
-            for box, text, score in zip(output.boxes, output.txts, output.scores, strict=True)
+            for box, reading in zip(boxes, readings, strict=True)
+            if reading.text.strip() and reading.score >= _LEAST_SCORE
         ]
+
+    @staticmethod
+    def _read_lines(model: RapidOCR, pixels: np.ndarray, boxes: list[np.ndarray]) -> list[Reading]:
+        """Each line's reading, in batches of lines of like widths, as RapidOCR batches
+        them (a batch is padded to its widest line, so the same batches give the same
+        text)."""
+        from rapidocr.utils.process_img import get_rotate_crop_image
+
+        recogniser = model.text_rec
+        assert recogniser is not None  # loaded by the warm-up read
+        crops = [get_rotate_crop_image(pixels, box.astype(np.float32)) for box in boxes]
+        ratios = [crop.shape[1] / crop.shape[0] for crop in crops]
+        order = np.argsort(np.array(ratios), kind="stable")
+        _, height, width = recogniser.rec_image_shape
+        characters = recogniser.postprocess_op.character
+        readings: list[Reading | None] = [None] * len(crops)
+        size = recogniser.rec_batch_num
+        for start in range(0, len(crops), size):
+            batch = order[start : start + size]
+            widest = max([width / height, *(ratios[i] for i in batch)])
+            inputs = np.stack([recogniser.resize_norm_img(crops[i], widest) for i in batch])
+            probabilities = recogniser.session(inputs.astype(np.float32))
+            for i, frames in zip(batch, probabilities, strict=True):
+                readings[i] = decode(frames, characters)
+        return [reading for reading in readings if reading is not None]
 
     def _load(self) -> RapidOCR:
         if self._model is None:
