@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+from rapidocr.utils.output import RapidOCROutput
 from receipt_images import Receipt, render
 
 from storage.ocr.fields import extract_fields
@@ -137,6 +138,9 @@ def test_the_engine_reads_lines_as_rapidocr_does_and_keeps_its_doubts() -> None:
     model = engine._load()  # RapidOCR's own pipeline, for comparison
     image: Image.Image = load_image(data, "image/jpeg")
     output = model(image, use_rec=True)
+    assert isinstance(output, RapidOCROutput)
+    assert output.txts is not None
+    assert output.scores is not None
     assert [line.text for line in lines] == list(output.txts)
     assert [line.score for line in lines] == pytest.approx(list(output.scores), abs=1e-4)
     for read in lines:

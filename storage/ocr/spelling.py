@@ -19,7 +19,7 @@ import itertools
 import math
 import re
 import unicodedata
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -78,12 +78,12 @@ def known_words() -> Lexicon:
     return Lexicon.load(WORDS)
 
 
-def respelled(line: TextLine, words: Collection[str] | None = None) -> TextLine:
+def respelled(line: TextLine, known: Container[str] | None = None) -> TextLine:
     """The line with each doubtful word read as the likeliest reading that ranks higher
     (a known word above an unknown one, letters above letters mixed with a digit)."""
     if not line.doubts:
         return line
-    words = known_words() if words is None else words
+    words = known_words() if known is None else known
     text = line.text
     pieces: list[str] = []
     done = 0
@@ -131,7 +131,7 @@ def _base(letter: str) -> str:
 
 
 def _better_reading(
-    text: str, start: int, end: int, doubts: Sequence[Doubt], words: Collection[str]
+    text: str, start: int, end: int, doubts: Sequence[Doubt], words: Container[str]
 ) -> str | None:
     first = text[start:end]
     if _rank(first, words) < 0 or _NUMBER.search(first):
@@ -164,7 +164,7 @@ def _spelled(text: str, start: int, end: int, doubts: Sequence[Doubt], picks: Se
     return "".join(parts)
 
 
-def _rank(token: str, words: Collection[str]) -> int:
+def _rank(token: str, words: Container[str]) -> int:
     """2 for a known word, 1 for other letters, 0 for letters with a digit among them, -1
     for anything else (numbers, codes)."""
     core = _EDGES.sub("", token)
