@@ -45,10 +45,6 @@ image. Lines are not classified as upside down: within an upright receipt they n
 (a turned photo is righted by its EXIF orientation), and classifying costs 5% of a read."""
 
 
-# Lines read with a lower mean probability are dropped, as RapidOCR drops them.
-_LEAST_SCORE = 0.5
-
-
 class LocalOcrEngine:
     """Reads receipts on this machine, without network.
 
@@ -100,6 +96,7 @@ class LocalOcrEngine:
                 if isinstance(found, TextDetOutput) and found.boxes is not None:
                     boxes = list(found.boxes)
                 readings = self._read_lines(model, pixels, boxes)
+                least_score = model.cfg.Global.text_score  # what RapidOCR drops
             except Exception as exc:
                 logger.exception("local OCR failed")
                 raise OcrError("The image could not be read.") from exc
@@ -111,7 +108,7 @@ class LocalOcrEngine:
                 doubts=reading.doubts,
             )
             for box, reading in zip(boxes, readings, strict=True)
-            if reading.text.strip() and reading.score >= _LEAST_SCORE
+            if reading.text.strip() and reading.score >= least_score
         ]
 
     @staticmethod
@@ -128,7 +125,7 @@ class LocalOcrEngine:
         order = np.argsort(np.array(ratios), kind="stable")
         _, height, width = recogniser.rec_image_shape
         characters = recogniser.postprocess_op.character
-        readings: list[Reading | None] = [None] * len(crops)
+        readings: dict[int, Reading] = {}
         size = recogniser.rec_batch_num
         for start in range(0, len(crops), size):
             batch = order[start : start + size]
@@ -136,8 +133,8 @@ class LocalOcrEngine:
             inputs = np.stack([recogniser.resize_norm_img(crops[i], widest) for i in batch])
             probabilities = recogniser.session(inputs.astype(np.float32))
             for i, frames in zip(batch, probabilities, strict=True):
-                readings[i] = decode(frames, characters)
-        return [reading for reading in readings if reading is not None]
+                readings[int(i)] = decode(frames, characters)
+        return [readings[i] for i in range(len(crops))]
 
     def _load(self) -> RapidOCR:
         if self._model is None:

@@ -83,17 +83,16 @@ def respelled(line: TextLine, known: Container[str] | None = None) -> TextLine:
     (a known word above an unknown one, letters above letters mixed with a digit)."""
     if not line.doubts:
         return line
+    weighed = [doubt for doubt in map(_of_letters, line.doubts) if len(doubt.choices) > 1]
+    if not weighed:
+        return line
     words = known_words() if known is None else known
     text = line.text
     pieces: list[str] = []
     done = 0
     for token in _TOKEN.finditer(text):
         start, end = token.span()
-        doubts = [
-            doubt
-            for doubt in map(_of_letters, line.doubts)
-            if start <= doubt.at and doubt.at + doubt.length <= end and len(doubt.choices) > 1
-        ]
+        doubts = [d for d in weighed if start <= d.at and d.at + d.length <= end]
         if not doubts:
             continue
         better = _better_reading(text, start, end, doubts, words)
